@@ -1,0 +1,659 @@
+// Package canonical writes JSON in the RFC 8785 JSON Canonicalization Scheme
+// (JCS) with Arxi's fail-closed rules (SPEC §3).
+//
+// Every line an Arxi tool writes, and every byte it hashes, is the JCS form
+// of its value. JCS fixes the three things plain JSON leaves open: object
+// members are sorted by their keys as UTF-16 code units, numbers are written
+// in the ECMAScript 6 shortest form, and strings escape only what JSON
+// requires, with lowercase hex.
+//
+// # Strictness
+//
+// The canonicaliser is also the validator. Input that JCS would accept but
+// that could make two parties disagree about the value is rejected:
+//
+//   - an integer literal (no fraction, no exponent) outside ±2^53, which an
+//     IEEE 754 double would silently round, and any other number whose
+//     canonical form would be such a literal (2^53 < |x| < 1e21, for
+//     example 1e20), which could not be read back (errcode.InputNumberPrecision);
+//   - duplicate object keys, invalid UTF-8, lone or misordered UTF-16
+//     surrogate escapes, numbers that overflow to infinity, and any syntax
+//     error (errcode.InputMalformedJSON);
+//   - nesting deeper than the depth limit, 64 by default
+//     (errcode.InputTooDeep).
+//
+// # Implementation
+//
+// One pass over the input writes the canonical form directly. Members of an
+// object are written in document order and, only when they were not already
+// sorted, rearranged once the object closes, so canonical input (the common
+// case when Arxi reads its own streams) is copied straight through.
+// Non-integer numbers are formatted by github.com/gowebpki/jcs, which is
+// also the reference the fuzz tests compare this package against.
+package canonical
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"github.com/gowebpki/jcs"
+)
+
+// DefaultMaxDepth is the nesting limit of SPEC §3.
+const DefaultMaxDepth = 64
+
+// maxSafeInteger is 2^53, the largest magnitude an integer literal may have.
+const maxSafeInteger = "9007199254740992"
+
+// Canonicalizer canonicalises JSON values, reusing its scratch memory
+// between calls. The zero value is ready to use with DefaultMaxDepth. A
+// Canonicalizer is not safe for concurrent use.
+type Canonicalizer struct {
+	// MaxDepth is the deepest nesting of arrays and objects accepted; zero
+	// means DefaultMaxDepth.
+	MaxDepth int
+
+	p parser
+}
+
+// Append validates src, which must hold exactly one JSON value with optional
+// surrounding whitespace, and appends its canonical form to dst. On error
+// dst is returned unchanged in length and the error is an *errcode.Error
+// whose message names the byte offset.
+func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
+	p := &c.p
+	p.src, p.pos, p.out, p.depth = src, 0, dst, 0
+	p.maxDepth = c.MaxDepth
+	if p.maxDepth <= 0 {
+		p.maxDepth = DefaultMaxDepth
+	}
+	p.members, p.keys = p.members[:0], p.keys[:0]
+	err := p.value()
+	if err == nil {
+		p.skipSpace()
+		if p.pos != len(p.src) {
+			err = p.syntax("unexpected data after the value")
+		}
+	}
+	out := p.out
+	p.src, p.out = nil, nil
+	if err != nil {
+		return dst[:len(dst)], err
+	}
+	return out, nil
+}
+
+// Append canonicalises src with a fresh Canonicalizer (see
+// Canonicalizer.Append).
+func Append(dst, src []byte) ([]byte, error) {
+	var c Canonicalizer
+	return c.Append(dst, src)
+}
+
+// Transform returns the canonical form of src.
+func Transform(src []byte) ([]byte, error) {
+	return Append(make([]byte, 0, len(src)), src)
+}
+
+// IsCanonical reports whether src is exactly the canonical form of a valid
+// value (no surrounding whitespace).
+func IsCanonical(src []byte) bool {
+	out, err := Transform(src)
+	return err == nil && bytes.Equal(out, src)
+}
+
+// Marshal encodes v with encoding/json and canonicalises the result. It is
+// for records off the hot path (manifests, verdicts, receipts); integers in v
+// beyond ±2^53 fail rather than lose precision.
+func Marshal(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.Internal, err, "encode JSON")
+	}
+	return Transform(raw)
+}
+
+// AppendString appends s as a JCS string literal. s must be valid UTF-8;
+// Arxi only writes validated strings, and an invalid byte is written as
+// U+FFFD so the output is always valid JSON.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\uFFFD"...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = appendEscaped(dst, rune(c))
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// Compare orders two UTF-8 strings by their UTF-16 code units, the JCS
+// member order. It returns -1, 0 or +1.
+func Compare(a, b string) int {
+	return compareUTF16(unsafe.Slice(unsafe.StringData(a), len(a)), unsafe.Slice(unsafe.StringData(b), len(b)))
+}
+
+// compareUTF16 orders valid UTF-8 byte strings by UTF-16 code units. UTF-8
+// byte order equals code point order, which differs from UTF-16 order only
+// between supplementary characters (surrogate pairs, 0xD800–0xDFFF) and
+// U+E000–U+FFFF, so only the first differing character needs decoding.
+func compareUTF16(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		switch {
+		case len(a) < len(b):
+			return -1
+		case len(a) > len(b):
+			return 1
+		}
+		return 0
+	}
+	if a[i] < utf8.RuneSelf && b[i] < utf8.RuneSelf {
+		if a[i] < b[i] {
+			return -1
+		}
+		return 1
+	}
+	for i > 0 && a[i]&0xC0 == 0x80 { // back up to the start of the character
+		i--
+	}
+	ra, _ := utf8.DecodeRune(a[i:])
+	rb, _ := utf8.DecodeRune(b[i:])
+	ua, ub := firstUnit(ra), firstUnit(rb)
+	switch {
+	case ua < ub:
+		return -1
+	case ua > ub:
+		return 1
+	case ra < rb: // same high surrogate: the low surrogates follow code point order
+		return -1
+	case ra > rb:
+		return 1
+	}
+	return 0
+}
+
+func firstUnit(r rune) rune {
+	if r >= 0x10000 {
+		return 0xD800 + (r-0x10000)>>10
+	}
+	return r
+}
+
+// appendEscaped appends the JCS escape of an ASCII character that JSON
+// requires escaping: the quote, the backslash and C0 controls.
+func appendEscaped(dst []byte, c rune) []byte {
+	switch c {
+	case '"':
+		return append(dst, '\\', '"')
+	case '\\':
+		return append(dst, '\\', '\\')
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\t':
+		return append(dst, '\\', 't')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\r':
+		return append(dst, '\\', 'r')
+	}
+	const hex = "0123456789abcdef"
+	return append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+}
+
+// member is one object member while its object is open: the decoded key in
+// the keys arena and the span of `"key":value` in out.
+type member struct {
+	keyStart, keyEnd int
+	start, end       int
+}
+
+type parser struct {
+	src      []byte
+	pos      int
+	out      []byte
+	depth    int
+	maxDepth int
+	members  []member // stack shared by the open objects
+	keys     []byte   // decoded keys of the open objects
+	tmp      []byte   // scratch for reordering members
+}
+
+func (p *parser) syntax(msg string) error {
+	return errcode.New(errcode.InputMalformedJSON, "%s at offset %d", msg, p.pos)
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value() error {
+	p.skipSpace()
+	if p.pos >= len(p.src) {
+		return p.syntax("unexpected end of input")
+	}
+	switch c := p.src[p.pos]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		p.pos++
+		return p.str(false)
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	}
+	return p.syntax("invalid character " + strconv.QuoteRune(rune(p.src[p.pos])))
+}
+
+func (p *parser) literal(lit string) error {
+	if !bytes.HasPrefix(p.src[p.pos:], []byte(lit)) {
+		return p.syntax("invalid literal")
+	}
+	p.pos += len(lit)
+	p.out = append(p.out, lit...)
+	return nil
+}
+
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > p.maxDepth {
+		return errcode.New(errcode.InputTooDeep, "nesting deeper than %d levels at offset %d", p.maxDepth, p.pos)
+	}
+	return nil
+}
+
+func (p *parser) array() error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	p.pos++ // '['
+	p.out = append(p.out, '[')
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == ']' {
+		p.pos++
+		p.out = append(p.out, ']')
+		p.depth--
+		return nil
+	}
+	for {
+		if err := p.value(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.src) {
+			return p.syntax("unterminated array")
+		}
+		switch p.src[p.pos] {
+		case ',':
+			p.pos++
+			p.out = append(p.out, ',')
+		case ']':
+			p.pos++
+			p.out = append(p.out, ']')
+			p.depth--
+			return nil
+		default:
+			return p.syntax("expected ',' or ']' in array")
+		}
+	}
+}
+
+func (p *parser) object() error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	p.pos++ // '{'
+	objStart := len(p.out)
+	p.out = append(p.out, '{')
+	base, keysBase := len(p.members), len(p.keys)
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == '}' {
+		p.pos++
+		p.out = append(p.out, '}')
+		p.depth--
+		return nil
+	}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
+			return p.syntax("expected a string key in object")
+		}
+		p.pos++
+		m := member{keyStart: len(p.keys), start: len(p.out)}
+		if err := p.str(true); err != nil {
+			return err
+		}
+		m.keyEnd = len(p.keys)
+		p.skipSpace()
+		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
+			return p.syntax("expected ':' after object key")
+		}
+		p.pos++
+		p.out = append(p.out, ':')
+		if err := p.value(); err != nil {
+			return err
+		}
+		m.end = len(p.out)
+		p.members = append(p.members, m)
+		p.skipSpace()
+		if p.pos >= len(p.src) {
+			return p.syntax("unterminated object")
+		}
+		if p.src[p.pos] == ',' {
+			p.pos++
+			p.out = append(p.out, ',')
+			continue
+		}
+		if p.src[p.pos] != '}' {
+			return p.syntax("expected ',' or '}' in object")
+		}
+		p.pos++
+		break
+	}
+	if err := p.order(objStart, base); err != nil {
+		return err
+	}
+	p.out = append(p.out, '}')
+	p.members, p.keys = p.members[:base], p.keys[:keysBase]
+	p.depth--
+	return nil
+}
+
+// order checks the members of the object starting at objStart for
+// duplicates and, when they are out of order, rewrites them sorted.
+func (p *parser) order(objStart, base int) error {
+	ms := p.members[base:]
+	key := func(m member) []byte { return p.keys[m.keyStart:m.keyEnd] }
+	sorted := true
+	for i := 1; i < len(ms); i++ {
+		switch compareUTF16(key(ms[i-1]), key(ms[i])) {
+		case 0:
+			return p.duplicate(key(ms[i]))
+		case 1:
+			sorted = false
+		}
+	}
+	if sorted {
+		return nil
+	}
+	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(key(a), key(b)) })
+	for i := 1; i < len(ms); i++ {
+		if compareUTF16(key(ms[i-1]), key(ms[i])) == 0 {
+			return p.duplicate(key(ms[i]))
+		}
+	}
+	body := objStart + 1
+	p.tmp = append(p.tmp[:0], p.out[body:]...)
+	p.out = p.out[:body]
+	for i, m := range ms {
+		if i > 0 {
+			p.out = append(p.out, ',')
+		}
+		p.out = append(p.out, p.tmp[m.start-body:m.end-body]...)
+	}
+	return nil
+}
+
+func (p *parser) duplicate(key []byte) error {
+	k := string(key)
+	if len(k) > 64 {
+		k = k[:64] + "…"
+	}
+	return errcode.New(errcode.InputMalformedJSON, "duplicate object key %q before offset %d", k, p.pos)
+}
+
+// str parses a string body (the opening quote already consumed), appends its
+// canonical literal to out and, for keys, its decoded bytes to keys.
+func (p *parser) str(isKey bool) error {
+	p.out = append(p.out, '"')
+	for {
+		start := p.pos
+		for p.pos < len(p.src) {
+			c := p.src[p.pos]
+			if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+				break
+			}
+			p.pos++
+		}
+		if p.pos > start {
+			p.out = append(p.out, p.src[start:p.pos]...)
+			if isKey {
+				p.keys = append(p.keys, p.src[start:p.pos]...)
+			}
+		}
+		if p.pos >= len(p.src) {
+			return p.syntax("unterminated string")
+		}
+		c := p.src[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			p.out = append(p.out, '"')
+			return nil
+		case c < 0x20:
+			return p.syntax("unescaped control character in string")
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(p.src[p.pos:])
+			if r == utf8.RuneError && size <= 1 {
+				return p.syntax("invalid UTF-8 in string")
+			}
+			p.out = append(p.out, p.src[p.pos:p.pos+size]...)
+			if isKey {
+				p.keys = append(p.keys, p.src[p.pos:p.pos+size]...)
+			}
+			p.pos += size
+		default: // backslash
+			r, err := p.escape()
+			if err != nil {
+				return err
+			}
+			if r < 0x20 || r == '"' || r == '\\' {
+				p.out = appendEscaped(p.out, r)
+			} else {
+				p.out = utf8.AppendRune(p.out, r)
+			}
+			if isKey {
+				p.keys = utf8.AppendRune(p.keys, r)
+			}
+		}
+	}
+}
+
+// escape decodes one escape sequence at pos (which holds the backslash),
+// joining surrogate pairs and rejecting lone surrogates.
+func (p *parser) escape() (rune, error) {
+	if p.pos+1 >= len(p.src) {
+		return 0, p.syntax("unterminated escape")
+	}
+	e := p.src[p.pos+1]
+	p.pos += 2
+	switch e {
+	case '"', '\\', '/':
+		return rune(e), nil
+	case 'b':
+		return '\b', nil
+	case 'f':
+		return '\f', nil
+	case 'n':
+		return '\n', nil
+	case 'r':
+		return '\r', nil
+	case 't':
+		return '\t', nil
+	case 'u':
+	default:
+		p.pos -= 2
+		return 0, p.syntax("invalid escape")
+	}
+	r, ok := p.hex4()
+	if !ok {
+		return 0, p.syntax("invalid \\u escape")
+	}
+	switch {
+	case r >= 0xDC00 && r <= 0xDFFF:
+		return 0, p.syntax("lone low surrogate")
+	case r >= 0xD800 && r <= 0xDBFF:
+		if p.pos+1 >= len(p.src) || p.src[p.pos] != '\\' || p.src[p.pos+1] != 'u' {
+			return 0, p.syntax("lone high surrogate")
+		}
+		p.pos += 2
+		lo, ok := p.hex4()
+		if !ok {
+			return 0, p.syntax("invalid \\u escape")
+		}
+		if lo < 0xDC00 || lo > 0xDFFF {
+			return 0, p.syntax("high surrogate not followed by a low surrogate")
+		}
+		return 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00), nil
+	}
+	return r, nil
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if p.pos+4 > len(p.src) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.src[p.pos : p.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	p.pos += 4
+	return r, true
+}
+
+func (p *parser) digits() int {
+	start := p.pos
+	for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
+		p.pos++
+	}
+	return p.pos - start
+}
+
+// number parses an RFC 8259 number. Integer literals are copied through
+// after the ±2^53 check (their ES6 form is their digits); other numbers go
+// through float64 and the ES6 formatter.
+func (p *parser) number() error {
+	start := p.pos
+	if p.src[p.pos] == '-' {
+		p.pos++
+	}
+	intStart := p.pos
+	switch {
+	case p.pos < len(p.src) && p.src[p.pos] == '0':
+		p.pos++
+	case p.digits() == 0:
+		return p.syntax("invalid number")
+	}
+	intDigits := p.src[intStart:p.pos]
+	integer := true
+	if p.pos < len(p.src) && p.src[p.pos] == '.' {
+		p.pos++
+		if p.digits() == 0 {
+			return p.syntax("invalid number: no digits after '.'")
+		}
+		integer = false
+	}
+	if p.pos < len(p.src) && (p.src[p.pos] == 'e' || p.src[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(p.src) && (p.src[p.pos] == '+' || p.src[p.pos] == '-') {
+			p.pos++
+		}
+		if p.digits() == 0 {
+			return p.syntax("invalid number: no digits in exponent")
+		}
+		integer = false
+	}
+	lit := p.src[start:p.pos]
+	if integer {
+		if len(intDigits) > len(maxSafeInteger) ||
+			(len(intDigits) == len(maxSafeInteger) && string(intDigits) > maxSafeInteger) {
+			return errcode.New(errcode.InputNumberPrecision,
+				"integer %s at offset %d is outside ±2^53; send it as a string", abbreviate(lit), start)
+		}
+		if len(intDigits) == 1 && intDigits[0] == '0' {
+			p.out = append(p.out, '0') // "-0" is written as 0
+		} else {
+			p.out = append(p.out, lit...)
+		}
+		return nil
+	}
+	f, err := strconv.ParseFloat(unsafe.String(&lit[0], len(lit)), 64)
+	if err != nil {
+		return errcode.New(errcode.InputMalformedJSON, "number %s at offset %d is not finite as a double", abbreviate(lit), start)
+	}
+	// Doubles in (2^53, 1e21) are integers that ES6 writes without a
+	// fraction or exponent, so their canonical form would be an integer
+	// literal beyond ±2^53: reading it back would fail. Reject them here so
+	// that every canonical output reads back.
+	if a := math.Abs(f); a > 1<<53 && a < 1e21 {
+		return errcode.New(errcode.InputNumberPrecision,
+			"number %s at offset %d is an integer beyond ±2^53 in canonical form; send it as a string", abbreviate(lit), start)
+	}
+	s, err := jcs.NumberToJSON(f)
+	if err != nil {
+		return errcode.New(errcode.InputMalformedJSON, "number at offset %d is not finite", start)
+	}
+	p.out = append(p.out, s...)
+	return nil
+}
+
+func abbreviate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}

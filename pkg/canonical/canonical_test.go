@@ -1,0 +1,326 @@
+package canonical
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"github.com/gowebpki/jcs"
+)
+
+func TestRFC8785Examples(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/rfc8785/*.input.json")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no RFC 8785 examples: %v", err)
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".input.json")
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(strings.TrimSuffix(in, ".input.json") + ".output.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Transform(src)
+			if err != nil {
+				t.Fatalf("Transform: %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Transform(%s) =\n%s\nwant\n%s", name, got, want)
+			}
+			if !IsCanonical(got) {
+				t.Errorf("output of %s is not a fixed point", name)
+			}
+		})
+	}
+}
+
+func TestTransform(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"empty object", ` { } `, `{}`},
+		{"empty array", `[ ]`, `[]`},
+		{"nested sort", `{"b":{"z":1,"a":2},"a":[{"y":0,"x":null}]}`, `{"a":[{"x":null,"y":0}],"b":{"a":2,"z":1}}`},
+		{"already sorted", `{"a":1,"b":2}`, `{"a":1,"b":2}`},
+		{"escaped key sorts by decoded value", `{"\u0062":1,"a":2}`, `{"a":2,"b":1}`},
+		{"control escapes", `"\u0000\u001f\b\f\n\r\t"`, `"\u0000\u001f\b\f\n\r\t"`},
+		{"solidus unescaped", `"\/"`, `"/"`},
+		{"del and c1 literal", `"\u007f\u0085"`, "\"\u007f\u0085\""},
+		{"uppercase hex escape", `"\u00E9"`, `"é"`},
+		{"surrogate pair escape", `"\uD83D\uDE00"`, `"😀"`},
+		{"line separator literal", `"\u2028"`, "\"\u2028\""},
+		// UTF-16 order: U+1F600 is D83D DE00, so it sorts before U+FB33 although its code point is larger.
+		{"utf16 order non-BMP before E000-FFFF", `{"\uFB33":1,"😀":2}`, `{"😀":2,"דּ":1}`},
+		{"utf16 order BMP below D800 first", `{"😀":1,"\u00e9":2}`, `{"é":2,"😀":1}`},
+		{"utf16 order U+FFFF after emoji", `{"\uffff":1,"\ud800\udc00":2}`, "{\"\U00010000\":2,\"\uffff\":1}"},
+		{"prefix key first", `{"ab":1,"a":2}`, `{"a":2,"ab":1}`},
+		// Numbers in ES6 form.
+		{"integer", `[0,-0,1,-1,9007199254740992,-9007199254740992]`, `[0,0,1,-1,9007199254740992,-9007199254740992]`},
+		{"fractions", `[1.0,0.50,-1.5,1e0,1E2,1e-7,1e21,9007199254740992.0,123456789.125]`, `[1,0.5,-1.5,1,100,1e-7,1e+21,9007199254740992,123456789.125]`},
+		{"large double with exponent is allowed", `1e300`, `1e+300`},
+		{"rounded fraction", `0.1000000000000000055511151231257827`, `0.1`},
+		{"underflow is zero", `1e-400`, `0`},
+		{"max double", `1.7976931348623157e308`, `1.7976931348623157e+308`},
+		{"min subnormal", `5e-324`, `5e-324`},
+		{"whitespace everywhere", "\t{ \"a\" :\r\n[ 1 , 2 ] }\n", `{"a":[1,2]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Transform([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("Transform(%s): %v", tc.in, err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("Transform(%s) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReject(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, tc := range []struct {
+		name string
+		in   string
+		code errcode.Code
+	}{
+		{"empty", ``, errcode.InputMalformedJSON},
+		{"blank", `   `, errcode.InputMalformedJSON},
+		{"trailing data", `{} {}`, errcode.InputMalformedJSON},
+		{"trailing comma", `[1,]`, errcode.InputMalformedJSON},
+		{"object trailing comma", `{"a":1,}`, errcode.InputMalformedJSON},
+		{"single quotes", `{'a':1}`, errcode.InputMalformedJSON},
+		{"unquoted key", `{a:1}`, errcode.InputMalformedJSON},
+		{"missing colon", `{"a" 1}`, errcode.InputMalformedJSON},
+		{"bad literal", `tru`, errcode.InputMalformedJSON},
+		{"literal with tail", `[truex]`, errcode.InputMalformedJSON},
+		{"duplicate key", `{"a":1,"a":2}`, errcode.InputMalformedJSON},
+		{"duplicate key unsorted", `{"b":1,"a":1,"b":2}`, errcode.InputMalformedJSON},
+		{"duplicate key via escape", `{"a":1,"\u0061":2}`, errcode.InputMalformedJSON},
+		{"nested duplicate", `{"x":[{"k":1,"k":1}]}`, errcode.InputMalformedJSON},
+		{"invalid utf8", "\"\xff\"", errcode.InputMalformedJSON},
+		{"overlong utf8", "\"\xc0\xaf\"", errcode.InputMalformedJSON},
+		{"utf8 encoded surrogate", "\"\xed\xa0\x80\"", errcode.InputMalformedJSON},
+		{"truncated utf8", "\"\xe2\x82\"", errcode.InputMalformedJSON},
+		{"invalid utf8 in key", "{\"\xff\":1}", errcode.InputMalformedJSON},
+		{"lone high surrogate", `"\ud800"`, errcode.InputMalformedJSON},
+		{"lone high surrogate then char", `"\ud800x"`, errcode.InputMalformedJSON},
+		{"lone low surrogate", `"\udc00"`, errcode.InputMalformedJSON},
+		{"reversed surrogates", `"\udc00\ud800"`, errcode.InputMalformedJSON},
+		{"high then high", `"\ud800\ud800"`, errcode.InputMalformedJSON},
+		{"bad escape", `"\x"`, errcode.InputMalformedJSON},
+		{"short unicode escape", `"\u12"`, errcode.InputMalformedJSON},
+		{"raw control char", "\"a\tb\"", errcode.InputMalformedJSON},
+		{"unterminated string", `"abc`, errcode.InputMalformedJSON},
+		{"NaN", `NaN`, errcode.InputMalformedJSON},
+		{"Infinity", `[Infinity]`, errcode.InputMalformedJSON},
+		{"overflow to infinity", `1e400`, errcode.InputMalformedJSON},
+		{"negative overflow", `-1e309`, errcode.InputMalformedJSON},
+		{"leading zero", `01`, errcode.InputMalformedJSON},
+		{"leading plus", `+1`, errcode.InputMalformedJSON},
+		{"bare dot", `1.`, errcode.InputMalformedJSON},
+		{"hex number", `0x10`, errcode.InputMalformedJSON},
+		{"empty exponent", `1e`, errcode.InputMalformedJSON},
+		{"2^53+1", `9007199254740993`, errcode.InputNumberPrecision},
+		{"-2^53-1", `-9007199254740993`, errcode.InputNumberPrecision},
+		{"1e20 reads back as a big integer", `1e20`, errcode.InputNumberPrecision},
+		{"2^53+2 as fraction", `9007199254740994.0`, errcode.InputNumberPrecision},
+		{"negative below 1e21", `-9.99e20`, errcode.InputNumberPrecision},
+		{"huge integer", `{"n":123456789012345678901234567890}`, errcode.InputNumberPrecision},
+		{"too deep arrays", deep(65), errcode.InputTooDeep},
+		{"too deep objects", strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65), errcode.InputTooDeep},
+		{"byte order mark", "\ufeff{}", errcode.InputMalformedJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := []byte("prefix")
+			got, err := Append(dst, []byte(tc.in))
+			if !errors.Is(err, tc.code) {
+				t.Fatalf("Append(%q) error = %v, want %s", tc.in, err, tc.code)
+			}
+			if string(got) != "prefix" {
+				t.Errorf("Append(%q) on error returned %q, want dst unchanged", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestDepthLimit(t *testing.T) {
+	ok := strings.Repeat("[", 64) + strings.Repeat("]", 64)
+	if _, err := Transform([]byte(ok)); err != nil {
+		t.Errorf("64 levels: %v, want accepted", err)
+	}
+	c := Canonicalizer{MaxDepth: 2}
+	if _, err := c.Append(nil, []byte(`[[1]]`)); err != nil {
+		t.Errorf("MaxDepth 2, [[1]]: %v", err)
+	}
+	if _, err := c.Append(nil, []byte(`[[[1]]]`)); !errors.Is(err, errcode.InputTooDeep) {
+		t.Errorf("MaxDepth 2, [[[1]]]: %v, want %s", err, errcode.InputTooDeep)
+	}
+}
+
+// TestNumbersAgainstJCS checks the integer fast path and the float path
+// against gowebpki/jcs's ES6 formatter on values near the interesting
+// boundaries.
+func TestNumbersAgainstJCS(t *testing.T) {
+	vals := []float64{0, 1, -1, 0.1, 1e21, 1e-6, 1e-7, 5e-324,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, 1 << 53, -(1 << 53), 123.456, 1.5e-10, 4.35}
+	for i := range 2000 {
+		vals = append(vals, math.Float64frombits(uint64(i)*0x9E3779B97F4A7C15))
+	}
+	for _, v := range vals {
+		if a := math.Abs(v); math.IsNaN(v) || math.IsInf(v, 0) || (a > 1<<53 && a < 1e21) {
+			continue
+		}
+		lit := strconv.FormatFloat(v, 'g', -1, 64)
+		want, err := jcs.Transform([]byte(lit))
+		if err != nil {
+			t.Fatalf("jcs.Transform(%s): %v", lit, err)
+		}
+		got, err := Transform([]byte(lit))
+		if err != nil {
+			t.Fatalf("Transform(%s): %v", lit, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("Transform(%s) = %s, want %s", lit, got, want)
+		}
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", "quote\"back\\slash", "\x00\x01\x1f\x7f", "tab\tnl\n", "café 😀 \u2028", "\ufeff"} {
+		got := AppendString(nil, s)
+		want, err := jcs.Transform(mustJSON(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+	if got := string(AppendString(nil, "a\xffb")); got != "\"a\uFFFDb\"" {
+		t.Errorf("AppendString(invalid) = %q, want replacement character", got)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"a", "b", -1}, {"b", "a", 1}, {"a", "ab", -1},
+		{"\U0001F600", "\uFB33", -1}, // surrogate D83D < FB33
+		{"\uE000", "\U00010000", 1},
+		{"\U00010000", "\U00010001", -1},
+		{"\u00e9", "\u00ea", -1},
+		{"x\U0001F600", "x\uFFFF", -1},
+	} {
+		if got := Compare(tc.a, tc.b); got != tc.want {
+			t.Errorf("Compare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestMarshal(t *testing.T) {
+	got, err := Marshal(map[string]any{"z": "<&>", "a": []int{3, 1}, "m": 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":[3,1],"m":0.5,"z":"<&>"}`; string(got) != want {
+		t.Errorf("Marshal = %s, want %s", got, want)
+	}
+	if _, err := Marshal(map[string]int64{"n": 1 << 60}); !errors.Is(err, errcode.InputNumberPrecision) {
+		t.Errorf("Marshal(2^60) error = %v, want %s", err, errcode.InputNumberPrecision)
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzTransform compares this package with gowebpki/jcs on arbitrary input:
+// whenever both accept, the bytes agree; whatever this package accepts, jcs
+// accepts too; the output is a fixed point; nothing panics.
+func FuzzTransform(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"b":1,"a":[true,false,null]}`, `"\ud83d\ude00"`, `1.5e300`,
+		`{"\ufb33":1,"😀":2}`, `9007199254740993`, `[1e400]`, `{"a":1,"a":2}`, "\"\xff\"", `0.000001`, `-0.0`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		got, err := Transform(src)
+		if err != nil {
+			var e *errcode.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *errcode.Error", err)
+			}
+			return
+		}
+		if !utf8.Valid(got) {
+			t.Fatalf("output is not UTF-8: %q", got)
+		}
+		again, err := Transform(got)
+		if err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("not idempotent: %q -> %q (%v)", got, again, err)
+		}
+		want, err := jcs.Transform(src)
+		if err != nil {
+			// jcs bounds nesting at 10000 and is otherwise at most as strict.
+			t.Fatalf("accepted %q that jcs rejects: %v", src, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("Transform(%q) = %q, jcs says %q", src, got, want)
+		}
+	})
+}
+
+func BenchmarkTransform(b *testing.B) {
+	src := []byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25,"filters":{"region":["emea","apac"],"since":"2026-01-01"}},"result":{"hits":[{"id":"doc-1","score":0.93,"title":"Q3 revenue"},{"id":"doc-2","score":0.81,"title":"Regional summary"}],"took_ms":42},"caller":"agent:alpha","note":"caf\u00e9 \ud83d\ude00 multi-byte"}`)
+	var c Canonicalizer
+	var dst []byte
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		dst, err = c.Append(dst[:0], src)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTransformCanonical(b *testing.B) {
+	src, _ := Transform([]byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25},"result":{"hits":[{"id":"doc-1","score":0.93},{"id":"doc-2","score":0.81}],"took_ms":42}}`))
+	var c Canonicalizer
+	var dst []byte
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dst, _ = c.Append(dst[:0], src)
+	}
+}
+
+func BenchmarkJCSTransform(b *testing.B) {
+	src := []byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25,"filters":{"region":["emea","apac"],"since":"2026-01-01"}},"result":{"hits":[{"id":"doc-1","score":0.93,"title":"Q3 revenue"},{"id":"doc-2","score":0.81,"title":"Regional summary"}],"took_ms":42},"caller":"agent:alpha","note":"caf\u00e9 \ud83d\ude00 multi-byte"}`)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := jcs.Transform(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,275 @@
+// Package errcode is Arxi's one registry of stable error codes (SPEC §12)
+// and the typed error that carries them.
+//
+// A code is a dotted, lowercase string such as "input.malformed_json". Codes
+// are part of the public contract: scripts match on them, the sidecar puts
+// them in problem documents, and they never change meaning. Each code maps to
+// one process exit status.
+//
+// Code implements error, so the codes double as sentinels:
+//
+//	if errors.Is(err, errcode.StoreLocked) { … }
+//
+// An *Error carries a code, a human message and the location of the fault
+// (line, field, file path, segment, sequence) plus an optional cause.
+package errcode
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Code is a stable, dotted error code.
+type Code string
+
+// Error makes a Code usable as a sentinel with errors.Is.
+func (c Code) Error() string { return string(c) }
+
+// Exit reports the process exit status for the code (SPEC §12). Unknown
+// codes map to ExitIO, the most conservative non-verdict status.
+func (c Code) Exit() int {
+	if info, ok := lookup[c]; ok {
+		return info.Exit
+	}
+	return ExitIO
+}
+
+// Exit statuses (SPEC §12).
+const (
+	ExitOK       = 0 // success; verify: valid
+	ExitInvalid  = 1 // evidence invalid, or an integrity violation was found
+	ExitUsage    = 2 // usage or configuration error
+	ExitRejected = 3 // rejected input: malformed, oversized, out of bounds
+	ExitIO       = 4 // storage or I/O failure
+)
+
+// The registry. Keep it sorted by code; docs/errors.md is generated from it
+// and a test fails when the two drift apart.
+const (
+	BundleLimitExceeded   Code = "bundle.limit_exceeded"
+	BundleMalformed       Code = "bundle.malformed"
+	ChainDiscontinuity    Code = "chain.discontinuity"
+	ChainHashMismatch     Code = "chain.hash_mismatch"
+	ConfigInvalid         Code = "config.invalid"
+	DGIntegrity           Code = "dg.integrity"
+	DGMalformed           Code = "dg.malformed"
+	InputAttachmentMiss   Code = "input.attachment_missing"
+	InputFieldInvalid     Code = "input.field_invalid"
+	InputMalformedJSON    Code = "input.malformed_json"
+	InputMissingField     Code = "input.missing_field"
+	InputNonUTCTime       Code = "input.non_utc_time"
+	InputNotCanonical     Code = "input.not_canonical"
+	InputNumberPrecision  Code = "input.number_precision"
+	InputTooDeep          Code = "input.too_deep"
+	InputTooLarge         Code = "input.too_large"
+	InputUnexpectedRecord Code = "input.unexpected_record"
+	InputUnknownField     Code = "input.unknown_field"
+	Internal              Code = "internal"
+	IOFailed              Code = "io.failed"
+	KeyExists             Code = "key.exists"
+	KeyMalformed          Code = "key.malformed"
+	KeyPassphrase         Code = "key.passphrase"
+	KeyPlainRefused       Code = "key.plain_refused"
+	SegmentAlreadyOpen    Code = "segment.already_open"
+	SegmentNoneOpen       Code = "segment.none_open"
+	SegmentNotFound       Code = "segment.not_found"
+	SegmentSealed         Code = "segment.sealed"
+	StoreCorrupt          Code = "store.corrupt"
+	StoreDuplicate        Code = "store.duplicate"
+	StoreIO               Code = "store.io"
+	StoreLocked           Code = "store.locked"
+	StoreSchema           Code = "store.schema_unsupported"
+	UsageInvalid          Code = "usage.invalid"
+)
+
+// Info describes one registered code.
+type Info struct {
+	Code        Code
+	Exit        int
+	Description string
+}
+
+// Registry lists every code in code order.
+var Registry = []Info{
+	{BundleLimitExceeded, ExitRejected, "a bundle or stream exceeds a bounded-work limit of SPEC §16; checked before the work starts"},
+	{BundleMalformed, ExitRejected, "a bundle's manifest or record order is not a bundle (SPEC §9.1)"},
+	{ChainDiscontinuity, ExitInvalid, "a record does not continue the chain: wrong segment, sequence gap, genesis not linked to the previous sealed head"},
+	{ChainHashMismatch, ExitInvalid, "a content, genesis, chain or seal value does not match its recomputation"},
+	{ConfigInvalid, ExitUsage, "a configuration file or flag value is invalid; the message names the key"},
+	{DGIntegrity, ExitInvalid, "a Decision Gate runpack failed its integrity check (DG.md §2); every failed check is listed"},
+	{DGMalformed, ExitRejected, "a Decision Gate runpack file cannot be read or decoded; the message names the file and JSON path"},
+	{InputAttachmentMiss, ExitRejected, "an attachment reference names a blob that did not come earlier in the stream"},
+	{InputFieldInvalid, ExitRejected, "a field has the wrong type or a value outside its rules (SPEC §2)"},
+	{InputMalformedJSON, ExitRejected, "a line is not strict JSON: syntax, duplicate keys, invalid UTF-8, lone surrogates, non-finite numbers, blank lines"},
+	{InputMissingField, ExitRejected, "a required field is absent"},
+	{InputNonUTCTime, ExitRejected, "a timestamp carries an offset instead of Z"},
+	{InputNotCanonical, ExitRejected, "a sealed-stream or bundle line is not in its RFC 8785 canonical form"},
+	{InputNumberPrecision, ExitRejected, "an integer literal lies outside ±2^53 and would lose precision"},
+	{InputTooDeep, ExitRejected, "JSON nesting deeper than 64 levels"},
+	{InputTooLarge, ExitRejected, "a line, payload, attachment or reference list exceeds its size limit (SPEC §16)"},
+	{InputUnexpectedRecord, ExitRejected, "a record kind that is not allowed at this point of the stream grammar (SPEC §6)"},
+	{InputUnknownField, ExitRejected, "an object carries a key its record does not define"},
+	{Internal, ExitIO, "an internal invariant failed; please report it"},
+	{IOFailed, ExitIO, "reading or writing a file or stream failed"},
+	{KeyExists, ExitUsage, "keygen refuses to overwrite an existing file"},
+	{KeyMalformed, ExitUsage, "a key file is not a valid PKCS#8 PEM Ed25519 key"},
+	{KeyPassphrase, ExitUsage, "an encrypted key's passphrase is missing or wrong"},
+	{KeyPlainRefused, ExitUsage, "an unencrypted key was given without --insecure-plain-key"},
+	{SegmentAlreadyOpen, ExitInvalid, "a segment is already open; a store holds at most one"},
+	{SegmentNoneOpen, ExitUsage, "no segment is open (pass --open to start one)"},
+	{SegmentNotFound, ExitUsage, "no segment has that id"},
+	{SegmentSealed, ExitInvalid, "the segment is sealed and takes no more records"},
+	{StoreCorrupt, ExitInvalid, "a row read back from the store fails to decode or to hash; the message names the row"},
+	{StoreDuplicate, ExitInvalid, "an envelope or segment id is already in the store"},
+	{StoreIO, ExitIO, "the store cannot be opened, read or written (missing directory, read-only file, disk full, not a store)"},
+	{StoreLocked, ExitIO, "another process holds the store's writer lock"},
+	{StoreSchema, ExitIO, "the store was written by a newer schema version"},
+	{UsageInvalid, ExitUsage, "bad command-line usage: unknown flag, missing argument, conflicting options"},
+}
+
+var lookup = func() map[Code]Info {
+	m := make(map[Code]Info, len(Registry))
+	for _, info := range Registry {
+		m[info.Code] = info
+	}
+	return m
+}()
+
+// Known reports whether c is in the registry.
+func Known(c Code) bool { _, ok := lookup[c]; return ok }
+
+// Error is a typed Arxi error. Zero location fields are omitted from the
+// message.
+type Error struct {
+	Code     Code
+	Msg      string
+	Line     int64  // 1-based input line, 0 if not applicable
+	Field    string // JSON field or path inside the record
+	Path     string // file path
+	Segment  string // segment id
+	Sequence uint64 // envelope sequence, 0 if not applicable
+	Hint     string // what the user can do about it, may be empty
+	Err      error  // cause, may be nil
+}
+
+// New returns an *Error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with code and message whose cause is err.
+func Wrap(code Code, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// Error formats the error as "path: line N: code: field "f": message: cause".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	if e.Line > 0 {
+		b.WriteString("line ")
+		b.WriteString(strconv.FormatInt(e.Line, 10))
+		b.WriteString(": ")
+	}
+	b.WriteString(string(e.Code))
+	b.WriteString(": ")
+	if e.Segment != "" {
+		b.WriteString("segment ")
+		b.WriteString(e.Segment)
+		if e.Sequence > 0 {
+			b.WriteString(" sequence ")
+			b.WriteString(strconv.FormatUint(e.Sequence, 10))
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString("field ")
+		b.WriteString(strconv.Quote(e.Field))
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches a Code sentinel.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Code)
+	return ok && c == e.Code
+}
+
+// As returns err's *Error, if it has one.
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// CodeOf returns the code of err: its *Error's code, a bare Code, or
+// Internal for anything else.
+func CodeOf(err error) Code {
+	if e, ok := As(err); ok {
+		return e.Code
+	}
+	var c Code
+	if errors.As(err, &c) {
+		return c
+	}
+	return Internal
+}
+
+// ExitStatus maps err to a process exit status; nil is ExitOK.
+func ExitStatus(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	return CodeOf(err).Exit()
+}
+
+// AtLine sets the line of err's *Error when it has none and returns err.
+// Errors without an *Error are wrapped as IOFailed.
+func AtLine(err error, line int64) error {
+	if err == nil {
+		return nil
+	}
+	e, ok := As(err)
+	if !ok {
+		return &Error{Code: IOFailed, Msg: "read input", Line: line, Err: err}
+	}
+	if e.Line == 0 {
+		e.Line = line
+	}
+	return err
+}
+
+// InField records that err happened inside field, building a path from the
+// outside in: InField(InField(err, "hash"), "attachments[2]") names
+// "attachments[2].hash". Errors without an *Error are returned unchanged.
+func InField(err error, field string) error {
+	e, ok := As(err)
+	if !ok {
+		return err
+	}
+	switch {
+	case e.Field == "":
+		e.Field = field
+	case strings.HasPrefix(e.Field, "["):
+		e.Field = field + e.Field
+	default:
+		e.Field = field + "." + e.Field
+	}
+	return err
+}

@@ -1,0 +1,294 @@
+// Package sealing turns unsealed events into a sealed stream (SPEC §7).
+//
+// A Sealer is a state machine with no I/O of its own: arxi-seal feeds it
+// records read from stdin and writes what it returns, the sidecar feeds it
+// HTTP requests and persists what it returns. For each unsealed envelope it
+//
+//   - opens a segment when none is open: a genesis whose id is derived from
+//     the recorder, the predecessor's sealed head and the first envelope
+//     (SPEC §5.6), linked to the previous segment;
+//   - emits each attachment blob once, immediately before the first
+//     envelope that references it;
+//   - assigns the next sequence, derives the envelope id when the input has
+//     none, computes the content and chain hashes, signs, and extends the
+//     Merkle accumulator;
+//   - seals by count (right after the Nth envelope) and by event-time
+//     duration (before an envelope whose claimed_at is at least D after the
+//     segment's created_at), so a replayed stream yields the same segments.
+//
+// Nothing is emitted for a rejected envelope and the state does not change,
+// so a caller may report the error and go on.
+package sealing
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+)
+
+// Signer signs content hashes; signing.Key implements it.
+type Signer interface {
+	KeyID() scalar.KeyID
+	Sign(content scalar.Digest) evidence.Signature
+}
+
+// Start is the chain state a Sealer begins from.
+type Start struct {
+	// Open, when set, is a segment to continue.
+	Open *Open
+	// Predecessor links the first segment the Sealer opens. It is ignored
+	// when Open is set: the successor of an open segment links to that
+	// segment's sealed head.
+	Predecessor *evidence.Link
+}
+
+// Open is an open segment to continue.
+type Open struct {
+	Genesis *evidence.Genesis
+	Chain   *evidence.Chain
+	// LastClaimedAt is the claimed_at of the segment's last envelope, or
+	// its created_at when it is empty.
+	LastClaimedAt scalar.Timestamp
+	// Announce makes the Sealer emit the genesis before the first record of
+	// this segment, so the output is a grammatical stream (a store reader
+	// recognises the repeated genesis of its open segment).
+	Announce bool
+}
+
+// Source supplies the chain state a Sealer starts from: flags, or a store.
+type Source interface {
+	Start(ctx context.Context) (Start, error)
+}
+
+// Static is a Source that always returns itself.
+type Static Start
+
+// Start implements Source.
+func (s Static) Start(context.Context) (Start, error) { return Start(s), nil }
+
+// Config configures a Sealer.
+type Config struct {
+	RecorderID   scalar.Label  // required
+	MaxEnvelopes uint64        // seal after this many envelopes; 0 for no limit
+	MaxDuration  time.Duration // seal on event time; 0 for no limit, negative is invalid
+	Signers      []Signer
+	Start        Start
+	// MaxPendingBytes bounds the attachment data held between an attachment
+	// record and the first envelope that references it; 0 means 64 MiB.
+	MaxPendingBytes int64
+}
+
+// Sealer seals envelopes. It is not safe for concurrent use.
+type Sealer struct {
+	cfg          Config
+	open         *segment
+	pred         *evidence.Link
+	emitted      map[scalar.Digest]struct{}
+	pending      map[scalar.Digest][]byte
+	pendingBytes int64
+	hasher       evidence.Hasher
+}
+
+type segment struct {
+	genesis     *evidence.Genesis
+	chain       *evidence.Chain
+	lastClaimed scalar.Timestamp
+	announce    bool // the genesis still has to be emitted
+}
+
+// New returns a Sealer.
+func New(cfg Config) (*Sealer, error) {
+	if cfg.RecorderID.IsZero() {
+		return nil, errcode.New(errcode.ConfigInvalid, "recorder id is required")
+	}
+	if cfg.MaxDuration < 0 {
+		return nil, errcode.New(errcode.ConfigInvalid, "max duration must be positive")
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = 64 << 20
+	}
+	seen := map[scalar.KeyID]bool{}
+	for _, sg := range cfg.Signers {
+		if seen[sg.KeyID()] {
+			return nil, errcode.New(errcode.ConfigInvalid, "key %s is given twice", sg.KeyID())
+		}
+		seen[sg.KeyID()] = true
+	}
+	s := &Sealer{cfg: cfg, emitted: map[scalar.Digest]struct{}{}, pending: map[scalar.Digest][]byte{}}
+	if o := cfg.Start.Open; o != nil {
+		if o.Genesis == nil || o.Chain == nil || o.Chain.SegmentID != o.Genesis.SegmentID {
+			return nil, errcode.New(errcode.Internal, "open segment state is incomplete")
+		}
+		s.open = &segment{genesis: o.Genesis, chain: o.Chain, lastClaimed: o.LastClaimedAt, announce: o.Announce}
+	} else {
+		s.pred = cfg.Start.Predecessor
+	}
+	return s, nil
+}
+
+// OpenSegment reports the open segment's genesis and chain, or nil.
+// The values must not be modified.
+func (s *Sealer) OpenSegment() (*evidence.Genesis, *evidence.Chain) {
+	if s.open == nil {
+		return nil, nil
+	}
+	return s.open.genesis, s.open.chain
+}
+
+// Attachment takes an attachment record from the input. Its data is held
+// until the first envelope that references it; a blob already held or
+// emitted is ignored.
+func (s *Sealer) Attachment(a *evidence.Attachment) error {
+	if !a.Verify() {
+		return &errcode.Error{Code: errcode.InputFieldInvalid, Field: "hash", Msg: "does not match SHA-256 of data"}
+	}
+	if _, ok := s.emitted[a.Hash]; ok {
+		return nil
+	}
+	if _, ok := s.pending[a.Hash]; ok {
+		return nil
+	}
+	if s.pendingBytes+a.Size() > s.cfg.MaxPendingBytes {
+		return errcode.New(errcode.InputTooLarge, "attachment records not yet referenced exceed %d bytes", s.cfg.MaxPendingBytes)
+	}
+	s.pending[a.Hash] = a.Data
+	s.pendingBytes += a.Size()
+	return nil
+}
+
+// Append seals one envelope and appends the records to emit to out: any
+// seal it triggers, a genesis, new attachment blobs, the envelope, and a
+// count seal. On error out is returned unchanged and the state is as before.
+func (s *Sealer) Append(out []evidence.Record, u *evidence.Unsealed) ([]evidence.Record, error) {
+	blobs, err := s.resolve(u)
+	if err != nil {
+		return out, err
+	}
+	if o := s.open; o != nil {
+		switch {
+		case s.cfg.MaxDuration > 0 && u.ClaimedAt.AtLeast(o.genesis.CreatedAt, s.cfg.MaxDuration):
+			out = s.seal(out, evidence.SealAutoDuration, o.lastClaimed)
+		case s.cfg.MaxEnvelopes > 0 && o.chain.Count >= s.cfg.MaxEnvelopes:
+			out = s.seal(out, evidence.SealAutoCount, o.lastClaimed) // a continued segment already full
+		}
+	}
+	anon := s.hasher.Anon(&u.Content)
+	if s.open == nil {
+		id := evidence.DeriveSegmentID(u.ClaimedAt, s.cfg.RecorderID, s.pred, anon)
+		g := evidence.NewGenesis(id, s.cfg.RecorderID, u.ClaimedAt, s.pred)
+		s.open = &segment{genesis: g, chain: evidence.NewChain(g), lastClaimed: u.ClaimedAt, announce: true}
+	}
+	out = s.announce(out)
+	o := s.open
+	for _, b := range blobs {
+		out = append(out, b)
+		s.emitted[b.Hash] = struct{}{}
+		if _, ok := s.pending[b.Hash]; ok {
+			delete(s.pending, b.Hash)
+			s.pendingBytes -= b.Size()
+		}
+	}
+	e := &evidence.Envelope{Content: u.Content, SegmentID: o.genesis.SegmentID}
+	if e.EnvelopeID.IsZero() {
+		e.EnvelopeID = evidence.DeriveEnvelopeID(u.ClaimedAt, o.genesis.SegmentID, o.chain.Count+1, anon)
+	}
+	e.ContentHash = s.hasher.Content(&e.Content)
+	e.Sequence, e.ChainHash = o.chain.Append(e.ContentHash)
+	if len(s.cfg.Signers) > 0 {
+		e.Signatures = make([]evidence.Signature, len(s.cfg.Signers))
+		for i, sg := range s.cfg.Signers {
+			e.Signatures[i] = sg.Sign(e.ContentHash)
+		}
+		slices.SortFunc(e.Signatures, func(a, b evidence.Signature) int { return bytes.Compare(a.KeyID[:], b.KeyID[:]) })
+	}
+	o.lastClaimed = u.ClaimedAt
+	out = append(out, e)
+	if s.cfg.MaxEnvelopes > 0 && o.chain.Count >= s.cfg.MaxEnvelopes {
+		out = s.seal(out, evidence.SealAutoCount, o.lastClaimed)
+	}
+	return out, nil
+}
+
+// resolve finds the blobs u needs emitted, in hash order, or fails without
+// changing anything.
+func (s *Sealer) resolve(u *evidence.Unsealed) ([]*evidence.Attachment, error) {
+	var blobs []*evidence.Attachment
+	for i, ref := range u.Attachments {
+		if _, ok := s.emitted[ref.Hash]; ok {
+			continue
+		}
+		if len(blobs) > 0 && blobs[len(blobs)-1].Hash == ref.Hash {
+			continue // the same blob under a second content type
+		}
+		var data []byte
+		if i < len(u.Data) && u.Data[i] != nil {
+			data = u.Data[i]
+		} else if d, ok := s.pending[ref.Hash]; ok {
+			data = d
+		} else {
+			return nil, &errcode.Error{Code: errcode.InputAttachmentMiss, Field: "attachments[" + strconv.Itoa(i) + "].hash",
+				Msg: "no attachment record " + ref.Hash.String() + " came earlier in the stream"}
+		}
+		if int64(len(data)) != ref.Size {
+			return nil, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "attachments[" + strconv.Itoa(i) + "].size",
+				Msg: "is " + strconv.FormatInt(ref.Size, 10) + " but the attachment holds " + strconv.Itoa(len(data)) + " bytes"}
+		}
+		blobs = append(blobs, &evidence.Attachment{Hash: ref.Hash, Data: data})
+	}
+	return blobs, nil
+}
+
+func (s *Sealer) announce(out []evidence.Record) []evidence.Record {
+	if s.open.announce {
+		s.open.announce = false
+		out = append(out, s.open.genesis)
+	}
+	return out
+}
+
+// seal closes the open segment and links its successor to it.
+func (s *Sealer) seal(out []evidence.Record, reason evidence.SealReason, at scalar.Timestamp) []evidence.Record {
+	out = s.announce(out)
+	o := s.open
+	out = append(out, o.chain.Seal(reason, at))
+	s.pred = &evidence.Link{SegmentID: o.genesis.SegmentID, ChainHead: o.chain.Head}
+	s.open = nil
+	return out
+}
+
+// Finish ends the input: with sealAtEnd it seals the open segment, if any,
+// with reason end_of_stream at the claimed_at of its last envelope.
+func (s *Sealer) Finish(out []evidence.Record, sealAtEnd bool) []evidence.Record {
+	if sealAtEnd && s.open != nil {
+		out = s.seal(out, evidence.SealEndOfStream, s.open.lastClaimed)
+	}
+	return out
+}
+
+// SealNow seals the open segment for an operator (manual) or at shutdown,
+// with the clock time at. It fails with segment.none_open when no segment
+// is open.
+func (s *Sealer) SealNow(out []evidence.Record, reason evidence.SealReason, at scalar.Timestamp) ([]evidence.Record, error) {
+	if s.open == nil {
+		return out, errcode.New(errcode.SegmentNoneOpen, "no segment is open")
+	}
+	return s.seal(out, reason, at), nil
+}
+
+// OpenNow opens a segment by hand with an explicit id and clock time (the
+// one non-deterministic path, SPEC §8), linked to the last sealed head. It
+// fails with segment.already_open when a segment is open.
+func (s *Sealer) OpenNow(out []evidence.Record, id scalar.UUID, at scalar.Timestamp) ([]evidence.Record, error) {
+	if s.open != nil {
+		return out, errcode.New(errcode.SegmentAlreadyOpen, "segment %s is open", s.open.genesis.SegmentID)
+	}
+	g := evidence.NewGenesis(id, s.cfg.RecorderID, at, s.pred)
+	s.open = &segment{genesis: g, chain: evidence.NewChain(g), lastClaimed: at}
+	return append(out, g), nil
+}

@@ -1,0 +1,254 @@
+// Package stream reads and writes Arxi's NDJSON streams (SPEC §6).
+//
+// A LineReader splits input into lines of bounded length. A Reader turns
+// lines into evidence records in one of two modes:
+//
+//   - Unsealed: the input of arxi-seal. Lines are any strict JSON object
+//     (whitespace and member order are free) holding unsealed envelopes or
+//     attachment records.
+//   - Sealed: sealed streams and bundle bodies. Every line must already be
+//     in canonical form, so the bytes read are the bytes that were hashed
+//     and signed, and records are genesis, attachment, envelope, elided or
+//     seal.
+//
+// Every error names its line: "line N: code: message". Readers stop at the
+// first error and never buffer more than one line.
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+
+	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+)
+
+// LineReader reads newline-terminated lines of at most a fixed length.
+type LineReader struct {
+	r    *bufio.Reader
+	max  int
+	line int64
+	buf  []byte
+	err  error
+}
+
+// NewLineReader reads lines of at most max bytes (not counting the newline)
+// from r.
+func NewLineReader(r io.Reader, max int) *LineReader {
+	return &LineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+}
+
+// Line is the number of the last line returned (1-based).
+func (l *LineReader) Line() int64 { return l.line }
+
+// Next returns the next line without its newline; the slice is valid until
+// the next call. It returns io.EOF after the last line. A line longer than
+// the limit is input.too_large, an empty or whitespace-only line and a last
+// line without its newline are input.malformed_json; after an error every
+// call returns the same error.
+func (l *LineReader) Next() ([]byte, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	line, err := l.next()
+	if err != nil {
+		l.err = err
+	}
+	return line, err
+}
+
+func (l *LineReader) next() ([]byte, error) {
+	l.buf = l.buf[:0]
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		switch {
+		case err == nil:
+			l.line++
+			line := chunk[:len(chunk)-1]
+			if len(l.buf) > 0 {
+				l.buf = append(l.buf, line...)
+				line = l.buf
+			}
+			if len(line) > l.max {
+				return nil, l.tooLarge()
+			}
+			if isBlank(line) {
+				return nil, &errcode.Error{Code: errcode.InputMalformedJSON, Line: l.line, Msg: "blank line"}
+			}
+			return line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			if len(l.buf)+len(chunk) > l.max {
+				l.line++
+				return nil, l.tooLarge()
+			}
+			l.buf = append(l.buf, chunk...)
+		case errors.Is(err, io.EOF):
+			if len(l.buf)+len(chunk) == 0 {
+				return nil, io.EOF
+			}
+			l.line++
+			return nil, &errcode.Error{Code: errcode.InputMalformedJSON, Line: l.line,
+				Msg: "last line has no newline (truncated input?)"}
+		default:
+			return nil, &errcode.Error{Code: errcode.IOFailed, Line: l.line + 1, Msg: "read input", Err: err}
+		}
+	}
+}
+
+func (l *LineReader) tooLarge() error {
+	return &errcode.Error{Code: errcode.InputTooLarge, Line: l.line, Msg: "line exceeds " + strconv.Itoa(l.max) + " bytes"}
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// Mode selects what a Reader accepts.
+type Mode uint8
+
+// The reader modes.
+const (
+	// Unsealed accepts unsealed envelopes and attachment records in any
+	// strict JSON formatting.
+	Unsealed Mode = iota
+	// Sealed accepts canonical genesis, attachment, envelope, elided and
+	// seal lines.
+	Sealed
+)
+
+// Reader decodes evidence records from a stream, one per line.
+type Reader struct {
+	lines *LineReader
+	mode  Mode
+	lim   evidence.Limits
+	canon canonical.Canonicalizer
+	buf   []byte
+	raw   []byte
+}
+
+// NewReader returns a Reader over r. Zero fields of lim take the defaults.
+func NewReader(r io.Reader, mode Mode, lim evidence.Limits) *Reader {
+	def := evidence.DefaultLimits
+	if lim.Line <= 0 {
+		lim.Line = def.Line
+	}
+	if lim.Payload <= 0 {
+		lim.Payload = def.Payload
+	}
+	if lim.Attachment <= 0 {
+		lim.Attachment = def.Attachment
+	}
+	if lim.AttachmentRefs <= 0 {
+		lim.AttachmentRefs = def.AttachmentRefs
+	}
+	rd := &Reader{lines: NewLineReader(r, lim.Line), mode: mode, lim: lim}
+	// A record wraps its payload in one object, so the line may be one
+	// level deeper than the payload limit of SPEC §3.
+	rd.canon.MaxDepth = canonical.DefaultMaxDepth + 1
+	return rd
+}
+
+// Line is the number of the last line read.
+func (r *Reader) Line() int64 { return r.lines.Line() }
+
+// Raw is the canonical form of the last line read, valid until the next
+// call. In Sealed mode it equals the input line.
+func (r *Reader) Raw() []byte { return r.raw }
+
+// NextLine reads the next line and returns its canonical form without
+// decoding it (used for lines that are not evidence records, such as a
+// bundle manifest). In Sealed mode a line that is not already canonical is
+// input.not_canonical.
+func (r *Reader) NextLine() ([]byte, error) {
+	r.raw = nil
+	line, err := r.lines.Next()
+	if err != nil {
+		return nil, err
+	}
+	r.buf, err = r.canon.Append(r.buf[:0], line)
+	if err != nil {
+		return nil, errcode.AtLine(err, r.lines.Line())
+	}
+	if r.mode == Sealed && !bytes.Equal(r.buf, line) {
+		return nil, &errcode.Error{Code: errcode.InputNotCanonical, Line: r.lines.Line(),
+			Msg: "line is not in RFC 8785 canonical form"}
+	}
+	r.raw = r.buf
+	return r.buf, nil
+}
+
+// Next reads and decodes the next record. It returns io.EOF after the last.
+func (r *Reader) Next() (evidence.Record, error) {
+	canon, err := r.NextLine()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := evidence.Decode(string(canon), r.lim)
+	if err != nil {
+		return nil, errcode.AtLine(err, r.lines.Line())
+	}
+	if !r.allows(rec.Kind()) {
+		want := "unsealed envelopes and attachment records"
+		if r.mode == Sealed {
+			want = "genesis, attachment, envelope, elided and seal records"
+		}
+		return nil, &errcode.Error{Code: errcode.InputUnexpectedRecord, Line: r.lines.Line(),
+			Msg: rec.Kind().String() + " record in a stream of " + want}
+	}
+	return rec, nil
+}
+
+func (r *Reader) allows(k evidence.Kind) bool {
+	if r.mode == Unsealed {
+		return k == evidence.KindUnsealed || k == evidence.KindAttachment
+	}
+	return k != evidence.KindUnsealed
+}
+
+// Writer writes records as canonical lines.
+type Writer struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+// NewWriter returns a buffered Writer over w; call Flush when done.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: bufio.NewWriterSize(w, 256<<10)} }
+
+// Write writes one record line.
+func (w *Writer) Write(rec evidence.Record) error {
+	w.buf = rec.AppendJCS(w.buf[:0])
+	w.buf = append(w.buf, '\n')
+	return w.write(w.buf)
+}
+
+// WriteLine writes an already canonical line and a newline.
+func (w *Writer) WriteLine(line []byte) error {
+	if err := w.write(line); err != nil {
+		return err
+	}
+	return w.write([]byte{'\n'})
+}
+
+func (w *Writer) write(b []byte) error {
+	if _, err := w.w.Write(b); err != nil {
+		return errcode.Wrap(errcode.IOFailed, err, "write output")
+	}
+	return nil
+}
+
+// Flush writes buffered lines to the underlying writer.
+func (w *Writer) Flush() error {
+	if err := w.w.Flush(); err != nil {
+		return errcode.Wrap(errcode.IOFailed, err, "write output")
+	}
+	return nil
+}
