@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"flag"
-	"time"
 	"io"
 	"os"
+	"time"
 
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"

@@ -84,7 +84,7 @@ func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
 	out := p.out
 	p.src, p.out = nil, nil
 	if err != nil {
-		return dst[:len(dst)], err
+		return dst, err
 	}
 	return out, nil
 }
