@@ -32,6 +32,13 @@ fuzz:
 	  done; \
 	done
 
+# bench: throughput benchmarks on one core, then the whole-binary runs
+# (peak RSS over a million envelopes) once each; printed as one table.
+BENCH_PKGS ?= ./...
+bench:
+	@{ $(GO) test -run '^$$' -bench . -skip 'RSS|Million' -cpu 1 $(BENCH_PKGS); \
+	   $(GO) test -run '^$$' -bench 'RSS|Million' -benchtime 1x $(BENCH_PKGS); } 2>&1 | $(GO) run ./internal/benchtab
+
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== arxi-seal: sealing testdata/demo/events.ndjson"

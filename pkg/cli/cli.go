@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -86,6 +87,8 @@ func (c *Command) Parse(args []string) error {
 		c.PrintUsage(c.Stdout)
 		return ErrHelp
 	case err == nil:
+	case errors.As(err, new(*fs.PathError)):
+		return &errcode.Error{Code: errcode.ConfigInvalid, Path: c.config, Msg: "read config file", Err: unwrapPathErr(err)}
 	case strings.Contains(err.Error(), "config file"), strings.Contains(err.Error(), "TOML"):
 		return &errcode.Error{Code: errcode.ConfigInvalid, Path: c.config, Msg: cleanFFError(err)}
 	case strings.Contains(err.Error(), "environment variable"):
@@ -103,7 +106,7 @@ func (c *Command) Parse(args []string) error {
 
 func cleanFFError(err error) string {
 	s := err.Error()
-	for _, p := range []string{"error parsing commandline arguments: ", "error parsing config file: ", "error parsing environment variables: "} {
+	for _, p := range []string{"error parsing commandline arguments: ", "error parsing config file: ", "error parsing environment variables: ", "error parsing TOML config: "} {
 		s = strings.TrimPrefix(s, p)
 	}
 	return s

@@ -48,40 +48,46 @@ const (
 // The registry. Keep it sorted by code; docs/errors.md is generated from it
 // and a test fails when the two drift apart.
 const (
-	BundleLimitExceeded   Code = "bundle.limit_exceeded"
-	BundleMalformed       Code = "bundle.malformed"
-	ChainDiscontinuity    Code = "chain.discontinuity"
-	ChainHashMismatch     Code = "chain.hash_mismatch"
-	ConfigInvalid         Code = "config.invalid"
-	DGIntegrity           Code = "dg.integrity"
-	DGMalformed           Code = "dg.malformed"
-	InputAttachmentMiss   Code = "input.attachment_missing"
-	InputFieldInvalid     Code = "input.field_invalid"
-	InputMalformedJSON    Code = "input.malformed_json"
-	InputMissingField     Code = "input.missing_field"
-	InputNonUTCTime       Code = "input.non_utc_time"
-	InputNotCanonical     Code = "input.not_canonical"
-	InputNumberPrecision  Code = "input.number_precision"
-	InputTooDeep          Code = "input.too_deep"
-	InputTooLarge         Code = "input.too_large"
-	InputUnexpectedRecord Code = "input.unexpected_record"
-	InputUnknownField     Code = "input.unknown_field"
-	Internal              Code = "internal"
-	IOFailed              Code = "io.failed"
-	KeyExists             Code = "key.exists"
-	KeyMalformed          Code = "key.malformed"
-	KeyPassphrase         Code = "key.passphrase"
-	KeyPlainRefused       Code = "key.plain_refused"
-	SegmentAlreadyOpen    Code = "segment.already_open"
-	SegmentNoneOpen       Code = "segment.none_open"
-	SegmentNotFound       Code = "segment.not_found"
-	SegmentSealed         Code = "segment.sealed"
-	StoreCorrupt          Code = "store.corrupt"
-	StoreDuplicate        Code = "store.duplicate"
-	StoreIO               Code = "store.io"
-	StoreLocked           Code = "store.locked"
-	StoreSchema           Code = "store.schema_unsupported"
-	UsageInvalid          Code = "usage.invalid"
+	AttachmentCorrupt      Code = "attachment.corrupt"
+	BundleEmpty            Code = "bundle.empty"
+	BundleLimitExceeded    Code = "bundle.limit_exceeded"
+	BundleMalformed        Code = "bundle.malformed"
+	BundleManifestMismatch Code = "bundle.manifest_mismatch"
+	ChainDiscontinuity     Code = "chain.discontinuity"
+	ChainHashMismatch      Code = "chain.hash_mismatch"
+	ConfigInvalid          Code = "config.invalid"
+	DGIntegrity            Code = "dg.integrity"
+	DGMalformed            Code = "dg.malformed"
+	InputAttachmentMiss    Code = "input.attachment_missing"
+	InputFieldInvalid      Code = "input.field_invalid"
+	InputMalformedJSON     Code = "input.malformed_json"
+	InputMissingField      Code = "input.missing_field"
+	InputNonUTCTime        Code = "input.non_utc_time"
+	InputNotCanonical      Code = "input.not_canonical"
+	InputNumberPrecision   Code = "input.number_precision"
+	InputTooDeep           Code = "input.too_deep"
+	InputTooLarge          Code = "input.too_large"
+	InputUnexpectedRecord  Code = "input.unexpected_record"
+	InputUnknownField      Code = "input.unknown_field"
+	InputZstd              Code = "input.zstd"
+	Internal               Code = "internal"
+	IOFailed               Code = "io.failed"
+	KeyExists              Code = "key.exists"
+	KeyMalformed           Code = "key.malformed"
+	KeyPassphrase          Code = "key.passphrase"
+	KeyPlainRefused        Code = "key.plain_refused"
+	SegmentAlreadyOpen     Code = "segment.already_open"
+	SegmentNoneOpen        Code = "segment.none_open"
+	SegmentNotFound        Code = "segment.not_found"
+	SegmentSealed          Code = "segment.sealed"
+	SignatureInvalid       Code = "signature.invalid"
+	SignaturePolicy        Code = "signature.policy_unmet"
+	StoreCorrupt           Code = "store.corrupt"
+	StoreDuplicate         Code = "store.duplicate"
+	StoreIO                Code = "store.io"
+	StoreLocked            Code = "store.locked"
+	StoreSchema            Code = "store.schema_unsupported"
+	UsageInvalid           Code = "usage.invalid"
 )
 
 // Info describes one registered code.
@@ -93,8 +99,11 @@ type Info struct {
 
 // Registry lists every code in code order.
 var Registry = []Info{
+	{AttachmentCorrupt, ExitInvalid, "an attachment blob does not hash to its hash (SPEC §4.2); verify phase 2"},
+	{BundleEmpty, ExitRejected, "nothing to export: the selector matches no envelope and names no segment, or the input holds no segment"},
 	{BundleLimitExceeded, ExitRejected, "a bundle or stream exceeds a bounded-work limit of SPEC §16; checked before the work starts"},
 	{BundleMalformed, ExitRejected, "a bundle's manifest or record order is not a bundle (SPEC §9.1)"},
+	{BundleManifestMismatch, ExitInvalid, "a bundle's manifest disagrees with its records: segments, counts, attachments, omitted parents, selector (SPEC §9.1)"},
 	{ChainDiscontinuity, ExitInvalid, "a record does not continue the chain: wrong segment, sequence gap, genesis not linked to the previous sealed head"},
 	{ChainHashMismatch, ExitInvalid, "a content, genesis, chain or seal value does not match its recomputation"},
 	{ConfigInvalid, ExitUsage, "a configuration file or flag value is invalid; the message names the key"},
@@ -111,6 +120,7 @@ var Registry = []Info{
 	{InputTooLarge, ExitRejected, "a line, payload, attachment or reference list exceeds its size limit (SPEC §16)"},
 	{InputUnexpectedRecord, ExitRejected, "a record kind that is not allowed at this point of the stream grammar (SPEC §6)"},
 	{InputUnknownField, ExitRejected, "an object carries a key its record does not define"},
+	{InputZstd, ExitRejected, "zstd-compressed input is corrupt or truncated, or a frame needs more than 8 MiB of window memory"},
 	{Internal, ExitIO, "an internal invariant failed; please report it"},
 	{IOFailed, ExitIO, "reading or writing a file or stream failed"},
 	{KeyExists, ExitUsage, "keygen refuses to overwrite an existing file"},
@@ -121,6 +131,8 @@ var Registry = []Info{
 	{SegmentNoneOpen, ExitUsage, "no segment is open (pass --open to start one)"},
 	{SegmentNotFound, ExitUsage, "no segment has that id"},
 	{SegmentSealed, ExitInvalid, "the segment is sealed and takes no more records"},
+	{SignatureInvalid, ExitInvalid, "a signature by a key of the trust root does not verify (SPEC §11)"},
+	{SignaturePolicy, ExitInvalid, "an envelope's valid trusted signatures do not satisfy the trust root's policy (SPEC §11)"},
 	{StoreCorrupt, ExitInvalid, "a row read back from the store fails to decode or to hash; the message names the row"},
 	{StoreDuplicate, ExitInvalid, "an envelope or segment id is already in the store"},
 	{StoreIO, ExitIO, "the store cannot be opened, read or written (missing directory, read-only file, disk full, not a store)"},

@@ -25,6 +25,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -45,7 +46,7 @@ const (
 const DefaultIterations = 600_000
 
 // maxIterations bounds the work a key file may ask for before it is opened.
-const maxIterations = 10_000_000
+const maxIterations = 5_000_000
 
 // Key is an Ed25519 signing key.
 type Key struct {
@@ -135,7 +136,7 @@ func ParsePEM(data, passphrase []byte, allowPlain bool) (*Key, error) {
 		if err := checkKDF(block.Bytes); err != nil {
 			return nil, err
 		}
-		k, err := pkcs8.ParsePKCS8PrivateKey(block.Bytes, passphrase)
+		k, err := parsePKCS8(block.Bytes, passphrase)
 		if err != nil {
 			return nil, errcode.New(errcode.KeyPassphrase, "cannot decrypt the key: wrong passphrase or damaged file")
 		}
@@ -144,7 +145,7 @@ func ParsePEM(data, passphrase []byte, allowPlain bool) (*Key, error) {
 		if !allowPlain {
 			return nil, errcode.New(errcode.KeyPlainRefused, "the key is not encrypted; encrypt it, or pass --insecure-plain-key to accept it")
 		}
-		k, err := pkcs8.ParsePKCS8PrivateKey(block.Bytes)
+		k, err := parsePKCS8(block.Bytes, nil)
 		if err != nil {
 			return nil, errcode.Wrap(errcode.KeyMalformed, err, "parse PKCS#8 key")
 		}
@@ -159,8 +160,24 @@ func ParsePEM(data, passphrase []byte, allowPlain bool) (*Key, error) {
 	return NewKey(priv), nil
 }
 
-// checkKDF refuses a PBES2 key whose PBKDF2 iteration count or scrypt cost
-// would make opening it unreasonably slow, before any work is done.
+// parsePKCS8 runs the PKCS#8 parser, turning a panic inside it (it has
+// panicked on malformed parameters that checkKDF does not anticipate) into an
+// error: key files are input, and input never crashes the process.
+func parsePKCS8(der, passphrase []byte) (key any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			key, err = nil, fmt.Errorf("malformed PKCS#8 structure: %v", r)
+		}
+	}()
+	if passphrase == nil {
+		return pkcs8.ParsePKCS8PrivateKey(der)
+	}
+	return pkcs8.ParsePKCS8PrivateKey(der, passphrase)
+}
+
+// checkKDF refuses, before any work is done, a PBES2 key whose PBKDF2
+// iteration count or scrypt cost would make opening it unreasonably slow, or
+// whose cipher is not AES-CBC with a 16-byte IV.
 func checkKDF(der []byte) error {
 	var info struct {
 		Algo struct {
@@ -205,6 +222,21 @@ func checkKDF(der []byte) error {
 		}
 	default:
 		return errcode.New(errcode.KeyMalformed, "unsupported key derivation %s; use PBES2 with PBKDF2 or scrypt", info.Algo.Params.KDF.OID)
+	}
+	var cipher struct {
+		OID asn1.ObjectIdentifier
+		IV  []byte
+	}
+	if _, err := asn1.Unmarshal(info.Algo.Params.Cipher.FullBytes, &cipher); err != nil {
+		return errcode.Wrap(errcode.KeyMalformed, err, "parse the key's cipher parameters")
+	}
+	switch cipher.OID.String() {
+	case "2.16.840.1.101.3.4.1.2", "2.16.840.1.101.3.4.1.22", "2.16.840.1.101.3.4.1.42": // AES-128/192/256-CBC
+		if len(cipher.IV) != 16 {
+			return errcode.New(errcode.KeyMalformed, "AES-CBC IV is %d bytes, want 16", len(cipher.IV))
+		}
+	default:
+		return errcode.New(errcode.KeyMalformed, "unsupported key cipher %s; use AES-CBC", cipher.OID)
 	}
 	return nil
 }

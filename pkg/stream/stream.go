@@ -7,9 +7,10 @@
 //     (whitespace and member order are free) holding unsealed envelopes or
 //     attachment records.
 //   - Sealed: sealed streams and bundle bodies. Every line must already be
-//     in canonical form, so the bytes read are the bytes that were hashed
-//     and signed, and records are genesis, attachment, envelope, elided or
-//     seal.
+//     exactly the line Arxi writes for its record (canonical JSON, normalised
+//     timestamps), so each record has one byte form and the bytes read are
+//     the bytes that were hashed and signed. Records are genesis,
+//     attachment, envelope, elided or seal.
 //
 // Every error names its line: "line N: code: message". Readers stop at the
 // first error and never buffer more than one line.
@@ -133,6 +134,7 @@ type Reader struct {
 	canon canonical.Canonicalizer
 	buf   []byte
 	raw   []byte
+	enc   []byte
 }
 
 // NewReader returns a Reader over r. Zero fields of lim take the defaults.
@@ -203,6 +205,16 @@ func (r *Reader) Next() (evidence.Record, error) {
 		}
 		return nil, &errcode.Error{Code: errcode.InputUnexpectedRecord, Line: r.lines.Line(),
 			Msg: rec.Kind().String() + " record in a stream of " + want}
+	}
+	if r.mode == Sealed {
+		// Canonical JSON is not enough: the line must be exactly what Arxi
+		// writes for this record (timestamps with nine digits, for example),
+		// so that one record has one byte form.
+		r.enc = rec.AppendJCS(r.enc[:0])
+		if !bytes.Equal(r.enc, canon) {
+			return nil, &errcode.Error{Code: errcode.InputNotCanonical, Line: r.lines.Line(),
+				Msg: "record is not in its normal form (for example a timestamp without nine fractional digits)"}
+		}
 	}
 	return rec, nil
 }

@@ -1,0 +1,328 @@
+package signing
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+)
+
+// testIterations keeps PBKDF2 cheap in tests that do not test the default.
+const testIterations = 1000
+
+func TestSignVerify(t *testing.T) {
+	k, err := Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := scalar.Sum([]byte("content"))
+	sig := k.Sign(d)
+	if sig.KeyID != scalar.KeyIDOf(k.PublicKey()) {
+		t.Errorf("key id is not SHA-256 of the public key")
+	}
+	if !Verify(k.PublicKey(), d, sig.Value) {
+		t.Fatal("signature does not verify")
+	}
+	other, _ := Generate(nil)
+	if Verify(other.PublicKey(), d, sig.Value) {
+		t.Error("signature verifies under the wrong key")
+	}
+	if Verify(k.PublicKey(), scalar.Sum([]byte("other")), sig.Value) {
+		t.Error("signature verifies over the wrong hash")
+	}
+	bad := sig.Value
+	bad[5] ^= 1
+	if Verify(k.PublicKey(), d, bad) {
+		t.Error("flipped signature verifies")
+	}
+	// Non-canonical S (S + L) must be rejected by strict verification.
+	l := []byte{0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}
+	mall := sig.Value
+	var carry uint16
+	for i := range 32 {
+		s := uint16(mall[32+i]) + uint16(l[i]) + carry
+		mall[32+i], carry = byte(s), s>>8
+	}
+	if Verify(k.PublicKey(), d, mall) {
+		t.Error("malleated signature (S+L) verifies")
+	}
+	if Verify(k.PublicKey()[:31], d, sig.Value) {
+		t.Error("short public key accepted")
+	}
+}
+
+func TestPEMRoundTrip(t *testing.T) {
+	k, _ := Generate(nil)
+	enc, err := k.MarshalPEM([]byte("pass"), testIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(enc, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
+		t.Fatalf("encrypted PEM = %s", enc)
+	}
+	back, err := ParsePEM(enc, []byte("pass"), false)
+	if err != nil || back.KeyID() != k.KeyID() {
+		t.Fatalf("ParsePEM(encrypted) = %v, %v", back, err)
+	}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		pass  string
+		plain bool
+		code  errcode.Code
+	}{
+		{"wrong passphrase", enc, "wrong", false, errcode.KeyPassphrase},
+		{"no passphrase", enc, "", false, errcode.KeyPassphrase},
+		{"garbage", []byte("not a key"), "pass", false, errcode.KeyMalformed},
+		{"trailing data", append(append([]byte{}, enc...), "junk"...), "pass", false, errcode.KeyMalformed},
+		{"wrong block", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "", true, errcode.KeyMalformed},
+		{"truncated der", []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"), "pass", false, errcode.KeyMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pass []byte
+			if tc.pass != "" {
+				pass = []byte(tc.pass)
+			}
+			if _, err := ParsePEM(tc.data, pass, tc.plain); !errors.Is(err, tc.code) {
+				t.Errorf("error = %v, want %s", err, tc.code)
+			}
+		})
+	}
+	plain, err := k.MarshalPEM(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePEM(plain, nil, false); !errors.Is(err, errcode.KeyPlainRefused) {
+		t.Errorf("plain key without opt-down: %v", err)
+	}
+	if back, err := ParsePEM(plain, nil, true); err != nil || back.KeyID() != k.KeyID() {
+		t.Errorf("plain key with opt-down: %v", err)
+	}
+}
+
+func TestDefaultIterations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PBKDF2 at the default cost")
+	}
+	k, _ := Generate(nil)
+	enc, err := k.MarshalPEM([]byte("pass"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePEM(enc, []byte("pass"), false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenSSLKeys(t *testing.T) {
+	pub, err := os.ReadFile("testdata/openssl-ed25519.pub.b64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPub, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(string(pub)))
+	k, err := LoadKey("testdata/openssl-ed25519-aes256.pem", []byte("openssl-passphrase"), false)
+	if err != nil {
+		t.Fatalf("openssl genpkey -aes-256-cbc key: %v", err)
+	}
+	if !bytes.Equal(k.PublicKey(), wantPub) {
+		t.Errorf("public key = %x, want %x", []byte(k.PublicKey()), wantPub)
+	}
+	if _, err := LoadKey("testdata/openssl-ed25519-scrypt.pem", []byte("scrypt-pass"), false); err != nil {
+		t.Errorf("openssl pkcs8 -scrypt key: %v", err)
+	}
+	if _, err := LoadKey("testdata/openssl-ed25519-plain.pem", nil, false); !errors.Is(err, errcode.KeyPlainRefused) {
+		t.Errorf("plain openssl key: %v", err)
+	}
+	if _, err := LoadKey("testdata/openssl-ed25519-plain.pem", nil, true); err != nil {
+		t.Errorf("plain openssl key with opt-down: %v", err)
+	}
+	_, err = LoadKey("testdata/openssl-rsa.pem", nil, true)
+	if !errors.Is(err, errcode.KeyMalformed) {
+		t.Errorf("RSA key: %v", err)
+	}
+	if e, _ := errcode.As(err); e == nil || e.Path != "testdata/openssl-rsa.pem" {
+		t.Errorf("error does not name the file: %v", err)
+	}
+	if _, err := LoadKey("testdata/missing.pem", nil, true); !errors.Is(err, errcode.KeyMalformed) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestKeyFileLimits(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.pem")
+	os.WriteFile(big, bytes.Repeat([]byte("A"), MaxKeyFile+1), 0o600)
+	if _, err := LoadKey(big, nil, true); !errors.Is(err, errcode.KeyMalformed) {
+		t.Errorf("oversized key file: %v", err)
+	}
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte("secret\r\n"), 0o600)
+	if p, err := ReadPassphrase(pass); err != nil || string(p) != "secret" {
+		t.Errorf("ReadPassphrase = %q, %v", p, err)
+	}
+	os.WriteFile(pass, bytes.Repeat([]byte("p"), MaxPassphrase+1), 0o600)
+	if _, err := ReadPassphrase(pass); !errors.Is(err, errcode.KeyPassphrase) {
+		t.Errorf("oversized passphrase: %v", err)
+	}
+	os.WriteFile(pass, []byte("\n"), 0o600)
+	if _, err := ReadPassphrase(pass); !errors.Is(err, errcode.KeyPassphrase) {
+		t.Errorf("empty passphrase: %v", err)
+	}
+}
+
+// TestExpensiveKDFRefused checks that a key asking for absurd PBKDF2 work is
+// refused before any work is done.
+func TestExpensiveKDFRefused(t *testing.T) {
+	k, _ := Generate(nil)
+	enc, _ := k.MarshalPEM([]byte("p"), 1<<16)
+	// Patch the iteration count 65536 (INTEGER 01 00 00) to 8388607 in place.
+	block, _ := pem.Decode(enc)
+	i := bytes.Index(block.Bytes, []byte{0x02, 0x03, 0x01, 0x00, 0x00})
+	if i < 0 {
+		t.Fatal("iteration count not found")
+	}
+	copy(block.Bytes[i+2:], []byte{0x7f, 0xff, 0xff})
+	if _, err := ParsePEM(pem.EncodeToMemory(block), []byte("p"), false); !errors.Is(err, errcode.KeyMalformed) {
+		t.Errorf("huge iteration count: %v", err)
+	}
+}
+
+func trustRootJSON(policy string, keys ...TrustedKey) string {
+	var entries []string
+	for _, k := range keys {
+		entries = append(entries, string(k.AppendJCS(nil)))
+	}
+	return fmt.Sprintf(`{"keys":[%s],"policy":%s,"trust_root_version":1}`, strings.Join(entries, ","), policy)
+}
+
+func TestTrustRootPolicies(t *testing.T) {
+	var keys []*Key
+	for range 3 {
+		k, _ := Generate(nil)
+		keys = append(keys, k)
+	}
+	stranger, _ := Generate(nil)
+	d := scalar.Sum([]byte("envelope"))
+	sigs := func(ks ...*Key) []evidence.Signature {
+		var out []evidence.Signature
+		for _, k := range ks {
+			out = append(out, k.Sign(d))
+		}
+		return out
+	}
+	tks := []TrustedKey{keys[0].TrustedKey(), keys[1].TrustedKey(), keys[2].TrustedKey()}
+	forged := keys[1].Sign(scalar.Sum([]byte("other")))
+	for _, tc := range []struct {
+		name   string
+		policy string
+		sigs   []evidence.Signature
+		ok     bool
+	}{
+		{"any: one trusted", `{"kind":"any_trusted_key"}`, sigs(keys[2]), true},
+		{"any: unsigned", `{"kind":"any_trusted_key"}`, nil, false},
+		{"any: only a stranger", `{"kind":"any_trusted_key"}`, sigs(stranger), false},
+		{"any: trusted plus invalid trusted", `{"kind":"any_trusted_key"}`, append(sigs(keys[0]), forged), false},
+		{"all: every key", `{"kind":"all_must_sign"}`, sigs(keys...), true},
+		{"all: one missing", `{"kind":"all_must_sign"}`, sigs(keys[0], keys[1]), false},
+		{"threshold 2 of 3", `{"kind":"threshold","threshold":2}`, sigs(keys[0], keys[2]), true},
+		{"threshold 2 with stranger", `{"kind":"threshold","threshold":2}`, sigs(keys[0], stranger), false},
+		{"threshold 2: unsigned", `{"kind":"threshold","threshold":2}`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := ParseTrustRoot([]byte(trustRootJSON(tc.policy, tks...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := tr.Check(d, tc.sigs)
+			if o.Satisfied != tc.ok {
+				t.Errorf("Check = %+v, want satisfied=%v", o, tc.ok)
+			}
+		})
+	}
+	tr, _ := ParseTrustRoot([]byte(trustRootJSON(`{"kind":"any_trusted_key"}`, tks...)))
+	o := tr.Check(d, append(sigs(keys[0], stranger), forged))
+	if len(o.Valid) != 1 || len(o.Untrusted) != 1 || len(o.Invalid) != 1 || o.Untrusted[0] != stranger.KeyID() {
+		t.Errorf("outcome = %+v", o)
+	}
+}
+
+func TestParseTrustRootRejects(t *testing.T) {
+	k, _ := Generate(nil)
+	tk := k.TrustedKey()
+	good := trustRootJSON(`{"kind":"any_trusted_key"}`, tk)
+	if _, err := ParseTrustRoot([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := Generate(nil)
+	mismatched := TrustedKey{KeyID: other.KeyID(), PublicKey: k.PublicKey()}
+	for _, tc := range []struct{ name, in, field string }{
+		{"not json", `{`, ""},
+		{"version 2", strings.Replace(good, `"trust_root_version":1`, `"trust_root_version":2`, 1), "trust_root_version"},
+		{"unknown key", strings.Replace(good, `"trust_root_version":1`, `"trust_root_version":1,"x":1`, 1), "x"},
+		{"no keys", trustRootJSON(`{"kind":"any_trusted_key"}`), "keys"},
+		{"key id mismatch", trustRootJSON(`{"kind":"any_trusted_key"}`, mismatched), "keys[0].key_id"},
+		{"duplicate key", trustRootJSON(`{"kind":"any_trusted_key"}`, tk, tk), "keys"},
+		{"threshold zero", trustRootJSON(`{"kind":"threshold","threshold":0}`, tk), "policy.threshold"},
+		{"threshold above keys", trustRootJSON(`{"kind":"threshold","threshold":2}`, tk), "policy.threshold"},
+		{"threshold fraction", trustRootJSON(`{"kind":"threshold","threshold":1.5}`, tk), "policy.threshold"},
+		{"unknown policy", trustRootJSON(`{"kind":"most"}`, tk), "policy.kind"},
+		{"extra policy key", trustRootJSON(`{"kind":"all_must_sign","threshold":1}`, tk), "policy.threshold"},
+		{"bad algorithm", strings.Replace(good, `"ed25519"`, `"ed448"`, 1), "keys[0].algorithm"},
+		{"short public key", strings.Replace(good, base64.StdEncoding.EncodeToString(k.PublicKey()), "AAAA", 1), "keys[0].public_key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseTrustRoot([]byte(tc.in))
+			e, ok := errcode.As(err)
+			if !ok || e.Code != errcode.ConfigInvalid || (tc.field != "" && e.Field != tc.field) {
+				t.Errorf("error = %v, want %s on field %q", err, errcode.ConfigInvalid, tc.field)
+			}
+		})
+	}
+}
+
+func FuzzParseTrustRoot(f *testing.F) {
+	k, _ := Generate(nil)
+	f.Add([]byte(trustRootJSON(`{"kind":"threshold","threshold":1}`, k.TrustedKey())))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := ParseTrustRoot(data)
+		if err != nil {
+			if _, ok := errcode.As(err); !ok {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		for _, key := range tr.Keys {
+			if scalar.KeyIDOf(key.PublicKey) != key.KeyID {
+				t.Fatalf("accepted a mismatched key id")
+			}
+		}
+		if tr.Policy.Kind == Threshold && (tr.Policy.Threshold < 1 || tr.Policy.Threshold > len(tr.Keys)) {
+			t.Fatalf("accepted threshold %d with %d keys", tr.Policy.Threshold, len(tr.Keys))
+		}
+	})
+}
+
+func FuzzParsePEM(f *testing.F) {
+	for _, name := range []string{"openssl-ed25519-aes256.pem", "openssl-ed25519-plain.pem", "openssl-rsa.pem"} {
+		b, _ := os.ReadFile(filepath.Join("testdata", name))
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := ParsePEM(data, []byte("openssl-passphrase"), true)
+		if err != nil {
+			if _, ok := errcode.As(err); !ok {
+				t.Fatalf("untyped error: %v", err)
+			}
+		}
+	})
+}
