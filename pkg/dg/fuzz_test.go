@@ -1,0 +1,168 @@
+package dg
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/evidence"
+)
+
+// FuzzManifest: the manifest decoder never panics; what it accepts it
+// accepts again in canonical form, with the same meaning, and its metadata
+// object is canonical.
+func FuzzManifest(f *testing.F) {
+	for _, name := range goldenRunpacks {
+		b, err := os.ReadFile(filepath.Join(runpackDir(name), "manifest.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(bytes.Replace(b, []byte(`"value":10}`), []byte(`"value":1.5}`), 1))
+		f.Add(bytes.Replace(b, []byte(`"logical"`), []byte(`"unix_millis"`), 1))
+	}
+	f.Add([]byte(`{"manifest_version":"v1"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := decodeManifest(raw)
+		if err != nil {
+			return
+		}
+		if !canonical.IsCanonical(m.meta) || !canonical.IsCanonical(m.fileHashesJCS) {
+			t.Fatalf("metadata not canonical: %s", m.meta)
+		}
+		m2, err := decodeManifest(m.canon)
+		if err != nil {
+			t.Fatalf("canonical form rejected: %v", err)
+		}
+		if m2.RootHash != m.RootHash || m2.TenantID != m.TenantID || m2.RunID != m.RunID ||
+			len(m2.FileHashes) != len(m.FileHashes) || len(m2.Artifacts) != len(m.Artifacts) ||
+			!bytes.Equal(m2.meta, m.meta) || m2.generatedAt.raw != m.generatedAt.raw {
+			t.Fatal("canonical form decodes differently")
+		}
+		if _, err := m.generatedAt.instant(mustTime("2026-01-01T00:00:00Z")); err != nil && m.generatedAt.logical && m.generatedAt.value < 1e12 {
+			t.Fatalf("instant: %v", err)
+		}
+	})
+}
+
+// FuzzArtifact: the artifact decoders never panic; accepted records are
+// canonical, the canonical file decodes to the same records, and
+// redaction of each record yields canonical JSON.
+func FuzzArtifact(f *testing.F) {
+	for _, name := range goldenRunpacks {
+		for _, s := range sources {
+			b, err := os.ReadFile(filepath.Join(runpackDir(name), filepath.FromSlash(s.path)))
+			if err != nil {
+				f.Fatal(err)
+			}
+			for i := range sources {
+				f.Add(uint8(i), b)
+			}
+		}
+	}
+	f.Add(uint8(0), []byte(`[{"seq":1.0,"event":{}}]`))
+	f.Add(uint8(5), []byte(`[{"call_id":"c","method":"scenario.trigger","called_at":{"kind":"unix_millis","value":-5},"request_hash":{"algorithm":"sha256","value":"00"},"response_hash":{},"error":{"details":{"token":"x"}}}]`))
+	pol := mustPolicy(f, PolicyConfig{MaxString: 8, Paths: []string{"$..*[0]", "$..value"}})
+	f.Fuzz(func(t *testing.T, which uint8, raw []byte) {
+		s := &sources[int(which)%nSources]
+		var c canonical.Canonicalizer
+		sd, err := decodeSource(&c, s, &file{path: s.path, data: raw})
+		if err != nil {
+			return
+		}
+		canon, err := canonical.Transform(raw)
+		if err != nil {
+			t.Fatalf("accepted input that is not strict JSON: %v", err)
+		}
+		sd2, err := decodeSource(&c, s, &file{path: s.path, data: canon})
+		if err != nil {
+			t.Fatalf("canonical form rejected: %v", err)
+		}
+		if len(sd.recs) != len(sd2.recs) {
+			t.Fatal("canonical form has other records")
+		}
+		red := newRedactor(pol)
+		for i, r := range sd.recs {
+			if r.canon != sd2.recs[i].canon || r.seq != sd2.recs[i].seq || r.time.raw != sd2.recs[i].time.raw {
+				t.Fatalf("record %d decodes differently in canonical form", i)
+			}
+			if !canonical.IsCanonical([]byte(r.canon)) {
+				t.Fatalf("record %d not canonical: %s", i, r.canon)
+			}
+			out, _ := red.redact(s.name, r.canon)
+			if !canonical.IsCanonical(out) {
+				t.Fatalf("redacted record not canonical: %s", out)
+			}
+			if r.hasTime {
+				r.time.instant(mustTime("2026-01-01T00:00:00Z")) // must not panic
+			}
+		}
+	})
+}
+
+// FuzzTranscript: the transcript decoder never panics, and whatever it
+// accepts maps to lines that are canonical unsealed envelopes.
+func FuzzTranscript(f *testing.F) {
+	b, err := os.ReadFile(transcriptPath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`[{"error":null,"method":"m","request":{"params":{"name":"x","arguments":{"a":1}}},"response":{},"sequence":9007199254740992}]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		tr, err := decodeTranscript("t.json", raw)
+		if err != nil {
+			return
+		}
+		_, _, err = emitAll(func(e Emit) (Stats, error) {
+			return tr.Map(Config{}, func(r evidence.Record) error {
+				l := r.AppendJCS(nil)
+				if !canonical.IsCanonical(l) {
+					t.Fatalf("line not canonical: %s", l)
+				}
+				if _, err := evidence.Decode(string(l), evidence.DefaultLimits); err != nil {
+					t.Fatalf("line does not decode: %v\n%s", err, l)
+				}
+				return e(r)
+			})
+		})
+		if err != nil && !bytes.Contains([]byte(err.Error()), []byte("dg.malformed")) {
+			t.Fatalf("Map: %v", err)
+		}
+	})
+}
+
+// FuzzRedact: any pattern and any object redact to canonical JSON whose
+// redactions are sorted.
+func FuzzRedact(f *testing.F) {
+	f.Add("$..uri", []byte(`{"a":{"evidence_ref":{"uri":"x"}},"token":"t","s":"0123456789"}`))
+	f.Add(`$["a"][*]`, []byte(`{"a":[1,{"b":null}],"password":{"x":1}}`))
+	f.Fuzz(func(t *testing.T, pat string, raw []byte) {
+		pol, err := NewPolicy(PolicyConfig{Paths: []string{pat}, MaxString: 4, MaxRecord: 512})
+		if err != nil {
+			return
+		}
+		var c canonical.Canonicalizer
+		c.MaxDepth = maxDepth
+		canon, err := c.Append(nil, raw)
+		if err != nil || len(canon) == 0 || canon[0] != '{' {
+			return
+		}
+		out, paths := newRedactor(pol).redact("triggers", string(canon))
+		if !canonical.IsCanonical(out) {
+			t.Fatalf("not canonical: %s", out)
+		}
+		for i := 1; i < len(paths); i++ {
+			if paths[i-1] > paths[i] {
+				t.Fatalf("redactions not sorted: %q", paths)
+			}
+		}
+		// With nothing to redact the walk copies the record exactly.
+		id := newRedactor(mustPolicy(t, PolicyConfig{DisableDefaults: true, MaxString: 1 << 30, MaxRecord: MaxMaxRecord}))
+		if out, paths := id.redact("triggers", string(canon)); string(out) != string(canon) || len(paths) != 0 {
+			t.Fatalf("identity walk changed %s into %s", canon, out)
+		}
+	})
+}
