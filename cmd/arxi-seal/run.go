@@ -22,6 +22,7 @@ content and chain hashes, and seals.
 
 Usage:
   arxi-seal --recorder-id ID [flags] < events.ndjson > sealed.ndjson
+  arxi-seal --recorder-id ID --store arxi.db [--open] < events.ndjson | arxi-append --store arxi.db
   arxi-seal keygen -o key.pem            make a signing key (see keygen --help)
 
 Example:
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	plainKey := fs.Bool("insecure-plain-key", false, "accept an unencrypted key file")
 	maxLine := fs.Int("max-line-bytes", evidence.DefaultLimits.Line, "reject input lines longer than `N` bytes (may only be lowered)")
 	maxPayload := fs.Int("max-payload-bytes", evidence.DefaultLimits.Payload, "reject payloads whose canonical form exceeds `N` bytes (may only be lowered)")
+	storePath := fs.String("store", "", "continue the open segment of this store `file`, read only (SPEC §7)")
+	openNew := fs.Bool("open", false, "with --store and no open segment: open one linked to the last sealed segment")
 	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
@@ -57,6 +60,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cfg, err := sealConfig(c, *recorder, *maxEnvelopes, *maxDuration, *predSegment, *predHead)
 	if err != nil {
+		return c.Exit(err)
+	}
+	if err := storeStart(ctx, &cfg, *storePath, *openNew); err != nil {
 		return c.Exit(err)
 	}
 	if *signKey != "" {

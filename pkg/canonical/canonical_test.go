@@ -294,7 +294,8 @@ func BenchmarkTransform(b *testing.B) {
 	var dst []byte
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		var err error
 		dst, err = c.Append(dst[:0], src)
 		if err != nil {
@@ -309,7 +310,8 @@ func BenchmarkTransformCanonical(b *testing.B) {
 	var dst []byte
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		dst, _ = c.Append(dst[:0], src)
 	}
 }
@@ -318,7 +320,8 @@ func BenchmarkJCSTransform(b *testing.B) {
 	src := []byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25,"filters":{"region":["emea","apac"],"since":"2026-01-01"}},"result":{"hits":[{"id":"doc-1","score":0.93,"title":"Q3 revenue"},{"id":"doc-2","score":0.81,"title":"Regional summary"}],"took_ms":42},"caller":"agent:alpha","note":"caf\u00e9 \ud83d\ude00 multi-byte"}`)
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		if _, err := jcs.Transform(src); err != nil {
 			b.Fatal(err)
 		}

@@ -116,7 +116,8 @@ func BenchmarkRunpack(b *testing.B) {
 	dir := syntheticRunpack(b, 10000)
 	var envs, bytesOut int
 	b.ResetTimer()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		rp, err := Read(dir)
 		if err != nil {
 			b.Fatal(err)
@@ -140,7 +141,8 @@ func BenchmarkMap(b *testing.B) {
 	}
 	var envs int
 	b.ResetTimer()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		_, st, err := mapTo(rp, io.Discard)
 		if err != nil {
 			b.Fatal(err)
@@ -165,7 +167,8 @@ func BenchmarkSealDGOutput(b *testing.B) {
 	}
 	b.SetBytes(int64(ndjson.Len()))
 	b.ResetTimer()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		s, err := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench")})
 		if err != nil {
 			b.Fatal(err)

@@ -26,7 +26,8 @@ func benchSeal(b *testing.B, signers []Signer) {
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		s, err := New(Config{RecorderID: scalar.MustLabel("bench"), Signers: signers})
 		if err != nil {
 			b.Fatal(err)
@@ -68,7 +69,8 @@ func BenchmarkSealRSS(b *testing.B) {
 	}
 	const n = 1_000_000
 	b.ResetTimer()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		cmd := exec.Command(bin, "--recorder-id", "bench", "--seal-at-end", "--progress", "never")
 		stdin, err := cmd.StdinPipe()
 		if err != nil {

@@ -95,6 +95,12 @@ func (l *LineReader) next() ([]byte, error) {
 			return nil, &errcode.Error{Code: errcode.InputMalformedJSON, Line: l.line,
 				Msg: "last line has no newline (truncated input?)"}
 		default:
+			// A reader that already knows what went wrong (a zstd decoder
+			// meeting a corrupt frame, say) keeps its code; anything else is
+			// an I/O failure.
+			if e, ok := errcode.As(err); ok {
+				return nil, errcode.AtLine(e, l.line+1)
+			}
 			return nil, &errcode.Error{Code: errcode.IOFailed, Line: l.line + 1, Msg: "read input", Err: err}
 		}
 	}

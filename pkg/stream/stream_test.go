@@ -85,6 +85,14 @@ func TestLineReaderIOError(t *testing.T) {
 	if _, err := lr.Next(); !errors.Is(err, errcode.IOFailed) {
 		t.Fatalf("error = %v, want %s", err, errcode.IOFailed)
 	}
+	// A typed error from the reader keeps its code and gains the line.
+	typed := io.MultiReader(strings.NewReader("ok\n"), iotest.ErrReader(errcode.New(errcode.InputZstd, "corrupt frame")))
+	lr = NewLineReader(typed, 10)
+	lr.Next()
+	_, err := lr.Next()
+	if e, ok := errcode.As(err); !ok || e.Code != errcode.InputZstd || e.Line != 2 {
+		t.Fatalf("error = %v, want %s at line 2", err, errcode.InputZstd)
+	}
 }
 
 func vector(t testing.TB) []byte {

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"arxi.dev/arxi/pkg/cli"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/sqlite"
+)
+
+const usage = `arxi-append reads a sealed stream (NDJSON, the output of arxi-seal) on stdin
+or from FILE, checks every hash and its continuity with the store, and
+appends it to the store in transactions of --batch envelopes. After each
+durable commit it writes one receipt per envelope on stdout:
+{"chain_hash","envelope_id","record":"receipt","segment_id","sequence"}.
+
+Usage:
+  arxi-append [--store arxi.db] [flags] [FILE] > receipts.ndjson
+  arxi-append segment open|seal|status|list    manage segments (see segment --help)
+
+Example:
+  arxi-seal --recorder-id recorder-1 --store arxi.db --open < events.ndjson | arxi-append --store arxi.db`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "segment" {
+		return segment(ctx, args[1:], stdout, stderr)
+	}
+	c := cli.New("arxi-append", usage, stdout, stderr)
+	fs := c.Flags
+	storePath := storeFlag(c)
+	batch := fs.Int("batch", store.DefaultBatch, "commit every `N` envelopes in one transaction")
+	depth := verifyDepthFlag(c)
+	sync := syncFlag(c)
+	maxLine := fs.Int("max-line-bytes", evidence.DefaultLimits.Line, "reject input lines longer than `N` bytes (may only be lowered)")
+	maxPayload := fs.Int("max-payload-bytes", evidence.DefaultLimits.Payload, "reject payloads whose canonical form exceeds `N` bytes (may only be lowered)")
+	progress := c.ProgressFlag()
+	if err := c.Parse(args); err != nil {
+		return c.Exit(err)
+	}
+	if len(c.Args()) > 1 {
+		return c.Exit(c.UsageError("unexpected argument %q: arxi-append reads one stream", c.Args()[1]))
+	}
+	if *batch < 1 || *batch > 1_000_000 {
+		return c.Exit(&errcode.Error{Code: errcode.ConfigInvalid, Field: "batch", Msg: "must be between 1 and 1000000"})
+	}
+	if err := checkDepth(*depth); err != nil {
+		return c.Exit(err)
+	}
+	lim, err := limits(*maxLine, *maxPayload)
+	if err != nil {
+		return c.Exit(err)
+	}
+	in, err := cli.OpenInput(inputArg(c), stdin)
+	if err != nil {
+		return c.Exit(err)
+	}
+	defer in.Close()
+	p, err := cli.NewProgress(*progress, stderr, "appending")
+	if err != nil {
+		return c.Exit(err)
+	}
+	s, err := openWriter(ctx, *storePath, *sync, *depth)
+	if err != nil {
+		return c.Exit(err)
+	}
+	defer s.Close()
+	a, err := s.Appender(ctx)
+	if err != nil {
+		return c.Exit(err)
+	}
+	defer a.Close()
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	var line []byte
+	st, err := store.AppendStream(ctx, a, in, store.AppendOptions{
+		Batch:    *batch,
+		Limits:   lim,
+		Progress: p.Add,
+		Receipts: func(rs []store.Receipt) error {
+			for i := range rs {
+				line = rs[i].AppendJCS(line[:0])
+				line = append(line, '\n')
+				out.Write(line)
+			}
+			if err := out.Flush(); err != nil {
+				return errcode.Wrap(errcode.IOFailed, err, "write receipts")
+			}
+			return nil
+		},
+	})
+	p.Finish()
+	if err != nil {
+		committedHint(err, st)
+		return c.Exit(err)
+	}
+	if err := s.Close(); err != nil {
+		return c.Exit(err)
+	}
+	return 0
+}
+
+// committedHint tells the user how far the store got (SPEC §8: the error
+// says through which line and sequence the store is committed).
+func committedHint(err error, st store.AppendStats) {
+	e, ok := errcode.As(err)
+	if !ok || e.Hint != "" {
+		return
+	}
+	switch {
+	case st.Last != nil:
+		e.Hint = fmt.Sprintf("the store is committed through input line %d (segment %s sequence %d); nothing after it was written",
+			st.Line, st.Last.SegmentID, st.Last.Sequence)
+	case st.Line > 0:
+		e.Hint = fmt.Sprintf("the store is committed through input line %d (no envelope); nothing after it was written", st.Line)
+	default:
+		e.Hint = "nothing from this input was written to the store"
+	}
+}
+
+func inputArg(c *cli.Command) string {
+	if len(c.Args()) == 1 {
+		return c.Args()[0]
+	}
+	return "-"
+}
+
+func storeFlag(c *cli.Command) *string {
+	return c.Flags.String("store", "arxi.db", "the store `file` (SQLite)")
+}
+
+func verifyDepthFlag(c *cli.Command) *int {
+	return c.Flags.Int("verify-depth", store.DefaultVerifyDepth, "on opening, re-verify the open segment's last `N` envelopes against the stored head")
+}
+
+func syncFlag(c *cli.Command) *string {
+	return c.Flags.String("synchronous", "full", "SQLite synchronous `mode`: full (durable receipts), extra or normal")
+}
+
+func checkDepth(depth int) error {
+	if depth < 1 {
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: "verify-depth", Msg: "must be at least 1"}
+	}
+	return nil
+}
+
+// openWriter opens the store for writing: the writer lock, the schema, and
+// the verification of SPEC §8.
+func openWriter(ctx context.Context, path, sync string, depth int) (*store.Store, error) {
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path, Synchronous: sync})
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, db, store.Config{VerifyDepth: depth})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// limits applies --max-line-bytes and --max-payload-bytes, which may lower
+// the defaults of SPEC §16 but never raise them.
+func limits(line, payload int) (evidence.Limits, error) {
+	lim := evidence.DefaultLimits
+	for _, l := range []struct {
+		name     string
+		val, def int
+		dst      *int
+	}{{"max-line-bytes", line, lim.Line, &lim.Line}, {"max-payload-bytes", payload, lim.Payload, &lim.Payload}} {
+		if l.val < 1 || l.val > l.def {
+			return lim, &errcode.Error{Code: errcode.ConfigInvalid, Field: l.name, Msg: fmt.Sprintf("must be between 1 and the default %d", l.def)}
+		}
+		*l.dst = l.val
+	}
+	return lim, nil
+}

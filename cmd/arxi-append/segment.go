@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/cli"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/sqlite"
+)
+
+const segmentUsage = `arxi-append segment manages a store's segments (SPEC §8).
+
+Usage:
+  arxi-append segment open --recorder-id ID [--store arxi.db] [--json]
+      open a segment by hand: a random UUIDv7 and the clock time (the one
+      non-deterministic path), linked to the last sealed segment
+  arxi-append segment seal [--store arxi.db] [--json]
+      seal the open segment now (reason manual, clock time)
+  arxi-append segment status [--store arxi.db] [--json]
+      describe the open segment (exit 2, segment.none_open, when none is)
+  arxi-append segment list [--store arxi.db] [--json]
+      list every segment in store order (--json: one object per line)
+
+status and list only read; open and seal take the writer lock.
+
+Example:
+  arxi-append segment list --store arxi.db`
+
+// clock is the operator commands' time source; tests replace it.
+var clock = time.Now
+
+func segment(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	sub := ""
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	c := cli.New("arxi-append segment "+sub, segmentUsage, stdout, stderr)
+	storePath := storeFlag(c)
+	asJSON := c.Flags.Bool("json", false, "write JSON instead of a table")
+	var recorder *string
+	var depth *int
+	var sync *string
+	switch sub {
+	case "open":
+		recorder = c.Flags.String("recorder-id", "", "the recorder's identity (required)")
+		depth, sync = verifyDepthFlag(c), syncFlag(c)
+	case "seal":
+		depth, sync = verifyDepthFlag(c), syncFlag(c)
+	case "status", "list":
+	case "", "-h", "-help", "--help", "help":
+		c.PrintUsage(stdout)
+		if sub == "" {
+			return c.Exit(c.UsageError("missing subcommand: open, seal, status or list"))
+		}
+		return 0
+	default:
+		return c.Exit(c.UsageError("unknown subcommand %q: want open, seal, status or list", sub))
+	}
+	if err := c.Parse(args); err != nil {
+		return c.Exit(err)
+	}
+	if len(c.Args()) > 0 {
+		return c.Exit(c.UsageError("unexpected argument %q", c.Args()[0]))
+	}
+	var err error
+	switch sub {
+	case "open":
+		err = segmentOpen(ctx, c, *storePath, *recorder, *sync, *depth, *asJSON)
+	case "seal":
+		err = segmentSeal(ctx, c, *storePath, *sync, *depth, *asJSON)
+	case "status":
+		err = segmentStatus(ctx, c, *storePath, *asJSON)
+	case "list":
+		err = segmentList(ctx, c, *storePath, *asJSON)
+	}
+	return c.Exit(err)
+}
+
+func now() (scalar.Timestamp, error) {
+	return scalar.TimestampOf(clock().UTC())
+}
+
+func segmentOpen(ctx context.Context, c *cli.Command, path, recorder, sync string, depth int, asJSON bool) error {
+	if recorder == "" {
+		return &errcode.Error{Code: errcode.UsageInvalid, Msg: "--recorder-id is required",
+			Hint: "or set ARXI_RECORDER_ID, or recorder-id in the --config file"}
+	}
+	id, err := scalar.ParseLabel(recorder)
+	if err != nil {
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: "recorder-id", Msg: "invalid recorder id", Err: err}
+	}
+	if err := checkDepth(depth); err != nil {
+		return err
+	}
+	s, err := openWriter(ctx, path, sync, depth)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	a, err := s.Appender(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	at, err := now()
+	if err != nil {
+		return err
+	}
+	segID, err := scalar.NewRandomUUID7()
+	if err != nil {
+		return err
+	}
+	g, err := a.OpenSegmentNow(ctx, id, segID, at)
+	if err != nil {
+		return err
+	}
+	return showOne(ctx, c, s, g.SegmentID, asJSON)
+}
+
+func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth int, asJSON bool) error {
+	if err := checkDepth(depth); err != nil {
+		return err
+	}
+	s, err := openWriter(ctx, path, sync, depth)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	a, err := s.Appender(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	at, err := now()
+	if err != nil {
+		return err
+	}
+	seal, err := a.SealNow(ctx, evidence.SealManual, at)
+	if err != nil {
+		if e, ok := errcode.As(err); ok && e.Code == errcode.SegmentNoneOpen && e.Hint == "" {
+			e.Hint = "nothing to seal"
+		}
+		return err
+	}
+	return showOne(ctx, c, s, seal.SegmentID, asJSON)
+}
+
+// openReader opens the store for reading only; rows are verified as they
+// are read.
+func openReader(ctx context.Context, path string) (*store.Store, error) {
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
+}
+
+func segmentStatus(ctx context.Context, c *cli.Command, path string, asJSON bool) error {
+	s, err := openReader(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	g, err := sn.LastSegment(ctx)
+	if err != nil {
+		return err
+	}
+	if g == nil || g.Sealed() {
+		return &errcode.Error{Code: errcode.SegmentNoneOpen, Path: path, Msg: "no segment is open",
+			Hint: "open one with arxi-append segment open, or let arxi-seal --store PATH --open start one"}
+	}
+	return show(c, []*store.Segment{g}, asJSON, false)
+}
+
+func segmentList(ctx context.Context, c *cli.Command, path string, asJSON bool) error {
+	s, err := openReader(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	segs, err := sn.Segments(ctx)
+	if err != nil {
+		return err
+	}
+	return show(c, segs, asJSON, true)
+}
+
+// showOne prints the segment an operator command just changed, read back
+// from the store.
+func showOne(ctx context.Context, c *cli.Command, s *store.Store, id scalar.UUID, asJSON bool) error {
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	g, err := sn.Segment(ctx, id)
+	if err != nil {
+		return err
+	}
+	return show(c, []*store.Segment{g}, asJSON, false)
+}
+
+// segmentJSON is the JSON form of a segment, one canonical object per
+// line.
+type segmentJSON struct {
+	CreatedAt     string  `json:"created_at"`
+	EnvelopeCount uint64  `json:"envelope_count"`
+	GenesisHash   string  `json:"genesis_hash"`
+	Head          string  `json:"head_chain_hash"`
+	PredSegment   *string `json:"predecessor_segment_id"`
+	Record        string  `json:"record"`
+	RecorderID    string  `json:"recorder_id"`
+	SealReason    *string `json:"seal_reason"`
+	SealedAt      *string `json:"sealed_at"`
+	SegmentID     string  `json:"segment_id"`
+	State         string  `json:"state"`
+}
+
+func toJSON(g *store.Segment) segmentJSON {
+	j := segmentJSON{CreatedAt: g.Genesis.CreatedAt.String(), EnvelopeCount: g.Count, GenesisHash: g.Genesis.GenesisHash.String(),
+		Head: g.Head.String(), Record: "segment", RecorderID: g.Genesis.RecorderID.String(), SegmentID: g.ID().String(), State: "open"}
+	if p := g.Genesis.Predecessor; p != nil {
+		id := p.SegmentID.String()
+		j.PredSegment = &id
+	}
+	if g.Seal != nil {
+		reason, at := string(g.Seal.Reason), g.Seal.SealedAt.String()
+		j.SealReason, j.SealedAt, j.State = &reason, &at, "sealed"
+	}
+	return j
+}
+
+func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
+	w := c.Stdout
+	if asJSON {
+		for _, g := range segs {
+			b, err := canonical.Marshal(toJSON(g))
+			if err != nil {
+				return errcode.Wrap(errcode.Internal, err, "encode segment")
+			}
+			if _, err := w.Write(append(b, '\n')); err != nil {
+				return errcode.Wrap(errcode.IOFailed, err, "write output")
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if table {
+		fmt.Fprintln(tw, "SEGMENT\tSTATE\tENVELOPES\tCREATED\tSEALED\tREASON")
+		for _, g := range segs {
+			j := toJSON(g)
+			sealed, reason := "-", "-"
+			if j.SealedAt != nil {
+				sealed, reason = *j.SealedAt, *j.SealReason
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", j.SegmentID, j.State, j.EnvelopeCount, j.CreatedAt, sealed, reason)
+		}
+	} else {
+		for _, g := range segs {
+			j := toJSON(g)
+			pred := "none"
+			if j.PredSegment != nil {
+				pred = *j.PredSegment
+			}
+			rows := [][2]string{{"segment", j.SegmentID}, {"state", j.State}, {"recorder", j.RecorderID}, {"created", j.CreatedAt},
+				{"envelopes", strconv.FormatUint(j.EnvelopeCount, 10)}, {"head", j.Head}, {"predecessor", pred}}
+			if j.SealedAt != nil {
+				rows = append(rows, [2]string{"sealed", *j.SealedAt + " (" + *j.SealReason + ")"})
+			}
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return errcode.Wrap(errcode.IOFailed, err, "write output")
+	}
+	return nil
+}

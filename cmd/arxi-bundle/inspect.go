@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/cli"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/stream"
+	"arxi.dev/arxi/pkg/zstdio"
+)
+
+const inspectUsage = `arxi-bundle inspect prints what a bundle's manifest says: its id and
+selector, each segment with its envelope count, how many are disclosed and
+elided, whether it is sealed, the attachments and the omitted parent
+segments. It reads the manifest only and checks nothing else: arxi-verify
+checks that the bundle matches it. --json prints the manifest itself.
+
+Usage:
+  arxi-bundle inspect [--json] FILE|-
+
+Example:
+  arxi-bundle inspect case.arxb.zst`
+
+func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := cli.New("arxi-bundle inspect", inspectUsage, stdout, stderr)
+	asJSON := c.Flags.Bool("json", false, "print the manifest as one canonical JSON line")
+	if err := c.Parse(args); err != nil {
+		return c.Exit(err)
+	}
+	if len(c.Args()) != 1 {
+		return c.Exit(c.UsageError("inspect takes one bundle file (or - for stdin)"))
+	}
+	path := c.Args()[0]
+	in, err := cli.OpenInput(path, stdin)
+	if err != nil {
+		return c.Exit(err)
+	}
+	defer in.Close()
+	m, err := readManifest(in)
+	if err != nil {
+		if e, ok := errcode.As(err); ok && e.Path == "" && path != "-" {
+			e.Path = path
+		}
+		return c.Exit(err)
+	}
+	if *asJSON {
+		_, err = stdout.Write(append(m.AppendJCS(nil), '\n'))
+	} else {
+		err = describe(stdout, m)
+	}
+	if err != nil {
+		return c.Exit(errcode.Wrap(errcode.IOFailed, err, "write stdout"))
+	}
+	return 0
+}
+
+// readManifest reads and decodes a bundle's first line, plain or zstd.
+func readManifest(r io.Reader) (*bundle.Manifest, error) {
+	rc, _, err := zstdio.Open(r)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	in := stream.NewReader(rc, stream.Sealed, evidence.Limits{})
+	line, err := in.NextLine()
+	if errors.Is(err, io.EOF) {
+		return nil, errcode.New(errcode.BundleMalformed, "input is empty")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !bundle.IsManifest(line) {
+		return nil, &errcode.Error{Code: errcode.BundleMalformed, Line: 1, Msg: "the first line is not a bundle manifest",
+			Hint: "a sealed stream has no manifest; arxi-verify checks streams too"}
+	}
+	m, err := bundle.ParseManifest(line)
+	return m, errcode.AtLine(err, 1)
+}
+
+// describe writes the human summary.
+func describe(w io.Writer, m *bundle.Manifest) error {
+	envelopes, disclosed, elided := m.Totals()
+	sealed := 0
+	for _, s := range m.Segments {
+		if s.Sealed {
+			sealed++
+		}
+	}
+	var bytes int64
+	for _, a := range m.Attachments {
+		bytes += a.Size
+	}
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "bundle       %s (version %d, %s)\n", m.BundleID, m.Version, m.HashAlgorithm)
+	fmt.Fprintf(b, "selector     %s\n", m.Selector.String())
+	fmt.Fprintf(b, "segments     %d (%d sealed)\n", len(m.Segments), sealed)
+	fmt.Fprintf(b, "envelopes    %d (%d disclosed, %d elided)\n", envelopes, disclosed, elided)
+	fmt.Fprintf(b, "attachments  %d (%d bytes)\n", len(m.Attachments), bytes)
+	if len(m.OmittedParents) == 0 {
+		fmt.Fprintf(b, "omitted      none: every predecessor named by an included segment is included\n")
+	} else {
+		parts := make([]string, len(m.OmittedParents))
+		for i, p := range m.OmittedParents {
+			parts[i] = p.String()
+		}
+		fmt.Fprintf(b, "omitted      %d parent segment(s) not included: %s\n", len(parts), strings.Join(parts, ", "))
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEGMENT\tENVELOPES\tDISCLOSED\tELIDED\tSEALED")
+	for _, s := range m.Segments {
+		yes := "no"
+		if s.Sealed {
+			yes = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", s.SegmentID, s.EnvelopeCount, s.Disclosed, s.Elided, yes)
+	}
+	tw.Flush()
+	b.WriteString("\nThis is what the manifest claims; run arxi-verify to check the bundle against it.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/cli"
+	"arxi.dev/arxi/pkg/scalar"
+)
+
+const usage = `arxi-bundle exports selected evidence as a bundle: one NDJSON file with a
+manifest, then each segment that holds a selected envelope, whole, with the
+envelopes the selector does not select replaced by elided records (their
+hashes only), and every attachment a disclosed envelope needs. The output is
+deterministic: the same input and selector give the same bytes.
+
+Usage:
+  arxi-bundle --from-stream [selectors] [-o FILE] < sealed.ndjson
+  arxi-bundle --store PATH (--all | selectors) [-o FILE]
+  arxi-bundle inspect [--json] FILE       summarise a bundle (see inspect --help)
+
+Selectors combine as a union: an envelope is disclosed when it matches any.
+--segment, --trace-id, --session-id and --event-type may be repeated;
+--since and --until bound claimed_at to [since, until). With --from-stream
+and no selector the whole stream is disclosed (selector {"stream":true}).
+
+Output goes to stdout, or to -o FILE, written to a temporary file and
+renamed into place; it is zstd-compressed when FILE ends in .zst or with
+--zstd.
+
+Example:
+  arxi-seal --recorder-id r1 --seal-at-end < events.ndjson | arxi-bundle --from-stream --trace-id trace-7f3a -o case.arxb.zst`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "inspect" {
+		return inspect(args[1:], stdin, stdout, stderr)
+	}
+	c := cli.New("arxi-bundle", usage, stdout, stderr)
+	fs := c.Flags
+	fromStream := fs.Bool("from-stream", false, "read a sealed stream on stdin (spooled to a temporary file)")
+	storePath := fs.String("store", "", "export from the store at `PATH`")
+	out := fs.String("o", "", "write the bundle to `FILE` (atomically) instead of stdout")
+	compress := fs.Bool("zstd", false, "compress with zstd (implied by an -o name ending in .zst)")
+	var sel bundle.Selector
+	fs.BoolVar(&sel.All, "all", false, "select every envelope")
+	fs.Func("segment", "select every envelope of segment `ID` (repeatable)", func(s string) error {
+		id, err := scalar.ParseUUID(s)
+		sel.Segments = append(sel.Segments, id)
+		return err
+	})
+	fs.Func("trace-id", "select envelopes with trace_id `T` (repeatable)", labels(&sel.TraceIDs))
+	fs.Func("session-id", "select envelopes with session_id `S` (repeatable)", labels(&sel.SessionIDs))
+	fs.Func("event-type", "select envelopes with event_type `E` (repeatable)", func(s string) error {
+		t, err := scalar.ParseToken(s)
+		sel.EventTypes = append(sel.EventTypes, t)
+		return err
+	})
+	fs.Func("since", "select envelopes claimed at or after `TIME` (RFC 3339, UTC)", timestamp(&sel.Since))
+	fs.Func("until", "select envelopes claimed before `TIME` (RFC 3339, UTC)", timestamp(&sel.Until))
+	progress := c.ProgressFlag()
+	if err := c.Parse(args); err != nil {
+		return c.Exit(err)
+	}
+	if len(c.Args()) > 0 {
+		return c.Exit(c.UsageError("unexpected argument %q", c.Args()[0]))
+	}
+	switch {
+	case *fromStream && *storePath != "":
+		return c.Exit(c.UsageError("--from-stream and --store exclude each other"))
+	case !*fromStream && *storePath == "":
+		return c.Exit(c.UsageError("give --from-stream (a sealed stream on stdin) or --store PATH"))
+	case *fromStream && sel.IsZero():
+		sel.Stream = true
+	case sel.IsZero():
+		return c.Exit(c.UsageError("give a selector (--segment, --trace-id, --session-id, --event-type, --since, --until) or --all"))
+	}
+	if err := sel.Normalize(); err != nil {
+		return c.Exit(err)
+	}
+	p, err := cli.NewProgress(*progress, stderr, "bundling")
+	if err != nil {
+		return c.Exit(err)
+	}
+	defer p.Finish()
+	dst := output{path: *out, zstd: *compress || strings.HasSuffix(*out, ".zst"), stdout: stdout}
+	// Temporary files (the spooled stream, the bundle's body) go beside
+	// the output file, on the file system that will hold the bundle.
+	opts := bundle.Options{Progress: p.Add}
+	if *out != "" && *out != "-" {
+		opts.TempDir = filepath.Dir(*out)
+	}
+	if *fromStream {
+		err = fromStreamBundle(ctx, stdin, sel, dst, opts)
+	} else {
+		err = storeBundle(ctx, *storePath, sel, dst, opts)
+	}
+	return c.Exit(err)
+}
+
+func fromStreamBundle(ctx context.Context, stdin io.Reader, sel bundle.Selector, dst output, opts bundle.Options) error {
+	sp, err := bundle.Spool(ctx, stdin, bundle.SpoolConfig{Dir: opts.TempDir, Progress: opts.Progress})
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	return dst.write(func(w io.Writer) error {
+		_, err := bundle.Build(ctx, sp, sel, w, opts)
+		return err
+	})
+}
+
+func labels(dst *[]scalar.Label) func(string) error {
+	return func(s string) error {
+		l, err := scalar.ParseLabel(s)
+		*dst = append(*dst, l)
+		return err
+	}
+}
+
+func timestamp(dst **scalar.Timestamp) func(string) error {
+	return func(s string) error {
+		t, err := scalar.ParseTimestamp(s)
+		*dst = &t
+		return err
+	}
+}

@@ -1,0 +1,222 @@
+// Package bundletest makes deterministic sealed streams, keys and trust
+// roots for the tests and benchmarks of bundles and verification. Every
+// stream is sealed in-process by sealing.Sealer, so it is exactly what
+// arxi-seal would write for the same events.
+package bundletest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"arxi.dev/arxi/internal/benchdata"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/stream"
+)
+
+// Options shape a stream.
+type Options struct {
+	Envelopes   int            // number of envelopes
+	PerSegment  uint64         // seal a segment after this many envelopes (auto_count); 0 for one segment
+	LineSize    int            // pad payloads so envelope lines are about this long; 0 for short lines
+	AttachEvery int            // every Nth envelope (from the first) carries an attachment; 0 for none
+	Keys        []*signing.Key // sign every envelope with these keys
+	LeaveOpen   bool           // do not seal the last segment
+	Predecessor *evidence.Link
+	Recorder    string // default "recorder-1"
+}
+
+// Base is the claimed_at of the first event.
+var Base = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+var eventTypes = []string{"session.start", "tool.call", "tool.result", "model.reply"}
+
+// Event returns the i-th event of every stream: event types, actors,
+// traces and sessions cycle so that selectors have something to match.
+// trace-N holds events 5N..5N+4 modulo 20; session_id is null for every
+// seventh event.
+func Event(i int, o Options) *evidence.Unsealed {
+	ts, err := scalar.TimestampOf(Base.Add(time.Duration(i) * time.Second))
+	if err != nil {
+		panic(err)
+	}
+	u := &evidence.Unsealed{Content: evidence.Content{
+		EventType:     scalar.MustToken(eventTypes[i%len(eventTypes)]),
+		ActorID:       scalar.MustLabel("agent:" + strconv.Itoa(i%3)),
+		EnvironmentID: scalar.MustLabel("prod"),
+		AdapterID:     scalar.MustToken("bundletest"),
+		TraceID:       scalar.MustLabel("trace-" + strconv.Itoa((i/5)%4)),
+		ClaimedAt:     ts,
+	}}
+	if i%7 != 0 {
+		u.SessionID = scalar.MustLabel("sess-" + strconv.Itoa(i%3))
+	}
+	payload := fmt.Sprintf(`{"i":%d,"tool":"search"}`, i)
+	if o.LineSize > 0 {
+		// An envelope line without attachments is about 595 bytes plus its
+		// payload padding and 198 bytes per signature.
+		pad := o.LineSize - 595 - 198*len(o.Keys)
+		if pad > 0 {
+			payload = fmt.Sprintf(`{"i":%d,"pad":%q,"tool":"search"}`, i, strings.Repeat("x", pad))
+		}
+	}
+	u.Payload = payload
+	if o.AttachEvery > 0 && i%o.AttachEvery == 0 {
+		// Three blobs, reused: a blob's later references may fall in other
+		// segments than its first.
+		data := []byte(fmt.Sprintf("attachment %d\n", (i/o.AttachEvery)%3))
+		u.SetAttachments([]evidence.AttachmentRef{{
+			ContentType: scalar.MustContentType("text/plain"),
+			Hash:        scalar.Sum(data),
+			Size:        int64(len(data)),
+		}}, [][]byte{data})
+	}
+	return u
+}
+
+// Records seals o.Envelopes events and returns the sealed stream's records.
+func Records(o Options) []evidence.Record {
+	var out []evidence.Record
+	each(o, func(recs []evidence.Record) { out = append(out, recs...) })
+	return out
+}
+
+// Write seals o.Envelopes events and writes the sealed stream to w as it
+// goes, holding one envelope at a time: for streams too large to hold.
+func Write(w io.Writer, o Options) error {
+	sw := stream.NewWriter(w)
+	var err error
+	each(o, func(recs []evidence.Record) {
+		for _, r := range recs {
+			if err == nil {
+				err = sw.Write(r)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return sw.Flush()
+}
+
+// each seals the events of o and passes each batch of records out.
+func each(o Options, emit func([]evidence.Record)) {
+	rec := o.Recorder
+	if rec == "" {
+		rec = "recorder-1"
+	}
+	signers := make([]sealing.Signer, len(o.Keys))
+	for i, k := range o.Keys {
+		signers[i] = k
+	}
+	s, err := sealing.New(sealing.Config{
+		RecorderID:   scalar.MustLabel(rec),
+		MaxEnvelopes: o.PerSegment,
+		Signers:      signers,
+		Start:        sealing.Start{Predecessor: o.Predecessor},
+	})
+	if err != nil {
+		panic(err)
+	}
+	var out []evidence.Record
+	for i := range o.Envelopes {
+		if out, err = s.Append(out[:0], Event(i, o)); err != nil {
+			panic(err)
+		}
+		emit(out)
+	}
+	emit(s.Finish(out[:0], !o.LeaveOpen))
+}
+
+// Stream returns the sealed stream of Records(o) as NDJSON.
+func Stream(o Options) []byte { return Encode(Records(o)) }
+
+// Encode writes records as NDJSON lines.
+func Encode(recs []evidence.Record) []byte {
+	var b bytes.Buffer
+	w := stream.NewWriter(&b)
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			panic(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// Key returns the Ed25519 key whose seed is 32 copies of seed.
+func Key(seed byte) *signing.Key {
+	return signing.NewKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
+}
+
+// TrustRoot returns a trust-root file for keys with the policy
+// "any_trusted_key", "all_must_sign" or "threshold:K".
+func TrustRoot(policy string, keys ...*signing.Key) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"keys":[`)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(k.TrustedKey().AppendJCS(nil))
+	}
+	b.WriteString(`],"policy":`)
+	if n, ok := strings.CutPrefix(policy, "threshold:"); ok {
+		fmt.Fprintf(&b, `{"kind":"threshold","threshold":%s}`, n)
+	} else {
+		fmt.Fprintf(&b, `{"kind":%q}`, policy)
+	}
+	b.WriteString(`,"trust_root_version":1}`)
+	return b.Bytes()
+}
+
+// ParseTrustRoot is TrustRoot parsed.
+func ParseTrustRoot(policy string, keys ...*signing.Key) *signing.TrustRoot {
+	tr, err := signing.ParseTrustRoot(TrustRoot(policy, keys...))
+	if err != nil {
+		panic(err)
+	}
+	return tr
+}
+
+// B64 is standard base64, for tests that build attachment lines by hand.
+func B64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// Bench seals n of benchdata's realistic ~1 KiB events (recorder "bench",
+// segments of perSegment envelopes, signed by keys) and writes the sealed
+// stream to w, holding one event at a time.
+func Bench(w io.Writer, n int, perSegment uint64, keys ...*signing.Key) error {
+	signers := make([]sealing.Signer, len(keys))
+	for i, k := range keys {
+		signers[i] = k
+	}
+	s, err := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench"), MaxEnvelopes: perSegment, Signers: signers})
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(benchdata.Write(pw, n)) }()
+	_, err = sealing.Stream(context.Background(), s, pr, w, sealing.StreamOptions{SealAtEnd: true})
+	pr.Close()
+	return err
+}
+
+// BenchBytes is Bench into memory.
+func BenchBytes(n int, perSegment uint64, keys ...*signing.Key) []byte {
+	var b bytes.Buffer
+	if err := Bench(&b, n, perSegment, keys...); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,385 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"iter"
+	"slices"
+	"strconv"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/stream"
+)
+
+// Source is what Build reads: a store, or a sealed stream spooled by
+// Spool. Build reads each segment it considers once.
+//
+// A Source vouches for the records it yields: it has checked each line's
+// form and each content hash (the spool does when spooling, a store
+// snapshot does on every row it reads). Build replays the chain and the
+// seal, which cost little, but does not hash content again.
+type Source interface {
+	// Segments lists the source's segments in store order.
+	Segments(ctx context.Context) ([]scalar.UUID, error)
+	// Records yields one segment's records: its genesis, its envelopes in
+	// sequence order, then its seal if it is sealed. Attachment records
+	// may be interleaved; Build skips them and fetches blobs with
+	// Attachment.
+	Records(ctx context.Context, segment scalar.UUID) iter.Seq2[evidence.Record, error]
+	// Attachment returns the blob whose hash is h.
+	Attachment(ctx context.Context, h scalar.Digest) (*evidence.Attachment, error)
+}
+
+// A Finder is a Source that can narrow the segments Build plans over to
+// those that may hold a selected envelope, as a store can from its
+// indexes. Build still reads every envelope of the segments it gets and
+// decides selection itself, so a Finder may return too many segments but
+// must not miss one.
+type Finder interface {
+	FindSegments(ctx context.Context, sel *Selector) ([]scalar.UUID, error)
+}
+
+// Limits are the bounded-work limits of SPEC §16 that a verifier applies to
+// a bundle. Build refuses to write a bundle over Segments,
+// EnvelopesPerSegment or Attachments, which no verifier flag raises;
+// Envelopes is the verifier's default total, raised with --max-envelopes.
+type Limits struct {
+	Segments            int
+	EnvelopesPerSegment uint64
+	Envelopes           uint64
+	Attachments         int
+}
+
+// DefaultLimits are the limits of SPEC §16.
+var DefaultLimits = Limits{Segments: 4096, EnvelopesPerSegment: 100_000, Envelopes: 200_000, Attachments: 200_000}
+
+// Options configure Build.
+type Options struct {
+	// Limits bound the bundle; zero fields take DefaultLimits.
+	Limits Limits
+	// TempDir is where Build keeps the bundle's body while it learns the
+	// manifest; "" is the system's temporary directory.
+	TempDir string
+	// Progress, when set, is called with the number of records read since
+	// the previous call.
+	Progress func(n int)
+}
+
+// Build writes the bundle of the envelopes sel selects from src to w and
+// returns its manifest. sel must be normalised (Selector.Normalize).
+//
+// It reads each candidate segment once, replaying its chain (sequences,
+// chain hashes, the seal), deciding which envelopes are disclosed, and
+// writing the segment's records to a temporary file as it goes; a segment that turns out to hold no
+// selected envelope is cut off again. At the end it knows the manifest,
+// writes it, and copies the body after it. Nothing reaches w before the
+// manifest is complete, so a failed build writes nothing.
+//
+// A source whose records do not chain fails with the chain error naming
+// the segment and sequence; a segment named by sel that the source does
+// not hold is segment.not_found; a selection that holds no segment is
+// bundle.empty; a bundle a verifier would refuse (SPEC §16) is
+// bundle.limit_exceeded.
+func Build(ctx context.Context, src Source, sel Selector, w io.Writer, opts Options) (*Manifest, error) {
+	body, err := newBody(opts.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	defer body.close()
+	b := &builder{ctx: ctx, src: src, sel: &sel, progress: opts.Progress, lim: opts.Limits.WithDefaults(),
+		body: body, out: stream.NewWriter(body), blobs: map[scalar.Digest]int64{}}
+	if err := b.build(); err != nil {
+		return nil, err
+	}
+	head := stream.NewWriter(w)
+	if err := head.WriteLine(b.m.AppendJCS(nil)); err != nil {
+		return nil, err
+	}
+	if err := head.Flush(); err != nil {
+		return nil, err
+	}
+	if err := body.copyTo(w); err != nil {
+		return nil, err
+	}
+	return &b.m, nil
+}
+
+// WithDefaults returns l with its zero fields set from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits
+	if l.Segments <= 0 {
+		l.Segments = d.Segments
+	}
+	if l.EnvelopesPerSegment == 0 {
+		l.EnvelopesPerSegment = d.EnvelopesPerSegment
+	}
+	if l.Envelopes == 0 {
+		l.Envelopes = d.Envelopes
+	}
+	if l.Attachments <= 0 {
+		l.Attachments = d.Attachments
+	}
+	return l
+}
+
+type builder struct {
+	ctx      context.Context
+	src      Source
+	sel      *Selector
+	lim      Limits
+	progress func(int)
+
+	body  *body
+	out   *stream.Writer // over body
+	m     Manifest
+	first scalar.Timestamp        // created_at of the first included genesis
+	blobs map[scalar.Digest]int64 // blobs written, with their size
+	preds []scalar.UUID           // predecessors named by included geneses
+	n     int                     // records read since the last progress call
+}
+
+func (b *builder) tick() error {
+	b.n++
+	if b.n&1023 == 0 {
+		if b.progress != nil {
+			b.progress(b.n)
+			b.n = 0
+		}
+		if err := b.ctx.Err(); err != nil {
+			return errcode.Wrap(errcode.IOFailed, err, "interrupted")
+		}
+	}
+	return nil
+}
+
+func compareUUID(a, b scalar.UUID) int { return bytes.Compare(a[:], b[:]) }
+
+// candidates lists the segments to read, in store order.
+func (b *builder) candidates() ([]scalar.UUID, error) {
+	all, err := b.src.Segments(b.ctx)
+	if err != nil {
+		return nil, err
+	}
+	sorted := slices.SortedFunc(slices.Values(all), compareUUID)
+	for _, id := range b.sel.Segments {
+		if _, ok := slices.BinarySearchFunc(sorted, id, compareUUID); !ok {
+			return nil, &errcode.Error{Code: errcode.SegmentNotFound, Segment: id.String(), Msg: "the source holds no such segment"}
+		}
+	}
+	onlySegments := !b.sel.Everything() && len(b.sel.TraceIDs) == 0 && len(b.sel.SessionIDs) == 0 &&
+		len(b.sel.EventTypes) == 0 && b.sel.Since == nil && b.sel.Until == nil
+	var keep []scalar.UUID
+	switch f, ok := b.src.(Finder); {
+	case onlySegments:
+		keep = b.sel.Segments
+	case ok && !b.sel.Everything():
+		if keep, err = f.FindSegments(b.ctx, b.sel); err != nil {
+			return nil, err
+		}
+		keep = append(slices.Clone(keep), b.sel.Segments...)
+	default:
+		return all, nil
+	}
+	slices.SortFunc(keep, compareUUID)
+	keep = slices.Compact(keep)
+	out := all[:0:0]
+	for _, id := range all {
+		if _, ok := slices.BinarySearchFunc(keep, id, compareUUID); ok {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// build reads the candidate segments, writes the body and fills the
+// manifest.
+func (b *builder) build() error {
+	ids, err := b.candidates()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		mark, err := b.body.mark(b.out)
+		if err != nil {
+			return err
+		}
+		seg, g, err := b.segment(id)
+		if err != nil {
+			return err
+		}
+		if seg.Disclosed == 0 && !b.sel.NamesSegment(id) {
+			if err := b.body.cut(b.out, mark); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(b.m.Segments) == b.lim.Segments {
+			return b.over("segments", uint64(len(b.m.Segments))+1, uint64(b.lim.Segments))
+		}
+		if len(b.m.Segments) == 0 {
+			b.first = g.CreatedAt
+		}
+		b.m.Segments = append(b.m.Segments, seg)
+		if g.Predecessor != nil {
+			b.preds = append(b.preds, g.Predecessor.SegmentID)
+		}
+	}
+	if err := b.out.Flush(); err != nil {
+		return err
+	}
+	if len(b.m.Segments) == 0 {
+		return errcode.New(errcode.BundleEmpty, "nothing to export: no envelope matches the selector %s", b.sel)
+	}
+	b.manifest()
+	return nil
+}
+
+// manifest completes the manifest once every segment is written.
+func (b *builder) manifest() {
+	included := make([]scalar.UUID, len(b.m.Segments))
+	for i, s := range b.m.Segments {
+		included[i] = s.SegmentID
+	}
+	slices.SortFunc(included, compareUUID)
+	b.m.OmittedParents = []scalar.UUID{}
+	for _, p := range b.preds {
+		if _, ok := slices.BinarySearchFunc(included, p, compareUUID); !ok {
+			b.m.OmittedParents = append(b.m.OmittedParents, p)
+		}
+	}
+	slices.SortFunc(b.m.OmittedParents, compareUUID)
+	b.m.OmittedParents = slices.Compact(b.m.OmittedParents)
+	b.m.Attachments = make([]Blob, 0, len(b.blobs))
+	for h, n := range b.blobs {
+		b.m.Attachments = append(b.m.Attachments, Blob{Hash: h, Size: n})
+	}
+	slices.SortFunc(b.m.Attachments, func(x, y Blob) int { return bytes.Compare(x.Hash[:], y.Hash[:]) })
+	b.m.Version = Version
+	b.m.HashAlgorithm = evidence.HashAlgorithm
+	b.m.Selector = *b.sel
+	b.m.BundleID = b.m.DeriveID(b.first)
+}
+
+func (b *builder) over(what string, n, max uint64) *errcode.Error {
+	return errcode.New(errcode.BundleLimitExceeded, "the bundle would hold %d %s; a verifier accepts at most %d (SPEC §16)", n, what, max)
+}
+
+// segment reads one segment, replaying its chain, and writes its records:
+// the genesis, blobs before their first disclosed reference, disclosed
+// envelopes, elided records for the others, and the seal.
+func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
+	seg := Segment{SegmentID: id}
+	var g *evidence.Genesis
+	var chain *evidence.Chain
+	for rec, err := range b.src.Records(b.ctx, id) {
+		if err == nil {
+			err = b.tick()
+		}
+		if err == nil {
+			err = order(id, rec, g, seg.Sealed)
+		}
+		if err != nil {
+			return seg, nil, err
+		}
+		switch v := rec.(type) {
+		case *evidence.Genesis:
+			if !v.Verify() {
+				return seg, nil, &errcode.Error{Code: errcode.ChainHashMismatch, Segment: id.String(), Msg: "genesis_hash does not match the genesis"}
+			}
+			g, chain = v, evidence.NewChain(v)
+			seg.GenesisHash = v.GenesisHash
+			err = b.out.Write(v)
+		case *evidence.Envelope:
+			if err = chain.Next(v.SegmentID, v.Sequence, v.ContentHash, v.ChainHash); err != nil {
+				return seg, nil, err
+			}
+			if seg.Disclosed+seg.Elided == b.lim.EnvelopesPerSegment {
+				e := b.over("envelopes in segment "+id.String(), seg.Disclosed+seg.Elided+1, b.lim.EnvelopesPerSegment)
+				e.Segment = id.String()
+				return seg, nil, e
+			}
+			if !b.sel.Match(v) {
+				seg.Elided++
+				err = b.out.Write(v.Elided())
+				break
+			}
+			seg.Disclosed++
+			err = b.disclose(v)
+		case *evidence.Seal:
+			if err = chain.CheckSeal(v); err != nil {
+				return seg, nil, err
+			}
+			seg.Sealed = true
+			err = b.out.Write(v)
+		}
+		if err != nil {
+			return seg, nil, err
+		}
+	}
+	if g == nil {
+		return seg, nil, &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: id.String(), Msg: "segment has no genesis"}
+	}
+	seg.EnvelopeCount = chain.Count
+	return seg, g, nil
+}
+
+// disclose writes a selected envelope after the blobs it is the first to
+// reference (its references are sorted by hash, so they come in hash
+// order).
+func (b *builder) disclose(e *evidence.Envelope) error {
+	for i, r := range e.Attachments {
+		if n, ok := b.blobs[r.Hash]; ok {
+			if n != r.Size {
+				return &errcode.Error{Code: errcode.ChainHashMismatch, Segment: e.SegmentID.String(), Sequence: e.Sequence,
+					Field: "attachments[" + strconv.Itoa(i) + "].size", Msg: "blob " + r.Hash.String() + " is referenced with two sizes"}
+			}
+			continue
+		}
+		if len(b.blobs) == b.lim.Attachments {
+			return b.over("attachments", uint64(len(b.blobs))+1, uint64(b.lim.Attachments))
+		}
+		a, err := b.src.Attachment(b.ctx, r.Hash)
+		if err != nil {
+			return err
+		}
+		if !a.Verify() || a.Size() != r.Size {
+			return &errcode.Error{Code: errcode.AttachmentCorrupt, Segment: e.SegmentID.String(), Sequence: e.Sequence,
+				Msg: "blob " + r.Hash.String() + " from the source does not match its hash and size"}
+		}
+		if err := b.out.Write(a); err != nil {
+			return err
+		}
+		b.blobs[r.Hash] = r.Size
+	}
+	return b.out.Write(e)
+}
+
+// order checks that a source's record may come next in segment id.
+func order(id scalar.UUID, rec evidence.Record, g *evidence.Genesis, sealed bool) error {
+	bad := func(msg string) error {
+		return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: id.String(), Msg: msg}
+	}
+	switch v := rec.(type) {
+	case *evidence.Genesis:
+		if g != nil {
+			return bad("second genesis in the segment")
+		}
+		if v.SegmentID != id {
+			return bad("genesis of segment " + v.SegmentID.String())
+		}
+	case *evidence.Attachment:
+	case *evidence.Envelope, *evidence.Seal:
+		if g == nil {
+			return bad(rec.Kind().String() + " record before the genesis")
+		}
+		if sealed {
+			return bad(rec.Kind().String() + " record after the seal")
+		}
+	default:
+		return bad(rec.Kind().String() + " record in a source segment")
+	}
+	return nil
+}

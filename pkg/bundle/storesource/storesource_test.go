@@ -1,0 +1,157 @@
+package storesource_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/bundle/storesource"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/memory"
+	"arxi.dev/arxi/pkg/store/sqlite"
+)
+
+// fill appends a sealed stream to a new store over b.
+func fill(t testing.TB, b store.Backend, stream []byte) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), b, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Appender(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AppendStream(context.Background(), a, bytes.NewReader(stream), store.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func fromStore(t testing.TB, s *store.Store, sel bundle.Selector) ([]byte, error) {
+	t.Helper()
+	sn, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	var out bytes.Buffer
+	_, err = bundle.Build(context.Background(), storesource.New(sn), sel, &out, bundle.Options{})
+	return out.Bytes(), err
+}
+
+func fromStream(t testing.TB, stream []byte, sel bundle.Selector) []byte {
+	t.Helper()
+	sp, err := bundle.Spool(context.Background(), bytes.NewReader(stream), bundle.SpoolConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	var out bytes.Buffer
+	if _, err := bundle.Build(context.Background(), sp, sel, &out, bundle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestSameAsStream: a store and the stream it was filled from give the
+// same bundle bytes for every selector.
+func TestSameAsStream(t *testing.T) {
+	stream := bundletest.Stream(bundletest.Options{Envelopes: 40, PerSegment: 9, AttachEvery: 4, LeaveOpen: true})
+	s := fill(t, memory.New(), stream)
+	defer s.Close()
+	for name, sel := range map[string]bundle.Selector{
+		"all":        {All: true},
+		"trace":      {TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}},
+		"union":      {SessionIDs: []scalar.Label{scalar.MustLabel("sess-1")}, EventTypes: []scalar.Token{scalar.MustToken("model.reply")}},
+		"event type": {EventTypes: []scalar.Token{scalar.MustToken("session.start")}},
+		"time range": {Since: at(t, 12), Until: at(t, 20)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := sel.Normalize(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := fromStore(t, s, sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fromStream(t, stream, sel); !bytes.Equal(got, want) {
+				t.Errorf("bundle from the store differs from the bundle from the stream:\n%s\n%s", got, want)
+			}
+		})
+	}
+}
+
+func at(t *testing.T, sec int) *scalar.Timestamp {
+	t.Helper()
+	ts, err := scalar.TimestampOf(bundletest.Base.Add(timeSec(sec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ts
+}
+
+func timeSec(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func TestErrors(t *testing.T) {
+	s := fill(t, memory.New(), bundletest.Stream(bundletest.Options{Envelopes: 5}))
+	defer s.Close()
+	for _, tc := range []struct {
+		sel  bundle.Selector
+		code errcode.Code
+	}{
+		{bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("none")}}, errcode.BundleEmpty},
+		{bundle.Selector{Segments: []scalar.UUID{{1, 2, 3, 4, 5, 6, 0x70, 0, 0x80}}}, errcode.SegmentNotFound},
+	} {
+		if _, err := fromStore(t, s, tc.sel); errcode.CodeOf(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.sel.String(), err, tc.code)
+		}
+	}
+}
+
+const benchEnvelopes = 20_000
+
+var benchStream = sync.OnceValue(func() []byte { return bundletest.BenchBytes(benchEnvelopes, 5000) })
+
+// BenchmarkBuild builds the whole-store bundle from a SQLite store of
+// benchdata's ~1 KiB events (segments of 5,000), as arxi-bundle --store
+// --all does after opening the store.
+func BenchmarkBuild(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Synchronous: "normal"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := fill(b, db, benchStream())
+	defer s.Close()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	for range b.N { // not b.Loop: its single run ignores -cpu (golang/go#49980)
+		if _, err := fromStoreTo(b, s, bundle.Selector{All: true}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	n := float64(b.N) * benchEnvelopes
+	b.ReportMetric(n/b.Elapsed().Seconds(), "envelopes/s")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/envelope")
+}
+
+func fromStoreTo(t testing.TB, s *store.Store, sel bundle.Selector, w io.Writer) (*bundle.Manifest, error) {
+	sn, err := s.Snapshot(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	defer sn.Close()
+	return bundle.Build(context.Background(), storesource.New(sn), sel, w, bundle.Options{})
+}

@@ -1,0 +1,450 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+)
+
+// Receipt acknowledges one durably stored envelope (SPEC §8).
+type Receipt struct {
+	SegmentID  scalar.UUID
+	Sequence   uint64
+	EnvelopeID scalar.UUID
+	ChainHash  scalar.Digest
+}
+
+// AppendJCS appends the receipt's canonical line, without the newline:
+// {"chain_hash","envelope_id","record":"receipt","segment_id","sequence"}.
+func (r *Receipt) AppendJCS(dst []byte) []byte {
+	dst = append(dst, `{"chain_hash":"`...)
+	dst = r.ChainHash.Append(dst)
+	dst = append(dst, `","envelope_id":"`...)
+	dst = r.EnvelopeID.Append(dst)
+	dst = append(dst, `","record":"receipt","segment_id":"`...)
+	dst = r.SegmentID.Append(dst)
+	dst = append(dst, `","sequence":`...)
+	dst = strconv.AppendUint(dst, r.Sequence, 10)
+	return append(dst, '}')
+}
+
+// Appender writes records to a store in batches. Add checks a record
+// against the chain state and writes it into the open batch (one backend
+// transaction); Commit makes the batch durable and returns its receipts;
+// Rollback discards it. After any error from Add the batch is rolled back
+// and the Appender continues from the last commit.
+//
+// Records arrive in sealed-stream order (SPEC §6). A genesis identical to
+// the store's open segment's genesis continues that segment: it is how a
+// stream from arxi-seal --store announces the segment it extends.
+//
+// An Appender is not safe for concurrent use, and a Store has at most one.
+type Appender struct {
+	s         *Store
+	tx        Tx
+	committed *state // state as of the last commit
+	cur       *state // state including the open batch
+	receipts  []Receipt
+	blobs     []scalar.Digest // attachment records waiting for their envelope
+	c         *checker
+	line      []byte
+	row       EnvelopeRow
+}
+
+// Appender returns the store's Appender, loading and verifying the chain
+// state first when Open did not (NoVerify).
+func (s *Store) Appender(ctx context.Context) (*Appender, error) {
+	if s.state == nil {
+		v, err := s.b.View(ctx)
+		if err != nil {
+			return nil, err
+		}
+		depth := s.depth
+		if depth == NoVerify {
+			depth = 1
+		}
+		st, err := loadState(ctx, v, depth, s.lim)
+		v.Close()
+		if err != nil {
+			return nil, err
+		}
+		s.state = st
+	}
+	return &Appender{s: s, committed: s.state, cur: s.state.clone(), c: newChecker(s.lim)}, nil
+}
+
+// Pending is the number of envelopes in the open batch.
+func (a *Appender) Pending() int { return len(a.receipts) }
+
+func (a *Appender) begin(ctx context.Context) error {
+	if a.tx != nil {
+		return nil
+	}
+	tx, err := a.s.b.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	a.tx = tx
+	return nil
+}
+
+// Add checks rec and writes it, as its canonical line, into the open
+// batch, beginning one if needed. On error the batch is rolled back.
+func (a *Appender) Add(ctx context.Context, rec evidence.Record) error {
+	a.line = rec.AppendJCS(a.line[:0])
+	return a.add(ctx, rec, a.line)
+}
+
+// add is Add with the record's canonical line already at hand, as a
+// stream.Reader in Sealed mode has checked it.
+func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte) error {
+	if err := a.begin(ctx); err != nil {
+		return err
+	}
+	var err error
+	switch r := rec.(type) {
+	case *evidence.Genesis:
+		err = a.genesis(ctx, r, line)
+	case *evidence.Attachment:
+		err = a.attachment(ctx, r)
+	case *evidence.Envelope:
+		err = a.envelope(ctx, r, line)
+	case *evidence.Seal:
+		err = a.seal(ctx, r, line)
+	default:
+		err = errcode.New(errcode.InputUnexpectedRecord, "%s records cannot be appended to a store", rec.Kind())
+	}
+	if err != nil {
+		a.Rollback()
+	}
+	return err
+}
+
+func (a *Appender) genesis(ctx context.Context, g *evidence.Genesis, line []byte) error {
+	if len(a.blobs) > 0 {
+		return errcode.New(errcode.InputUnexpectedRecord, "genesis record follows an attachment record")
+	}
+	if !g.Verify() {
+		return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "genesis_hash", Segment: g.SegmentID.String(),
+			Msg: "genesis_hash does not recompute"}
+	}
+	st := a.cur
+	if o := st.open; o != nil {
+		if bytes.Equal(line, o.line) {
+			return nil // the open segment, announced again: continue it
+		}
+		return &errcode.Error{Code: errcode.SegmentAlreadyOpen, Segment: g.SegmentID.String(),
+			Msg:  "segment " + o.genesis.SegmentID.String() + " is open; a store holds at most one open segment",
+			Hint: "seal it first (arxi-append segment seal), or continue it with arxi-seal --store"}
+	}
+	old, err := a.tx.SegmentByID(ctx, g.SegmentID)
+	switch {
+	case err == nil && bytes.Equal(old.Genesis, line):
+		return &errcode.Error{Code: errcode.SegmentSealed, Segment: g.SegmentID.String(), Msg: "segment is already stored and sealed"}
+	case err == nil:
+		return &errcode.Error{Code: errcode.StoreDuplicate, Field: "segment_id", Segment: g.SegmentID.String(), Msg: "a segment with this id is already stored"}
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	if st.last != nil && (g.Predecessor == nil || *g.Predecessor != *st.last) {
+		return &errcode.Error{Code: errcode.ChainDiscontinuity, Field: "predecessor_chain_head", Segment: g.SegmentID.String(),
+			Msg: "genesis does not link to the sealed head of segment " + st.last.SegmentID.String() + ", the store's last segment"}
+	}
+	if st.last == nil && st.segments > 0 {
+		return errcode.New(errcode.Internal, "store has segments but no sealed head")
+	}
+	row := &SegmentRow{Order: st.segments + 1, ID: g.SegmentID, FirstPosition: st.envelopes + 1,
+		Genesis: bytes.Clone(line), GenesisHash: g.GenesisHash, Head: g.GenesisHash}
+	if err := a.tx.AddSegment(ctx, row); err != nil {
+		return err
+	}
+	st.segments++
+	st.open = &openSegment{order: row.Order, genesis: g, line: row.Genesis, first: row.FirstPosition,
+		chain: evidence.NewChain(g), merkle: true, lastClaimed: g.CreatedAt}
+	return nil
+}
+
+func (a *Appender) attachment(ctx context.Context, at *evidence.Attachment) error {
+	if a.cur.open == nil {
+		return errcode.New(errcode.InputUnexpectedRecord, "attachment record outside a segment")
+	}
+	if !at.Verify() {
+		return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "hash", Msg: "attachment hash is not SHA-256 of its data"}
+	}
+	if err := a.tx.AddBlob(ctx, at.Hash, at.Data); err != nil {
+		return err
+	}
+	a.blobs = append(a.blobs, at.Hash)
+	return nil
+}
+
+func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, line []byte) error {
+	o := a.cur.open
+	if o == nil {
+		return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: e.SegmentID.String(), Sequence: e.Sequence,
+			Msg: "no segment is open; a segment starts with a genesis"}
+	}
+	seg := o.genesis.SegmentID.String()
+	if a.c.hasher.Content(&e.Content) != e.ContentHash {
+		return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "content_hash", Segment: seg, Sequence: e.Sequence,
+			Msg: "content_hash does not recompute"}
+	}
+	if err := o.chain.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
+		return err
+	}
+	if err := a.checkRefs(ctx, e, seg); err != nil {
+		return err
+	}
+	a.row = EnvelopeRow{
+		Position:      o.first + e.Sequence - 1,
+		Segment:       o.order,
+		Sequence:      e.Sequence,
+		EnvelopeID:    e.EnvelopeID,
+		ContentHash:   e.ContentHash,
+		ChainHash:     e.ChainHash,
+		EventType:     e.EventType.String(),
+		ActorID:       e.ActorID.String(),
+		EnvironmentID: e.EnvironmentID.String(),
+		AdapterID:     e.AdapterID.String(),
+		TraceID:       e.TraceID.String(),
+		SessionID:     e.SessionID.String(),
+		ClaimedAt:     e.ClaimedAt,
+		Line:          line,
+	}
+	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
+		if ee, ok := errcode.As(err); ok && ee.Segment == "" {
+			ee.Segment, ee.Sequence = seg, e.Sequence
+		}
+		return err
+	}
+	a.cur.envelopes++
+	o.lastClaimed = e.ClaimedAt
+	a.receipts = append(a.receipts, Receipt{SegmentID: e.SegmentID, Sequence: e.Sequence, EnvelopeID: e.EnvelopeID, ChainHash: e.ChainHash})
+	return nil
+}
+
+// checkRefs checks that every blob the envelope references is stored with
+// the referenced size, and that the attachment records just before it are
+// all referenced by it (SPEC §4.2).
+func (a *Appender) checkRefs(ctx context.Context, e *evidence.Envelope, seg string) error {
+	for i, ref := range e.Attachments {
+		if i > 0 && e.Attachments[i-1].Hash == ref.Hash {
+			continue
+		}
+		size, err := a.tx.BlobSize(ctx, ref.Hash)
+		field := "attachments[" + strconv.Itoa(i) + "]"
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return &errcode.Error{Code: errcode.InputAttachmentMiss, Field: field + ".hash", Segment: seg, Sequence: e.Sequence,
+				Msg: "attachment " + ref.Hash.String() + " is neither in the store nor earlier in the stream"}
+		case err != nil:
+			return err
+		case size != ref.Size:
+			return &errcode.Error{Code: errcode.InputFieldInvalid, Field: field + ".size", Segment: seg, Sequence: e.Sequence,
+				Msg: "is " + strconv.FormatInt(ref.Size, 10) + " but the attachment holds " + strconv.FormatInt(size, 10) + " bytes"}
+		}
+	}
+	for _, h := range a.blobs {
+		found := false
+		for _, ref := range e.Attachments {
+			if ref.Hash == h {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return &errcode.Error{Code: errcode.InputUnexpectedRecord, Segment: seg, Sequence: e.Sequence,
+				Msg: "attachment record " + h.String() + " is not referenced by the envelope that follows it"}
+		}
+	}
+	a.blobs = a.blobs[:0]
+	return nil
+}
+
+func (a *Appender) seal(ctx context.Context, s *evidence.Seal, line []byte) error {
+	if len(a.blobs) > 0 {
+		return errcode.New(errcode.InputUnexpectedRecord, "seal record follows an attachment record")
+	}
+	o := a.cur.open
+	if o == nil {
+		return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: s.SegmentID.String(), Msg: "seal record but no segment is open"}
+	}
+	if err := rebuildMerkle(ctx, a.tx, o); err != nil {
+		return err
+	}
+	if err := o.chain.CheckSeal(s); err != nil {
+		return err
+	}
+	switch s.Reason {
+	case evidence.SealManual, evidence.SealShutdown:
+		// Sealed by an operator or the sidecar at clock time.
+	default:
+		if s.SealedAt != o.lastClaimed {
+			return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "sealed_at", Segment: s.SegmentID.String(),
+				Msg: "a " + string(s.Reason) + " seal is dated at the claimed_at of the segment's last envelope, " + o.lastClaimed.String()}
+		}
+	}
+	row := &SegmentRow{Order: o.order, ID: o.genesis.SegmentID, FirstPosition: o.first, Genesis: o.line,
+		GenesisHash: o.genesis.GenesisHash, Count: o.chain.Count, Head: o.chain.Head, Seal: bytes.Clone(line)}
+	if err := a.tx.UpdateSegment(ctx, row); err != nil {
+		return err
+	}
+	a.cur.last = &evidence.Link{SegmentID: row.ID, ChainHead: row.Head}
+	a.cur.open = nil
+	return nil
+}
+
+// SetMeta sets a store_meta value in the open batch (beginning one), so
+// it commits or rolls back with the records around it: a key rotation's
+// lifecycle envelope and the new signer state, for example.
+func (a *Appender) SetMeta(ctx context.Context, key, value string) error {
+	if err := checkMetaKey(key); err != nil {
+		return err
+	}
+	if len(value) > MaxMetaValue {
+		return errcode.New(errcode.InputTooLarge, "store_meta value for %q exceeds %d bytes", key, MaxMetaValue)
+	}
+	if err := a.begin(ctx); err != nil {
+		return err
+	}
+	if err := a.tx.SetMeta(ctx, key, value); err != nil {
+		a.Rollback()
+		return err
+	}
+	return nil
+}
+
+// Commit writes the open segment's head, commits the batch durably and
+// returns its receipts (valid until the next call). Without an open batch
+// it does nothing.
+func (a *Appender) Commit(ctx context.Context) ([]Receipt, error) {
+	if a.tx == nil {
+		return nil, nil
+	}
+	if len(a.blobs) > 0 {
+		a.Rollback()
+		return nil, errcode.New(errcode.InputUnexpectedRecord, "attachment record without the envelope that references it")
+	}
+	if o := a.cur.open; o != nil && (a.committed.open == nil || a.committed.open.chain.Count != o.chain.Count) {
+		row := &SegmentRow{Order: o.order, ID: o.genesis.SegmentID, FirstPosition: o.first, Genesis: o.line,
+			GenesisHash: o.genesis.GenesisHash, Count: o.chain.Count, Head: o.chain.Head}
+		if err := a.tx.UpdateSegment(ctx, row); err != nil {
+			a.Rollback()
+			return nil, err
+		}
+	}
+	err := a.tx.Commit()
+	a.tx.Close()
+	a.tx = nil
+	if err != nil {
+		a.reset()
+		return nil, err
+	}
+	a.committed = a.cur
+	a.s.state = a.committed
+	a.cur = a.committed.clone()
+	r := a.receipts
+	a.receipts = a.receipts[len(a.receipts):]
+	return r, nil
+}
+
+// Rollback discards the open batch.
+func (a *Appender) Rollback() {
+	if a.tx != nil {
+		a.tx.Close()
+		a.tx = nil
+	}
+	a.reset()
+}
+
+func (a *Appender) reset() {
+	a.cur = a.committed.clone()
+	a.receipts = a.receipts[:0]
+	a.blobs = a.blobs[:0]
+}
+
+// Close rolls back an open batch.
+func (a *Appender) Close() error {
+	a.Rollback()
+	return nil
+}
+
+// SegmentStatus describes a store's open segment from the Appender's view.
+type SegmentStatus struct {
+	Genesis       *evidence.Genesis
+	Count         uint64
+	Head          scalar.Digest
+	LastClaimedAt scalar.Timestamp
+}
+
+// OpenSegment returns the committed open segment, or nil.
+func (a *Appender) OpenSegment() *SegmentStatus {
+	o := a.committed.open
+	if o == nil {
+		return nil
+	}
+	return &SegmentStatus{Genesis: o.genesis, Count: o.chain.Count, Head: o.chain.Head, LastClaimedAt: o.lastClaimed}
+}
+
+// LastSealed returns the committed last sealed segment's head, or nil.
+func (a *Appender) LastSealed() *evidence.Link {
+	if a.committed.last == nil {
+		return nil
+	}
+	l := *a.committed.last
+	return &l
+}
+
+// OpenSegmentNow opens a segment by hand (SPEC §8): a genesis with the given
+// id (a random UUIDv7) created at the clock time at, linked to the last
+// sealed head. It fails with segment.already_open when one is open.
+func (a *Appender) OpenSegmentNow(ctx context.Context, recorder scalar.Label, id scalar.UUID, at scalar.Timestamp) (*evidence.Genesis, error) {
+	if a.tx != nil {
+		return nil, errcode.New(errcode.Internal, "OpenSegmentNow with a batch open")
+	}
+	if o := a.committed.open; o != nil {
+		return nil, &errcode.Error{Code: errcode.SegmentAlreadyOpen, Segment: o.genesis.SegmentID.String(), Msg: "a segment is already open",
+			Hint: "seal it first: arxi-append segment seal"}
+	}
+	g := evidence.NewGenesis(id, recorder, at, a.LastSealed())
+	if err := a.Add(ctx, g); err != nil {
+		return nil, err
+	}
+	if _, err := a.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// SealNow seals the open segment by hand (reason manual) or at shutdown,
+// dated at the clock time at. It fails with segment.none_open when no
+// segment is open.
+func (a *Appender) SealNow(ctx context.Context, reason evidence.SealReason, at scalar.Timestamp) (*evidence.Seal, error) {
+	if a.tx != nil {
+		return nil, errcode.New(errcode.Internal, "SealNow with a batch open")
+	}
+	o := a.cur.open
+	if o == nil {
+		return nil, &errcode.Error{Code: errcode.SegmentNoneOpen, Msg: "no segment is open"}
+	}
+	if err := a.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := rebuildMerkle(ctx, a.tx, o); err != nil {
+		a.Rollback()
+		return nil, err
+	}
+	s := o.chain.Seal(reason, at)
+	if err := a.Add(ctx, s); err != nil {
+		return nil, err
+	}
+	if _, err := a.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+
+	msqlite "modernc.org/sqlite"
+)
+
+// conn is one SQLite connection used through the driver interfaces
+// directly: prepared statements are cached per connection and rows are
+// read into reused buffers, without database/sql's per-call overhead.
+type conn struct {
+	dc    driver.Conn
+	ex    driver.ExecerContext
+	stmts map[string]driver.Stmt
+	args  []driver.NamedValue
+	busy  map[driver.Stmt]bool // statements with open rows
+}
+
+var drv = &msqlite.Driver{}
+
+func openConn(dsn string) (*conn, error) {
+	dc, err := drv.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := dc.(driver.ExecerContext)
+	if !ok {
+		dc.Close()
+		return nil, errors.New("sqlite driver lacks ExecerContext")
+	}
+	return &conn{dc: dc, ex: ex, stmts: map[string]driver.Stmt{}, busy: map[driver.Stmt]bool{}}, nil
+}
+
+// stmt returns the cached prepared statement for query.
+func (c *conn) stmt(query string) (driver.Stmt, error) {
+	if s, ok := c.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := c.dc.(driver.ConnPrepareContext).PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[query] = s
+	return s, nil
+}
+
+func (c *conn) bind(args []any) []driver.NamedValue {
+	c.args = c.args[:0]
+	for i, a := range args {
+		c.args = append(c.args, driver.NamedValue{Ordinal: i + 1, Value: a})
+	}
+	return c.args
+}
+
+// execDirect runs a statement without caching it (DDL, pragmas,
+// transaction control).
+func (c *conn) execDirect(ctx context.Context, query string) error {
+	_, err := c.ex.ExecContext(ctx, query, nil)
+	return err
+}
+
+// exec runs a cached statement. The hot path passes a context without a
+// Done channel: the driver would otherwise start a watcher per call.
+func (c *conn) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	s, err := c.stmt(query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.(driver.StmtExecContext).ExecContext(ctx, c.bind(args))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// execID runs a cached INSERT and returns the new rowid.
+func (c *conn) execID(ctx context.Context, query string, args ...any) (int64, error) {
+	s, err := c.stmt(query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.(driver.StmtExecContext).ExecContext(ctx, c.bind(args))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// query runs a cached statement and calls fn with each row's values, which
+// are only valid during the call. fn may return errStop.
+func (c *conn) query(ctx context.Context, query string, args []any, fn func([]driver.Value) error) error {
+	s, err := c.stmt(query)
+	if err != nil {
+		return err
+	}
+	if c.busy[s] {
+		// The cached statement is being stepped by an enclosing call.
+		if s, err = c.dc.(driver.ConnPrepareContext).PrepareContext(context.Background(), query); err != nil {
+			return err
+		}
+		defer s.Close()
+	} else {
+		c.busy[s] = true
+		defer delete(c.busy, s)
+	}
+	// fn may query again on this connection, so the arguments and values
+	// are not shared buffers.
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	rows, err := s.(driver.StmtQueryContext).QueryContext(ctx, named)
+	if err != nil {
+		return err
+	}
+	vals := make([]driver.Value, len(rows.Columns()))
+	for {
+		err := rows.Next(vals)
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = fn(vals)
+		}
+		if err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	return rows.Close()
+}
+
+// queryRow returns the first row's values (copied), or nil when there is
+// none.
+func (c *conn) queryRow(ctx context.Context, query string, args ...any) ([]driver.Value, error) {
+	var out []driver.Value
+	err := c.query(ctx, query, args, func(v []driver.Value) error {
+		out = append([]driver.Value(nil), v...)
+		return errStop
+	})
+	if err == errStop {
+		err = nil
+	}
+	return out, err
+}
+
+func (c *conn) close() error {
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	c.stmts = nil
+	return c.dc.Close()
+}
+
+var errStop = errors.New("stop")
+
+// The values SQLite returns.
+func asInt(v driver.Value) (int64, error) {
+	if i, ok := v.(int64); ok {
+		return i, nil
+	}
+	return 0, fmt.Errorf("want an integer, have %T", v)
+}
+
+func asBytes(v driver.Value) ([]byte, error) {
+	switch b := v.(type) {
+	case []byte:
+		return b, nil
+	case string:
+		return []byte(b), nil
+	}
+	return nil, fmt.Errorf("want a blob, have %T", v)
+}
+
+func asText(v driver.Value) (string, error) {
+	switch s := v.(type) {
+	case string:
+		return s, nil
+	case []byte:
+		return string(s), nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("want text, have %T", v)
+}

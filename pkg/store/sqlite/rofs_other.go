@@ -1,0 +1,5 @@
+//go:build !linux
+
+package sqlite
+
+func readOnlyFS(dir string) bool { return false }

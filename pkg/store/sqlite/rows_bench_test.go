@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/storetest"
+)
+
+// BenchmarkBackendRows measures the SQLite backend alone: Tx.AddEnvelope
+// of 50,000 ready-made rows in transactions of 1000, no decoding or
+// hashing.
+func BenchmarkBackendRows(b *testing.B) {
+	stream := sealBench(b, benchEvents(benchN), 0)
+	var rows []store.EnvelopeRow
+	var seg *store.SegmentRow
+	for _, rec := range storetest.Records(b, stream) {
+		switch r := rec.(type) {
+		case *evidence.Genesis:
+			seg = &store.SegmentRow{Order: 1, ID: r.SegmentID, FirstPosition: 1, Genesis: r.AppendJCS(nil), GenesisHash: r.GenesisHash, Head: r.GenesisHash}
+		case *evidence.Envelope:
+			rows = append(rows, store.EnvelopeRow{Position: r.Sequence, Segment: 1, Sequence: r.Sequence, EnvelopeID: r.EnvelopeID,
+				ContentHash: r.ContentHash, ChainHash: r.ChainHash, EventType: r.EventType.String(), ActorID: r.ActorID.String(),
+				EnvironmentID: r.EnvironmentID.String(), AdapterID: r.AdapterID.String(), TraceID: r.TraceID.String(),
+				SessionID: r.SessionID.String(), ClaimedAt: r.ClaimedAt, Line: r.AppendJCS(nil)})
+		}
+	}
+	var total, cpu time.Duration
+	b.ResetTimer()
+	for range b.N {
+		db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "arxi.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start, c := time.Now(), cpuTime()
+		tx, _ := db.Begin(ctx)
+		tx.AddSegment(ctx, seg)
+		for i := range rows {
+			if err := tx.AddEnvelope(ctx, &rows[i]); err != nil {
+				b.Fatal(err)
+			}
+			if i%1000 == 999 {
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				tx.Close()
+				tx, _ = db.Begin(ctx)
+			}
+		}
+		tx.Commit()
+		tx.Close()
+		total, cpu = total+time.Since(start), cpu+cpuTime()-c
+		db.Close()
+	}
+	b.ReportMetric(float64(len(rows)*b.N)/total.Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(len(rows)*b.N), "cpu-µs/row")
+}

@@ -1,0 +1,171 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/verify"
+)
+
+// base is the stream behind the tamper matrix: 12 envelopes in three
+// sealed segments of four, an attachment on every second (blobs 0, 1, 2,
+// 0, 1, 2), all signed by key 1.
+func baseStream(keys ...*signing.Key) []byte {
+	return bundletest.Stream(bundletest.Options{Envelopes: 12, PerSegment: 4, AttachEvery: 2, Keys: keys})
+}
+
+// baseSelector discloses events 0-4 (trace-0), 3, 7 and 11 (model.reply)
+// and 9 (claimed in [9s, 10s)), so the bundle is
+//
+//	M |G A E1 E2 A E3 E4 S |G A E1 x2 x3 E4 S |G x1 E2 x3 E4 S
+func baseSelector() bundle.Selector {
+	since, _ := scalar.TimestampOf(bundletest.Base.Add(9 * time.Second))
+	until, _ := scalar.TimestampOf(bundletest.Base.Add(10 * time.Second))
+	sel := bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-0")},
+		EventTypes: []scalar.Token{scalar.MustToken("model.reply")}, Since: &since, Until: &until}
+	if err := sel.Normalize(); err != nil {
+		panic(err)
+	}
+	return sel
+}
+
+func buildBundle(t testing.TB, data []byte, sel bundle.Selector) []byte {
+	t.Helper()
+	sp, err := bundle.Spool(context.Background(), bytes.NewReader(data), bundle.SpoolConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	var out bytes.Buffer
+	if _, err := bundle.Build(context.Background(), sp, sel, &out, bundle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func run(t testing.TB, in []byte, cfg verify.Config) *verify.Verdict {
+	t.Helper()
+	v, err := verify.Bundle(context.Background(), bytes.NewReader(in), cfg)
+	if err != nil {
+		t.Fatalf("Bundle: %v", err)
+	}
+	return v
+}
+
+// lines is a bundle being tampered with, one string per line.
+type lines []string
+
+func split(b []byte) lines { return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") }
+
+func (l lines) bytes() []byte { return []byte(strings.Join(l, "\n") + "\n") }
+
+// find returns the index of the record of kind (genesis, attachment,
+// envelope, elided, seal) that is the n-th (1-based) of its kind in
+// segment seg (1-based).
+func (l lines) find(t testing.TB, seg int, kind string, n int) int {
+	t.Helper()
+	s, k := 0, 0
+	for i, line := range l {
+		if strings.Contains(line, `"record":"genesis"`) {
+			s++
+			k = 0
+		}
+		if s == seg && strings.Contains(line, `"record":"`+kind+`"`) {
+			if k++; k == n {
+				return i
+			}
+		}
+	}
+	t.Fatalf("no %s number %d in segment %d", kind, n, seg)
+	return -1
+}
+
+// sub replaces old by new in line i.
+func (l lines) sub(t testing.TB, i int, old, new string) {
+	t.Helper()
+	s := strings.Replace(l[i], old, new, 1)
+	if s == l[i] {
+		t.Fatalf("line %d has no %q: %s", i+1, old, l[i])
+	}
+	l[i] = s
+}
+
+func decode(t testing.TB, line string) evidence.Record {
+	t.Helper()
+	r, err := evidence.Decode(line, evidence.DefaultLimits)
+	if err != nil {
+		t.Fatalf("decode %s: %v", line, err)
+	}
+	return r
+}
+
+// edit decodes record i, lets f change it and writes it back.
+func (l lines) edit(t testing.TB, i int, f func(evidence.Record)) {
+	t.Helper()
+	r := decode(t, l[i])
+	f(r)
+	l[i] = string(r.AppendJCS(nil))
+}
+
+// forge recomputes every hash a forger can: genesis, content and chain
+// hashes, seals, links to included predecessors (when relink is set), the
+// manifest's genesis hashes and counts, and bundle_id. Signatures cannot
+// be forged and stay as they are.
+func (l lines) forge(t testing.TB, relink bool) {
+	t.Helper()
+	m, err := bundle.ParseManifest([]byte(l[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h evidence.Hasher
+	var chain *evidence.Chain
+	heads := map[scalar.UUID]scalar.Digest{}
+	seg := -1
+	var first scalar.Timestamp
+	for i := 1; i < len(l); i++ {
+		r := decode(t, l[i])
+		switch v := r.(type) {
+		case *evidence.Genesis:
+			if p := v.Predecessor; p != nil && relink {
+				if head, ok := heads[p.SegmentID]; ok {
+					p.ChainHead = head
+				}
+			}
+			v.GenesisHash = h.Genesis(v)
+			chain = evidence.NewChain(v)
+			seg++
+			if seg == 0 {
+				first = v.CreatedAt
+			}
+			m.Segments[seg].GenesisHash = v.GenesisHash
+		case *evidence.Envelope:
+			v.ContentHash = h.Content(&v.Content)
+			_, v.ChainHash = chain.Append(v.ContentHash)
+		case *evidence.Elided:
+			_, v.ChainHash = chain.Append(v.ContentHash)
+		case *evidence.Seal:
+			*v = *chain.Seal(v.Reason, v.SealedAt)
+			heads[v.SegmentID] = v.HeadChainHash
+		}
+		l[i] = string(r.AppendJCS(nil))
+	}
+	m.BundleID = m.DeriveID(first)
+	l[0] = string(m.AppendJCS(nil))
+}
+
+func parseManifest(t testing.TB, line string) *bundle.Manifest {
+	t.Helper()
+	m, err := bundle.ParseManifest([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

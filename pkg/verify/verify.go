@@ -1,0 +1,326 @@
+// Package verify checks a bundle, or a bare sealed stream, offline
+// (SPEC §10): given the file and, optionally, a trust root, it says phase
+// by phase whether the evidence is complete, in order, unaltered and
+// signed by whom it should be.
+//
+// # Phases
+//
+//	1 manifest       version and algorithm; bundle_id's derivation; the
+//	                 manifest's segments, counts, blobs, omitted parents
+//	                 and selector against the records; record order
+//	2 attachments    every blob hashes to its hash
+//	3 content        every disclosed envelope's fields are valid and its
+//	                 content hash recomputes
+//	4 chain          genesis hashes recompute; sequences run 1, 2, 3 …;
+//	                 every chain hash follows from the one before, through
+//	                 elided records too
+//	5 cross_segment  an included predecessor is sealed with the head its
+//	                 successor names; a missing one is listed in
+//	                 omitted_parents (warning omitted_parent)
+//	6 signatures     with a trust root: every signature by a trusted key
+//	                 verifies and the root's policy holds for every
+//	                 disclosed envelope; without one, skipped with warning
+//	                 signature_skipped
+//	7 seals          each seal's count, head and Merkle root recompute
+//
+// A bare sealed stream has no manifest: phase 1 then checks record order
+// and blob placement only, and an elided record is a failure.
+//
+// # One pass, constant memory
+//
+// The input is read once, line by line, and every phase advances on each
+// record, so a stream piped from stdin verifies as it arrives. Memory is
+// one line, the manifest, and a few bytes per segment and per listed blob
+// (all bounded by the limits of SPEC §16), whatever the number of
+// envelopes. Content hashes and signatures are checked on all cores and
+// reported in input order, so the verdict never depends on scheduling.
+//
+// # Failures, errors and unreadable lines
+//
+// A failed check is a Failure in its phase, naming the segment and
+// sequence of the first bad record ("chain_hash of sequence 412 does not
+// follow sequence 411"), never an error. Each phase lists its first
+// MaxFailures failures and counts the rest.
+//
+// Bundle returns an error, and no verdict, only when it cannot or will not
+// verify at all: the first line is neither a manifest nor a genesis, the
+// manifest is malformed, a bounded-work limit is exceeded
+// (bundle.limit_exceeded, checked against the manifest before any record
+// is read and again as records arrive), the context ends, or reading fails
+// (io.failed).
+//
+// Once the input is recognised, a line that cannot be read as a record —
+// not JSON, not canonical, over the line limit, cut off by the end of the
+// file, out of the record grammar, a corrupt zstd frame — is damaged
+// evidence: it is reported as a failure of phase 1 (of phase 3 when the
+// line is an envelope whose fields are invalid) naming the line, and
+// verification stops there. The checks that need the rest of the input
+// (the manifest's counts, the blobs and segments it lists) are then not
+// made; the verdict is invalid already.
+//
+// # Counting
+//
+// A phase's "checked" counts what it looked at: 1 every line, 2 blobs,
+// 3 and 6 disclosed envelopes, 4 genesis, envelope and elided records,
+// 5 segments, 7 seals. A skipped phase checks nothing.
+package verify
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime"
+
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/stream"
+	"arxi.dev/arxi/pkg/zstdio"
+)
+
+// Config configures a verification.
+type Config struct {
+	// TrustRoot enables phase 6; nil skips it with signature_skipped.
+	TrustRoot *signing.TrustRoot
+	// Phases selects the phases to run; zero runs all seven.
+	Phases PhaseSet
+	// Limits are the bounded-work limits; zero fields take
+	// bundle.DefaultLimits.
+	Limits bundle.Limits
+	// Records bound each line and record; zero fields take
+	// evidence.DefaultLimits.
+	Records evidence.Limits
+	// Workers is the number of goroutines checking content hashes and
+	// signatures; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called with the number of records read since
+	// the previous call.
+	Progress func(n int)
+}
+
+// Bundle verifies the bundle or sealed stream read from r, plain or zstd
+// (detected by its magic bytes), and returns the verdict. See the package
+// documentation for what is an error and what is a failure.
+func Bundle(ctx context.Context, r io.Reader, cfg Config) (*Verdict, error) {
+	rc, _, err := zstdio.Open(r)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	w := newWalker(ctx, cfg, stream.NewReader(rc, stream.Sealed, cfg.Records))
+	defer w.stop()
+	if err := w.start(); err != nil {
+		return nil, err
+	}
+	if err := w.walk(); err != nil {
+		return nil, err
+	}
+	return w.finish(), nil
+}
+
+// walker is one verification's state.
+type walker struct {
+	ctx     context.Context
+	cfg     Config
+	lim     bundle.Limits
+	in      *stream.Reader
+	v       Verdict
+	m       *bundle.Manifest // nil for a bare stream
+	checker *checker
+	forced  [NumPhases + 1]bool // phases that failed on an unreadable line, selected or not
+
+	grammar stream.Grammar
+	lines   uint64 // lines read, the manifest included
+	total   uint64 // envelope and elided records
+	readErr error  // the unreadable line that ended the walk
+
+	seg   *segment
+	segs  []segInfo // every segment read, in order
+	index map[scalar.UUID]int
+
+	blobSeen    []bool                  // bundle: per manifest blob, read already
+	streamBlobs map[scalar.Digest]int64 // stream: blobs read, with their size
+	pending     []pendingBlob           // blobs read since the last envelope
+}
+
+// segment is the segment being read.
+type segment struct {
+	g         *evidence.Genesis
+	chain     *evidence.Chain
+	idx       int
+	disclosed uint64
+	elided    uint64
+	sealed    bool
+}
+
+// segInfo is what the cross-segment phase remembers of a segment.
+type segInfo struct {
+	id        scalar.UUID
+	pred      *evidence.Link
+	sealed    bool
+	head      scalar.Digest // the seal's head_chain_hash
+	successor scalar.UUID   // the first segment read that continues this one
+}
+
+type pendingBlob struct {
+	hash scalar.Digest
+	size int64
+	line int64
+}
+
+func newWalker(ctx context.Context, cfg Config, in *stream.Reader) *walker {
+	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), in: in, index: map[scalar.UUID]int{}}
+	for i := range w.v.Phases {
+		w.v.Phases[i].Phase = Phase(i + 1)
+	}
+	content := cfg.Phases.Has(PhaseContent)
+	var root *signing.TrustRoot
+	if cfg.Phases.Has(PhaseSignatures) {
+		root = cfg.TrustRoot
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if content || root != nil {
+		w.checker = newChecker(&w.v, content, root, workers)
+	}
+	return w
+}
+
+// recordLimits fills zero fields of l with evidence.DefaultLimits, as
+// stream.NewReader does.
+func recordLimits(l evidence.Limits) evidence.Limits {
+	d := evidence.DefaultLimits
+	if l.Line <= 0 {
+		l.Line = d.Line
+	}
+	if l.Payload <= 0 {
+		l.Payload = d.Payload
+	}
+	if l.Attachment <= 0 {
+		l.Attachment = d.Attachment
+	}
+	if l.AttachmentRefs <= 0 {
+		l.AttachmentRefs = d.AttachmentRefs
+	}
+	return l
+}
+
+// stop ends the checker's goroutines; a no-op after finish.
+func (w *walker) stop() {
+	if w.checker != nil {
+		w.checker.close()
+		w.checker = nil
+	}
+}
+
+func (w *walker) on(p Phase) bool { return w.cfg.Phases.Has(p) }
+
+// fail records a failure of a selected phase.
+func (w *walker) fail(p Phase, code errcode.Code, seg scalar.UUID, seq uint64, msg string) {
+	if w.on(p) {
+		w.v.Phase(p).add(Failure{Code: code, SegmentID: seg, Sequence: seq, Message: msg})
+	}
+}
+
+func (w *walker) check(p Phase) {
+	if w.on(p) {
+		w.v.Phase(p).Checked++
+	}
+}
+
+// start reads the first line: a manifest makes the input a bundle, a
+// genesis a bare sealed stream; anything else is not verifiable input.
+func (w *walker) start() error {
+	line, err := w.in.NextLine()
+	if errors.Is(err, io.EOF) {
+		return errcode.New(errcode.BundleMalformed, "input is empty; want a bundle or a sealed stream")
+	}
+	if err != nil {
+		return err
+	}
+	w.lines = 1
+	w.check(PhaseManifest)
+	if bundle.IsManifest(line) {
+		m, err := bundle.ParseManifest(line)
+		if err != nil {
+			return errcode.AtLine(err, 1)
+		}
+		w.m = m
+		return w.manifest()
+	}
+	rec, err := evidence.Decode(string(line), recordLimits(w.cfg.Records))
+	if err == nil && rec.Kind() == evidence.KindGenesis {
+		if string(rec.AppendJCS(nil)) != string(line) {
+			return &errcode.Error{Code: errcode.InputNotCanonical, Line: 1,
+				Msg: "the genesis record is not in its normal form (for example a timestamp without nine fractional digits)"}
+		}
+		w.streamBlobs = map[scalar.Digest]int64{}
+		return w.record(rec)
+	}
+	return &errcode.Error{Code: errcode.BundleMalformed, Line: 1,
+		Msg: "the first line is neither a bundle manifest nor a genesis record: this is not a bundle or a sealed stream", Err: err}
+}
+
+// walk reads every record after the first line.
+func (w *walker) walk() error {
+	for {
+		if w.lines&1023 == 0 {
+			if err := w.ctx.Err(); err != nil {
+				return errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", w.in.Line())
+			}
+			if w.cfg.Progress != nil {
+				w.cfg.Progress(1024)
+			}
+		}
+		rec, err := w.in.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if errcode.CodeOf(err) == errcode.IOFailed {
+				return err
+			}
+			w.readErr = err
+			return nil
+		}
+		w.lines++
+		w.check(PhaseManifest)
+		if err := w.grammar.Next(rec.Kind()); err != nil {
+			w.readErr = errcode.AtLine(err, w.in.Line())
+			return nil
+		}
+		if err := w.record(rec); err != nil {
+			return err
+		}
+	}
+}
+
+// record dispatches one record. Its only errors are exceeded limits.
+func (w *walker) record(rec evidence.Record) error {
+	switch v := rec.(type) {
+	case *evidence.Genesis:
+		if w.lines == 1 { // a bare stream's first line: the grammar has not seen it
+			if err := w.grammar.Next(evidence.KindGenesis); err != nil {
+				return err
+			}
+		}
+		return w.genesis(v)
+	case *evidence.Attachment:
+		return w.attachment(v)
+	case *evidence.Envelope:
+		return w.envelope(v)
+	case *evidence.Elided:
+		return w.elided(v)
+	case *evidence.Seal:
+		w.sealRecord(v)
+	}
+	return nil
+}
+
+func (w *walker) limitError(msg string) error {
+	return &errcode.Error{Code: errcode.BundleLimitExceeded, Line: w.in.Line(), Msg: msg + " (SPEC §16)"}
+}
