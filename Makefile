@@ -62,7 +62,7 @@ demo: build
 	  --store $(DEMO)/arxi.db --open --seal-at-end < testdata/demo/events.ndjson \
 	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db > $(DEMO)/receipts.ndjson
 	@echo "== arxi-dg | seal | append: the Decision Gate runpack testdata/dg/golden_visibility_packet"
-	set -o pipefail; $(BIN)/arxi-dg --attach-artifacts testdata/dg/golden_visibility_packet \
+	set -o pipefail; $(BIN)/arxi-dg --attach-artifacts --logical-epoch 2026-11-22T09:10:00Z testdata/dg/golden_visibility_packet \
 	  | ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \
 	    --store $(DEMO)/arxi.db --open --seal-at-end \
 	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson

@@ -8,7 +8,6 @@ import (
 
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
-	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 )
@@ -36,8 +35,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	batch := fs.Int("batch", store.DefaultBatch, "commit every `N` envelopes in one transaction")
 	depth := verifyDepthFlag(c)
 	sync := syncFlag(c)
-	maxLine := fs.Int("max-line-bytes", evidence.DefaultLimits.Line, "reject input lines longer than `N` bytes (may only be lowered)")
-	maxPayload := fs.Int("max-payload-bytes", evidence.DefaultLimits.Payload, "reject payloads whose canonical form exceeds `N` bytes (may only be lowered)")
+	limits := c.LimitFlags()
 	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
@@ -51,7 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := checkDepth(*depth); err != nil {
 		return c.Exit(err)
 	}
-	lim, err := limits(*maxLine, *maxPayload)
+	lim, err := limits()
 	if err != nil {
 		return c.Exit(err)
 	}
@@ -160,21 +158,4 @@ func openWriter(ctx context.Context, path, sync string, depth int) (*store.Store
 		return nil, err
 	}
 	return s, nil
-}
-
-// limits applies --max-line-bytes and --max-payload-bytes, which may lower
-// the defaults of SPEC §16 but never raise them.
-func limits(line, payload int) (evidence.Limits, error) {
-	lim := evidence.DefaultLimits
-	for _, l := range []struct {
-		name     string
-		val, def int
-		dst      *int
-	}{{"max-line-bytes", line, lim.Line, &lim.Line}, {"max-payload-bytes", payload, lim.Payload, &lim.Payload}} {
-		if l.val < 1 || l.val > l.def {
-			return lim, &errcode.Error{Code: errcode.ConfigInvalid, Field: l.name, Msg: fmt.Sprintf("must be between 1 and the default %d", l.def)}
-		}
-		*l.dst = l.val
-	}
-	return lim, nil
 }

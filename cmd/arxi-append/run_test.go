@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
@@ -185,15 +186,7 @@ func TestExitCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runAppend(t, tc.stdin, tc.args...)
-			if code != tc.code {
-				t.Errorf("exit = %d, want %d; stderr: %s", code, tc.code, stderr)
-			}
-			if tc.err != "" && !strings.Contains(stderr, tc.err) {
-				t.Errorf("stderr = %q, want %s", stderr, tc.err)
-			}
-			if tc.code == 0 && stderr != "" {
-				t.Errorf("stderr on success: %q", stderr)
-			}
+			clitest.CheckExit(t, code, stderr, tc.code, tc.err)
 		})
 	}
 }

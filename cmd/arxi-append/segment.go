@@ -154,69 +154,61 @@ func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth i
 	return showOne(ctx, c, s, seal.SegmentID, asJSON)
 }
 
-// openReader opens the store for reading only; rows are verified as they
-// are read.
-func openReader(ctx context.Context, path string) (*store.Store, error) {
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
+// inSnapshot runs f on a snapshot of the store, opened for reading only;
+// rows are verified as they are read.
+func inSnapshot(ctx context.Context, path string, f func(*store.Snapshot) error) error {
+	s, err := sqlite.OpenReader(ctx, path)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
+	defer s.Close()
+	return viewSnapshot(ctx, s, f)
+}
+
+// viewSnapshot runs f on a snapshot of s.
+func viewSnapshot(ctx context.Context, s *store.Store, f func(*store.Snapshot) error) error {
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	return f(sn)
 }
 
 func segmentStatus(ctx context.Context, c *cli.Command, path string, asJSON bool) error {
-	s, err := openReader(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	g, err := sn.LastSegment(ctx)
-	if err != nil {
-		return err
-	}
-	if g == nil || g.Sealed() {
-		return &errcode.Error{Code: errcode.SegmentNoneOpen, Path: path, Msg: "no segment is open",
-			Hint: "open one with arxi-append segment open, or let arxi-seal --store PATH --open start one"}
-	}
-	return show(c, []*store.Segment{g}, asJSON, false)
+	return inSnapshot(ctx, path, func(sn *store.Snapshot) error {
+		g, err := sn.LastSegment(ctx)
+		if err != nil {
+			return err
+		}
+		if g == nil || g.Sealed() {
+			return &errcode.Error{Code: errcode.SegmentNoneOpen, Path: path, Msg: "no segment is open",
+				Hint: "open one with arxi-append segment open, or let arxi-seal --store PATH --open start one"}
+		}
+		return show(c, []*store.Segment{g}, asJSON, false)
+	})
 }
 
 func segmentList(ctx context.Context, c *cli.Command, path string, asJSON bool) error {
-	s, err := openReader(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	segs, err := sn.Segments(ctx)
-	if err != nil {
-		return err
-	}
-	return show(c, segs, asJSON, true)
+	return inSnapshot(ctx, path, func(sn *store.Snapshot) error {
+		segs, err := sn.Segments(ctx)
+		if err != nil {
+			return err
+		}
+		return show(c, segs, asJSON, true)
+	})
 }
 
 // showOne prints the segment an operator command just changed, read back
 // from the store.
 func showOne(ctx context.Context, c *cli.Command, s *store.Store, id scalar.UUID, asJSON bool) error {
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	g, err := sn.Segment(ctx, id)
-	if err != nil {
-		return err
-	}
-	return show(c, []*store.Segment{g}, asJSON, false)
+	return viewSnapshot(ctx, s, func(sn *store.Snapshot) error {
+		g, err := sn.Segment(ctx, id)
+		if err != nil {
+			return err
+		}
+		return show(c, []*store.Segment{g}, asJSON, false)
+	})
 }
 
 // segmentJSON is the JSON form of a segment, one canonical object per

@@ -6,7 +6,6 @@ import (
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 )
 
@@ -14,15 +13,11 @@ import (
 // consistent snapshot (it never waits for, nor blocks, the store's writer).
 // The snapshot verifies every row it reads.
 func storeBundle(ctx context.Context, path string, sel bundle.Selector, dst output, opts bundle.Options) error {
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
+	s, err := sqlite.OpenReader(ctx, path)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-	if err != nil {
-		return err
-	}
+	defer s.Close()
 	sn, err := s.Snapshot(ctx)
 	if err != nil {
 		return err

@@ -84,15 +84,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	default:
 		return c.Exit(c.UsageError("--format %q: want ndjson, json or stream", *format))
 	}
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: *storePath, ReadOnly: true})
+	s, err := sqlite.OpenReader(ctx, *storePath)
 	if err != nil {
 		return c.Exit(err)
 	}
-	defer db.Close()
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-	if err != nil {
-		return c.Exit(err)
-	}
+	defer s.Close()
 	sn, err := s.Snapshot(ctx)
 	if err != nil {
 		return c.Exit(err)

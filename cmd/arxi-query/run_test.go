@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
@@ -177,15 +178,7 @@ func TestExitCodes(t *testing.T) {
 				args = append([]string{"--store", path}, args...)
 			}
 			code, _, stderr := runQuery(t, args...)
-			if code != tc.code {
-				t.Errorf("exit = %d, want %d; stderr: %s", code, tc.code, stderr)
-			}
-			if tc.err != "" && !strings.Contains(stderr, tc.err) {
-				t.Errorf("stderr = %q, want %s", stderr, tc.err)
-			}
-			if tc.code == 0 && stderr != "" {
-				t.Errorf("stderr on success: %q", stderr)
-			}
+			clitest.CheckExit(t, code, stderr, tc.code, tc.err)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -43,15 +42,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	signKey := fs.String("sign-key", "", "sign each content hash with this PKCS#8 PEM Ed25519 key `file`")
 	passFile := fs.String("sign-passphrase-file", "", "read the key's passphrase from this `file` (else ARXI_SIGN_PASSPHRASE)")
 	plainKey := fs.Bool("insecure-plain-key", false, "accept an unencrypted key file")
-	maxLine := fs.Int("max-line-bytes", evidence.DefaultLimits.Line, "reject input lines longer than `N` bytes (may only be lowered)")
-	maxPayload := fs.Int("max-payload-bytes", evidence.DefaultLimits.Payload, "reject payloads whose canonical form exceeds `N` bytes (may only be lowered)")
+	limits := c.LimitFlags()
 	storePath := fs.String("store", "", "continue the open segment of this store `file`, read only (SPEC §7)")
 	openNew := fs.Bool("open", false, "with --store and no open segment: open one linked to the last sealed segment")
 	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
 	}
-	lim, err := limits(*maxLine, *maxPayload)
+	lim, err := limits()
 	if err != nil {
 		return c.Exit(err)
 	}
@@ -83,23 +81,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	_, err = sealing.Stream(ctx, s, stdin, stdout, sealing.StreamOptions{Limits: lim, SealAtEnd: *sealAtEnd, Progress: p.Add})
 	p.Finish()
 	return c.Exit(err)
-}
-
-// limits applies --max-line-bytes and --max-payload-bytes, which may lower
-// the defaults of SPEC §16 but never raise them.
-func limits(line, payload int) (evidence.Limits, error) {
-	lim := evidence.DefaultLimits
-	for _, l := range []struct {
-		name     string
-		val, def int
-		dst      *int
-	}{{"max-line-bytes", line, lim.Line, &lim.Line}, {"max-payload-bytes", payload, lim.Payload, &lim.Payload}} {
-		if l.val < 1 || l.val > l.def {
-			return lim, &errcode.Error{Code: errcode.ConfigInvalid, Field: l.name, Msg: fmt.Sprintf("must be between 1 and the default %d", l.def)}
-		}
-		*l.dst = l.val
-	}
-	return lim, nil
 }
 
 // sealConfig validates the sealing flags.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/stream"
@@ -176,15 +177,7 @@ func TestExitCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runSeal(t, tc.stdin, tc.args...)
-			if code != tc.code {
-				t.Errorf("exit = %d, want %d; stderr: %s", code, tc.code, stderr)
-			}
-			if tc.err != "" && !strings.Contains(stderr, tc.err) {
-				t.Errorf("stderr = %q, want %s", stderr, tc.err)
-			}
-			if tc.code == 0 && stderr != "" {
-				t.Errorf("stderr on success: %q", stderr)
-			}
+			clitest.CheckExit(t, code, stderr, tc.code, tc.err)
 		})
 	}
 }

@@ -29,18 +29,14 @@ func storeStart(ctx context.Context, cfg *sealing.Config, path string, open bool
 		return &errcode.Error{Code: errcode.UsageInvalid, Msg: "--store and --predecessor-segment/--predecessor-head exclude each other",
 			Hint: "with --store, the store says what the chain continues from"}
 	}
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
+	s, err := sqlite.OpenReader(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) && open {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-	if err != nil {
-		return err
-	}
+	defer s.Close()
 	cfg.Start, err = (&store.Source{Store: s, Open: open}).Start(ctx)
 	return err
 }

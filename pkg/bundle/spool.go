@@ -280,7 +280,7 @@ func (s *Spooled) Records(ctx context.Context, id scalar.UUID) iter.Seq2[evidenc
 			return
 		}
 		seg := s.segs[i]
-		lim := s.limits()
+		lim := s.lim.WithDefaults()
 		lines := stream.NewLineReader(io.NewSectionReader(s.f, seg.start, seg.end-seg.start), lim.Line)
 		for {
 			line, err := lines.Next()
@@ -312,7 +312,7 @@ func (s *Spooled) Attachment(_ context.Context, h scalar.Digest) (*evidence.Atta
 	if _, err := s.f.ReadAt(buf, at.off); err != nil {
 		return nil, errcode.Wrap(errcode.IOFailed, err, "read spool file")
 	}
-	rec, err := evidence.Decode(string(buf), s.limits())
+	rec, err := evidence.Decode(string(buf), s.lim.WithDefaults())
 	if err != nil {
 		return nil, errcode.Wrap(errcode.IOFailed, err, "read spool file")
 	}
@@ -321,24 +321,6 @@ func (s *Spooled) Attachment(_ context.Context, h scalar.Digest) (*evidence.Atta
 		return nil, errcode.New(errcode.Internal, "spool index does not point at blob %s", h)
 	}
 	return a, nil
-}
-
-func (s *Spooled) limits() evidence.Limits {
-	l := s.lim
-	d := evidence.DefaultLimits
-	if l.Line <= 0 {
-		l.Line = d.Line
-	}
-	if l.Payload <= 0 {
-		l.Payload = d.Payload
-	}
-	if l.Attachment <= 0 {
-		l.Attachment = d.Attachment
-	}
-	if l.AttachmentRefs <= 0 {
-		l.AttachmentRefs = d.AttachmentRefs
-	}
-	return l
 }
 
 // Close removes the spool file.

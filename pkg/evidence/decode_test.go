@@ -242,3 +242,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestLimitsWithDefaults(t *testing.T) {
+	d := DefaultLimits
+	for _, tc := range []struct {
+		name     string
+		in, want Limits
+	}{
+		{"zero", Limits{}, d},
+		{"negative", Limits{Line: -1, Payload: -5, Attachment: -1, AttachmentRefs: -1}, d},
+		{"set kept", Limits{Line: 10, Payload: 20, Attachment: 30, AttachmentRefs: 40}, Limits{Line: 10, Payload: 20, Attachment: 30, AttachmentRefs: 40}},
+		{"mixed", Limits{Payload: 7}, Limits{Line: d.Line, Payload: 7, Attachment: d.Attachment, AttachmentRefs: d.AttachmentRefs}},
+	} {
+		if got := tc.in.WithDefaults(); got != tc.want {
+			t.Errorf("%s: %+v.WithDefaults() = %+v, want %+v", tc.name, tc.in, got, tc.want)
+		}
+	}
+}

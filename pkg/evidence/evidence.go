@@ -107,6 +107,25 @@ var DefaultLimits = Limits{
 	AttachmentRefs: 4096,
 }
 
+// WithDefaults returns l with its zero (or negative) fields set from
+// DefaultLimits.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits
+	if l.Line <= 0 {
+		l.Line = d.Line
+	}
+	if l.Payload <= 0 {
+		l.Payload = d.Payload
+	}
+	if l.Attachment <= 0 {
+		l.Attachment = d.Attachment
+	}
+	if l.AttachmentRefs <= 0 {
+		l.AttachmentRefs = d.AttachmentRefs
+	}
+	return l
+}
+
 // AttachmentRef is an envelope's reference to a blob.
 type AttachmentRef struct {
 	ContentType scalar.ContentType

@@ -197,7 +197,7 @@ type Store struct {
 // re-verifies the stored chain state first (see the package doc) and fails
 // with store.corrupt naming the first bad row.
 func Open(ctx context.Context, b Backend, cfg Config) (*Store, error) {
-	s := &Store{b: b, depth: cfg.VerifyDepth, lim: limits(cfg.Limits)}
+	s := &Store{b: b, depth: cfg.VerifyDepth, lim: cfg.Limits.WithDefaults()}
 	if s.depth == 0 {
 		s.depth = DefaultVerifyDepth
 	}
@@ -273,21 +273,4 @@ func checkMetaKey(key string) error {
 		return errcode.Wrap(errcode.InputFieldInvalid, err, "invalid store_meta key")
 	}
 	return nil
-}
-
-func limits(l evidence.Limits) evidence.Limits {
-	d := evidence.DefaultLimits
-	if l.Line <= 0 {
-		l.Line = d.Line
-	}
-	if l.Payload <= 0 {
-		l.Payload = d.Payload
-	}
-	if l.Attachment <= 0 {
-		l.Attachment = d.Attachment
-	}
-	if l.AttachmentRefs <= 0 {
-		l.AttachmentRefs = d.AttachmentRefs
-	}
-	return l
 }

@@ -53,7 +53,7 @@ func FuzzCheckEnvelopeRow(f *testing.F) {
 	f.Add([]byte(`[`))
 	seg := segmentInfo{order: 1, id: e.SegmentID, first: 1}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		c := newChecker(limits(evidence.Limits{}))
+		c := newChecker(evidence.DefaultLimits)
 		got, err := c.envelope(rowOf(e, line), seg)
 		if err != nil {
 			if !strings.Contains(err.Error(), string(errcode.StoreCorrupt)) {

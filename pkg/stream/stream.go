@@ -145,19 +145,7 @@ type Reader struct {
 
 // NewReader returns a Reader over r. Zero fields of lim take the defaults.
 func NewReader(r io.Reader, mode Mode, lim evidence.Limits) *Reader {
-	def := evidence.DefaultLimits
-	if lim.Line <= 0 {
-		lim.Line = def.Line
-	}
-	if lim.Payload <= 0 {
-		lim.Payload = def.Payload
-	}
-	if lim.Attachment <= 0 {
-		lim.Attachment = def.Attachment
-	}
-	if lim.AttachmentRefs <= 0 {
-		lim.AttachmentRefs = def.AttachmentRefs
-	}
+	lim = lim.WithDefaults()
 	rd := &Reader{lines: NewLineReader(r, lim.Line), mode: mode, lim: lim}
 	// A record wraps its payload in one object, so the line may be one
 	// level deeper than the payload limit of SPEC §3.

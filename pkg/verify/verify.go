@@ -190,25 +190,6 @@ func newWalker(ctx context.Context, cfg Config, in *stream.Reader) *walker {
 	return w
 }
 
-// recordLimits fills zero fields of l with evidence.DefaultLimits, as
-// stream.NewReader does.
-func recordLimits(l evidence.Limits) evidence.Limits {
-	d := evidence.DefaultLimits
-	if l.Line <= 0 {
-		l.Line = d.Line
-	}
-	if l.Payload <= 0 {
-		l.Payload = d.Payload
-	}
-	if l.Attachment <= 0 {
-		l.Attachment = d.Attachment
-	}
-	if l.AttachmentRefs <= 0 {
-		l.AttachmentRefs = d.AttachmentRefs
-	}
-	return l
-}
-
 // stop ends the checker's goroutines; a no-op after finish.
 func (w *walker) stop() {
 	if w.checker != nil {
@@ -252,7 +233,7 @@ func (w *walker) start() error {
 		w.m = m
 		return w.manifest()
 	}
-	rec, err := evidence.Decode(string(line), recordLimits(w.cfg.Records))
+	rec, err := evidence.Decode(string(line), w.cfg.Records.WithDefaults())
 	if err == nil && rec.Kind() == evidence.KindGenesis {
 		if string(rec.AppendJCS(nil)) != string(line) {
 			return &errcode.Error{Code: errcode.InputNotCanonical, Line: 1,

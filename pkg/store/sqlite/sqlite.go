@@ -82,6 +82,22 @@ type DB struct {
 
 var _ store.Backend = (*DB)(nil)
 
+// OpenReader opens the store file at path for reading only, as every
+// reading command does: no writer lock, no verification at open (a
+// snapshot verifies each row it reads). Closing the Store closes the file.
+func OpenReader(ctx context.Context, path string) (*store.Store, error) {
+	db, err := Open(ctx, Config{Path: path, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // Open opens the store at cfg.Path. A writer creates the file when it is
 // missing (not its directory), takes the writer lock, and creates or
 // migrates the schema.
