@@ -116,7 +116,6 @@ func BenchmarkRunpack(b *testing.B) {
 	dir := syntheticRunpack(b, 10000)
 	var envs, bytesOut int
 	b.ResetTimer()
-	b.ResetTimer()
 	for range b.N {
 		rp, err := Read(dir)
 		if err != nil {
@@ -140,7 +139,6 @@ func BenchmarkMap(b *testing.B) {
 		b.Fatal(err)
 	}
 	var envs int
-	b.ResetTimer()
 	b.ResetTimer()
 	for range b.N {
 		_, st, err := mapTo(rp, io.Discard)
@@ -166,7 +164,6 @@ func BenchmarkSealDGOutput(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(ndjson.Len()))
-	b.ResetTimer()
 	b.ResetTimer()
 	for range b.N {
 		s, err := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench")})

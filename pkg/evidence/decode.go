@@ -19,31 +19,49 @@ func Decode(line string, lim Limits) (Record, error) {
 	if !root.IsObject() {
 		return nil, errcode.New(errcode.InputMalformedJSON, "a record must be a JSON object")
 	}
+	// One pass over the members: the kind is only known once "record" is
+	// seen, and it sorts after the payload.
+	var buf [24]member
+	ms := buf[:0]
+	root.ForEach(func(k, v gjson.Result) bool {
+		ms = append(ms, member{k.Str, v})
+		return true
+	})
 	kind := KindUnsealed
-	if r := root.Get("record"); r.Exists() {
-		if r.Type != gjson.String {
+	for _, m := range ms {
+		if m.key != "record" {
+			continue
+		}
+		if m.val.Type != gjson.String {
 			return nil, fieldErr(errcode.InputFieldInvalid, "record", "must be a string")
 		}
-		k, ok := ParseKind(r.Str)
+		k, ok := ParseKind(m.val.Str)
 		if !ok {
-			return nil, fieldErr(errcode.InputFieldInvalid, "record", "unknown record kind "+strconv.Quote(r.Str))
+			return nil, fieldErr(errcode.InputFieldInvalid, "record", "unknown record kind "+strconv.Quote(m.val.Str))
 		}
 		kind = k
+		break
 	}
 	switch kind {
 	case KindUnsealed:
-		return decodeUnsealed(root, lim)
+		return decodeUnsealed(ms, lim)
 	case KindAttachment:
-		return decodeAttachment(root, lim)
+		return decodeAttachment(ms, lim)
 	case KindGenesis:
-		return decodeGenesis(root)
+		return decodeGenesis(ms)
 	case KindEnvelope:
-		return decodeEnvelope(root, lim)
+		return decodeEnvelope(ms, lim)
 	case KindElided:
-		return decodeElided(root)
+		return decodeElided(ms)
 	default:
-		return decodeSeal(root)
+		return decodeSeal(ms)
 	}
+}
+
+// member is one key and value of a JSON object.
+type member struct {
+	key string
+	val gjson.Result
 }
 
 // fields collects an object's members against a fixed key list, rejecting
@@ -53,20 +71,37 @@ type fields struct {
 	vals  []gjson.Result
 }
 
-func collect(root gjson.Result, names []string, vals []gjson.Result) (fields, error) {
+// set records the value of key, or fails if key is not one of the names.
+func (f fields) set(key string, v gjson.Result) error {
+	for i, n := range f.names {
+		if n == key {
+			f.vals[i] = v
+			return nil
+		}
+	}
+	return fieldErr(errcode.InputUnknownField, key, "unknown field")
+}
+
+// collect reads the members of the object v.
+func collect(v gjson.Result, names []string, vals []gjson.Result) (fields, error) {
 	f := fields{names: names, vals: vals}
 	var err error
-	root.ForEach(func(k, v gjson.Result) bool {
-		for i, n := range names {
-			if n == k.Str {
-				f.vals[i] = v
-				return true
-			}
-		}
-		err = fieldErr(errcode.InputUnknownField, k.Str, "unknown field")
-		return false
+	v.ForEach(func(k, v gjson.Result) bool {
+		err = f.set(k.Str, v)
+		return err == nil
 	})
 	return f, err
+}
+
+// collectMembers is collect over members already read.
+func collectMembers(ms []member, names []string, vals []gjson.Result) (fields, error) {
+	f := fields{names: names, vals: vals}
+	for _, m := range ms {
+		if err := f.set(m.key, m.val); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
 }
 
 // require fails on the first absent key among names.
@@ -211,8 +246,8 @@ func decodeContent(f fields, c *Content, lim Limits) error {
 	return nil
 }
 
-func decodeUnsealed(root gjson.Result, lim Limits) (*Unsealed, error) {
-	f, err := collect(root, unsealedKeys, make([]gjson.Result, len(unsealedKeys)))
+func decodeUnsealed(ms []member, lim Limits) (*Unsealed, error) {
+	f, err := collectMembers(ms, unsealedKeys, make([]gjson.Result, len(unsealedKeys)))
 	if err != nil {
 		return nil, err
 	}
@@ -328,8 +363,8 @@ var attachmentKeys = []string{"data", "hash", "record", "size"}
 
 // decodeAttachment reads an attachment record. It checks the format of hash
 // and size but not that they match the data: see Attachment.Verify.
-func decodeAttachment(root gjson.Result, lim Limits) (*Attachment, error) {
-	f, err := collect(root, attachmentKeys, make([]gjson.Result, len(attachmentKeys)))
+func decodeAttachment(ms []member, lim Limits) (*Attachment, error) {
+	f, err := collectMembers(ms, attachmentKeys, make([]gjson.Result, len(attachmentKeys)))
 	if err != nil {
 		return nil, err
 	}
@@ -354,8 +389,8 @@ var envelopeKeys = []string{"actor_id", "adapter_id", "attachments", "chain_hash
 	"envelope_id", "environment_id", "event_type", "payload", "record", "schema_version", "segment_id",
 	"sequence", "session_id", "signatures", "trace_id"}
 
-func decodeEnvelope(root gjson.Result, lim Limits) (*Envelope, error) {
-	f, err := collect(root, envelopeKeys, make([]gjson.Result, len(envelopeKeys)))
+func decodeEnvelope(ms []member, lim Limits) (*Envelope, error) {
+	f, err := collectMembers(ms, envelopeKeys, make([]gjson.Result, len(envelopeKeys)))
 	if err != nil {
 		return nil, err
 	}
@@ -502,8 +537,8 @@ var genesisKeys = []string{"created_at", "genesis_hash", "hash_algorithm", "pred
 	"predecessor_segment_id", "record", "recorder_id", "schema_version", "segment_id"}
 
 // decodeGenesis reads a genesis record. It does not recompute genesis_hash.
-func decodeGenesis(root gjson.Result) (*Genesis, error) {
-	f, err := collect(root, genesisKeys, make([]gjson.Result, len(genesisKeys)))
+func decodeGenesis(ms []member) (*Genesis, error) {
+	f, err := collectMembers(ms, genesisKeys, make([]gjson.Result, len(genesisKeys)))
 	if err != nil {
 		return nil, err
 	}
@@ -549,8 +584,8 @@ func decodeGenesis(root gjson.Result) (*Genesis, error) {
 
 var elidedKeys = []string{"chain_hash", "content_hash", "record", "segment_id", "sequence"}
 
-func decodeElided(root gjson.Result) (*Elided, error) {
-	f, err := collect(root, elidedKeys, make([]gjson.Result, len(elidedKeys)))
+func decodeElided(ms []member) (*Elided, error) {
+	f, err := collectMembers(ms, elidedKeys, make([]gjson.Result, len(elidedKeys)))
 	if err != nil {
 		return nil, err
 	}
@@ -575,8 +610,8 @@ func decodeElided(root gjson.Result) (*Elided, error) {
 
 var sealKeys = []string{"envelope_count", "head_chain_hash", "merkle_root", "reason", "record", "sealed_at", "segment_id"}
 
-func decodeSeal(root gjson.Result) (*Seal, error) {
-	f, err := collect(root, sealKeys, make([]gjson.Result, len(sealKeys)))
+func decodeSeal(ms []member) (*Seal, error) {
+	f, err := collectMembers(ms, sealKeys, make([]gjson.Result, len(sealKeys)))
 	if err != nil {
 		return nil, err
 	}

@@ -255,3 +255,19 @@ func FuzzParseDigest(f *testing.F) {
 		}
 	})
 }
+
+// TestDigestEveryByte puts each byte value at the first and last hex
+// position: only 0-9 and a-f parse.
+func TestDigestEveryByte(t *testing.T) {
+	for c := range 256 {
+		want := ('0' <= c && c <= '9') || ('a' <= c && c <= 'f')
+		for _, pos := range []int{0, 63} {
+			h := []byte(strings.Repeat("0", 64))
+			h[pos] = byte(c)
+			_, err := ParseDigest("sha256:" + string(h))
+			if (err == nil) != want {
+				t.Errorf("byte %#x at %d: err %v, want ok=%v", c, pos, err, want)
+			}
+		}
+	}
+}

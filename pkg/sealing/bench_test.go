@@ -26,7 +26,6 @@ func benchSeal(b *testing.B, signers []Signer) {
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
-	b.ResetTimer()
 	for range b.N {
 		s, err := New(Config{RecorderID: scalar.MustLabel("bench"), Signers: signers})
 		if err != nil {
@@ -68,7 +67,6 @@ func BenchmarkSealRSS(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 1_000_000
-	b.ResetTimer()
 	b.ResetTimer()
 	for range b.N {
 		cmd := exec.Command(bin, "--recorder-id", "bench", "--seal-at-end", "--progress", "never")
