@@ -98,35 +98,22 @@ func segmentOpen(ctx context.Context, c *cli.Command, path, recorder, sync strin
 	if err != nil {
 		return &errcode.Error{Code: errcode.ConfigInvalid, Field: "recorder-id", Msg: "invalid recorder id", Err: err}
 	}
-	if err := checkDepth(depth); err != nil {
-		return err
-	}
-	s, err := openWriter(ctx, path, sync, depth)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	a, err := s.Appender(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	at, err := now()
-	if err != nil {
-		return err
-	}
 	segID, err := scalar.NewRandomUUID7()
 	if err != nil {
 		return err
 	}
-	g, err := a.OpenSegmentNow(ctx, id, segID, at)
-	if err != nil {
-		return err
-	}
-	return showOne(ctx, c, s, g.SegmentID, asJSON)
+	return withAppender(ctx, path, sync, depth, func(s *store.Store, a *store.Appender, at scalar.Timestamp) error {
+		g, err := a.OpenSegmentNow(ctx, id, segID, at)
+		if err != nil {
+			return err
+		}
+		return showOne(ctx, c, s, g.SegmentID, asJSON)
+	})
 }
 
-func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth int, asJSON bool) error {
+// withAppender opens the store for writing and runs f with its appender
+// and the clock's time.
+func withAppender(ctx context.Context, path, sync string, depth int, f func(*store.Store, *store.Appender, scalar.Timestamp) error) error {
 	if err := checkDepth(depth); err != nil {
 		return err
 	}
@@ -144,14 +131,20 @@ func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth i
 	if err != nil {
 		return err
 	}
-	seal, err := a.SealNow(ctx, evidence.SealManual, at)
-	if err != nil {
-		if e, ok := errcode.As(err); ok && e.Code == errcode.SegmentNoneOpen && e.Hint == "" {
-			e.Hint = "nothing to seal"
+	return f(s, a, at)
+}
+
+func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth int, asJSON bool) error {
+	return withAppender(ctx, path, sync, depth, func(s *store.Store, a *store.Appender, at scalar.Timestamp) error {
+		seal, err := a.SealNow(ctx, evidence.SealManual, at)
+		if err != nil {
+			if e, ok := errcode.As(err); ok && e.Code == errcode.SegmentNoneOpen && e.Hint == "" {
+				e.Hint = "nothing to seal"
+			}
+			return err
 		}
-		return err
-	}
-	return showOne(ctx, c, s, seal.SegmentID, asJSON)
+		return showOne(ctx, c, s, seal.SegmentID, asJSON)
+	})
 }
 
 // inSnapshot runs f on a snapshot of the store, opened for reading only;

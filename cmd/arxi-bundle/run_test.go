@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/bundletest/fixture"
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 	"arxi.dev/arxi/pkg/zstdio"
@@ -22,14 +23,9 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/*.txtar with the files of package fixture in
 // the work directory.
 func TestScripts(t *testing.T) {
-	events, err := filepath.Abs("../../testdata/demo/events.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
+	clitest.Scripts(t, testscript.Params{
 		Setup: func(env *testscript.Env) error {
-			if err := fixture.Write(env.WorkDir, events); err != nil {
+			if err := fixture.Write(env.WorkDir, filepath.Join(env.Getenv("TESTDATA"), "demo", "events.ndjson")); err != nil {
 				return err
 			}
 			return makeStore(filepath.Join(env.WorkDir, "demo.db"), filepath.Join(env.WorkDir, "demo.ndjson"))

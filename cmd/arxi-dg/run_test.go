@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/canonical"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -21,18 +22,12 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testdata, err := filepath.Abs("../../testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
 	golden, err := filepath.Abs("../../pkg/dg/testdata/golden")
 	if err != nil {
 		t.Fatal(err)
 	}
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
+	clitest.Scripts(t, testscript.Params{
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("TESTDATA", testdata)
 			env.Setenv("GOLDEN", golden)
 			return nil
 		},

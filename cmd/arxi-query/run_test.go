@@ -26,16 +26,7 @@ func TestMain(m *testing.M) {
 var ctx = context.Background()
 
 func TestScripts(t *testing.T) {
-	testdata, err := filepath.Abs("../../testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("TESTDATA", testdata)
-			return nil
-		},
+	clitest.Scripts(t, testscript.Params{
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// mkstore DB EVENTS [MAX]: seal EVENTS (segments of MAX, all
 			// sealed) as arxi-seal --seal-at-end would, write the sealed

@@ -23,17 +23,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testdata, err := filepath.Abs("../../testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("TESTDATA", testdata)
-			return nil
-		},
-	})
+	clitest.Scripts(t, testscript.Params{})
 }
 
 func runSeal(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/bundletest/fixture"
+	"arxi.dev/arxi/internal/clitest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -19,13 +20,10 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/*.txtar with the files of package fixture in
 // the work directory.
 func TestScripts(t *testing.T) {
-	events, err := filepath.Abs("../../testdata/demo/events.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testscript.Run(t, testscript.Params{
-		Dir:   "testdata",
-		Setup: func(env *testscript.Env) error { return fixture.Write(env.WorkDir, events) },
+	clitest.Scripts(t, testscript.Params{
+		Setup: func(env *testscript.Env) error {
+			return fixture.Write(env.WorkDir, filepath.Join(env.Getenv("TESTDATA"), "demo", "events.ndjson"))
+		},
 	})
 }
 
