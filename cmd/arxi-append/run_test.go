@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -105,17 +104,6 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		lines[n-1] = strings.Replace(lines[n-1], args[2], args[3], 1)
 		ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(lines, "")), 0o644))
 	},
-	// sql DB STATEMENT: run SQL on the store file directly.
-	"sql": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) != 2 {
-			ts.Fatalf("usage: sql DB STATEMENT")
-		}
-		db, err := sql.Open("sqlite", "file:"+ts.MkAbs(args[0]))
-		ts.Check(err)
-		defer db.Close()
-		_, err = db.Exec(args[1])
-		ts.Check(err)
-	},
 }
 
 func runAppend(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
@@ -136,7 +124,7 @@ func TestExitCodes(t *testing.T) {
 	if code, _, stderr := runAppend(t, sealed, "--store", newer); code != 0 {
 		t.Fatalf("setup: %s", stderr)
 	}
-	sqlExec(t, newer, "PRAGMA user_version = 7")
+	clitest.ExecSQL(t, newer, "PRAGMA user_version = 7")
 	fresh := func() string { return filepath.Join(t.TempDir(), "arxi.db") }
 	unsealed, err := canonical.Transform([]byte(storetest.Event(0)))
 	if err != nil {
@@ -285,7 +273,7 @@ func TestCorruptRow(t *testing.T) {
 	if code, _, stderr := runAppend(t, in, "--store", path); code != 0 {
 		t.Fatal(stderr)
 	}
-	sqlExec(t, path, `UPDATE envelopes SET line = replace(line, '"i":4', '"i":5') WHERE position = 5`)
+	clitest.ExecSQL(t, path, `UPDATE envelopes SET line = replace(line, '"i":4', '"i":5') WHERE position = 5`)
 	code, stdout, stderr := runAppend(t, nil, "--store", path)
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "store.corrupt") || !strings.Contains(stderr, "envelopes row 5") {
 		t.Errorf("corrupt row: exit %d, %s", code, stderr)
@@ -293,17 +281,5 @@ func TestCorruptRow(t *testing.T) {
 	// A shallow verification does not reach row 5.
 	if code, _, stderr := runAppend(t, nil, "--store", path, "--verify-depth", "1"); code != 0 {
 		t.Errorf("--verify-depth 1: exit %d, %s", code, stderr)
-	}
-}
-
-func sqlExec(t *testing.T, path, query string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(query); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/internal/clitest"
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/storetest"
 	"arxi.dev/arxi/pkg/zstdio"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -47,15 +47,7 @@ func makeStore(path, stream string) error {
 		return err
 	}
 	defer db.Close()
-	s, err := store.Open(ctx, db, store.Config{})
-	if err != nil {
-		return err
-	}
-	a, err := s.Appender(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = store.AppendStream(ctx, a, in, store.AppendOptions{})
+	_, err = storetest.Append(ctx, db, in)
 	return err
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/sealing"
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 	"arxi.dev/arxi/pkg/store/storetest"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -77,17 +75,6 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Fatalf("no segment %s", args[2])
 			},
-			// sql DB STATEMENT: run SQL on the store file directly.
-			"sql": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 2 {
-					ts.Fatalf("usage: sql DB STATEMENT")
-				}
-				db, err := sql.Open("sqlite", "file:"+ts.MkAbs(args[0]))
-				ts.Check(err)
-				defer db.Close()
-				_, err = db.Exec(args[1])
-				ts.Check(err)
-			},
 		},
 	})
 }
@@ -99,15 +86,7 @@ func appendTo(path string, sealed []byte) error {
 		return err
 	}
 	defer db.Close()
-	s, err := store.Open(ctx, db, store.Config{})
-	if err != nil {
-		return err
-	}
-	a, err := s.Appender(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = store.AppendStream(ctx, a, bytes.NewReader(sealed), store.AppendOptions{})
+	_, err = storetest.Append(ctx, db, bytes.NewReader(sealed))
 	return err
 }
 

@@ -21,14 +21,7 @@ func appendTo(t *testing.T, path string, sealed []byte) []byte {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s, err := store.Open(t.Context(), db, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := s.Appender(t.Context())
-	if _, err := store.AppendStream(t.Context(), a, bytes.NewReader(sealed), store.AppendOptions{}); err != nil {
-		t.Fatalf("append: %v", err)
-	}
+	s := storetest.Fill(t, db, sealed)
 	sn, _ := s.Snapshot(t.Context())
 	defer sn.Close()
 	var out bytes.Buffer

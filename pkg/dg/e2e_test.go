@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/dg"
@@ -151,27 +152,15 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("root from the sealed stream = %s, want %s", got, root)
 			}
 
-			sp, err := bundle.Spool(ctx, bytes.NewReader(sealed), bundle.SpoolConfig{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sp.Close()
-			sel := bundle.Selector{Stream: true}
-			if err := sel.Normalize(); err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			if _, err := bundle.Build(ctx, sp, sel, &b, bundle.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			v, err := verify.Bundle(ctx, bytes.NewReader(b.Bytes()), verify.Config{})
+			b := fixture.MustBuild(t, sealed, bundle.Selector{Stream: true})
+			v, err := verify.Bundle(ctx, bytes.NewReader(b), verify.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !v.Valid() {
 				t.Fatalf("verdict: %s", v.AppendJCS(nil))
 			}
-			blobs, envs = readRecords(t, b.Bytes(), true)
+			blobs, envs = readRecords(t, b, true)
 			if got := rootFromEvidence(t, blobs, envs); got != root {
 				t.Errorf("root from the bundle = %s, want %s", got, root)
 			}

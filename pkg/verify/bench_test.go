@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/verify"
@@ -31,17 +32,11 @@ var benchBundles = map[bool]func() []byte{
 }
 
 func benchBundle(keys []*signing.Key) []byte {
-	data := bundletest.BenchBytes(benchEnvelopes, 5000, keys...)
-	sp, err := bundle.Spool(context.Background(), bytes.NewReader(data), bundle.SpoolConfig{})
+	b, err := fixture.Build(bundletest.BenchBytes(benchEnvelopes, 5000, keys...), bundle.Selector{All: true})
 	if err != nil {
 		panic(err)
 	}
-	defer sp.Close()
-	var out bytes.Buffer
-	if _, err := bundle.Build(context.Background(), sp, bundle.Selector{All: true}, &out, bundle.Options{}); err != nil {
-		panic(err)
-	}
-	return out.Bytes()
+	return b
 }
 
 func benchVerify(b *testing.B, signed bool) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
@@ -18,19 +19,9 @@ import (
 func FuzzBundle(f *testing.F) {
 	stream := bundletest.Stream(bundletest.Options{Envelopes: 5, PerSegment: 2, AttachEvery: 2, Keys: keys(1)})
 	f.Add(stream)
-	sp, err := bundle.Spool(context.Background(), bytes.NewReader(stream), bundle.SpoolConfig{Dir: f.TempDir()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	var b bytes.Buffer
-	sel := bundle.Selector{EventTypes: baseSelector().EventTypes}
-	sel.Normalize()
-	if _, err := bundle.Build(context.Background(), sp, sel, &b, bundle.Options{}); err != nil {
-		f.Fatal(err)
-	}
-	sp.Close()
-	f.Add(b.Bytes())
-	f.Add(compress(f, b.Bytes()))
+	b := fixture.MustBuild(f, stream, bundle.Selector{EventTypes: baseSelector().EventTypes})
+	f.Add(b)
+	f.Add(compress(f, b))
 	f.Add([]byte("{\"record\":\"manifest\"}\n"))
 	root := bundletest.ParseTrustRoot("any_trusted_key", keys(1)...)
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -37,20 +37,6 @@ func baseSelector() bundle.Selector {
 	return sel
 }
 
-func buildBundle(t testing.TB, data []byte, sel bundle.Selector) []byte {
-	t.Helper()
-	sp, err := bundle.Spool(context.Background(), bytes.NewReader(data), bundle.SpoolConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	var out bytes.Buffer
-	if _, err := bundle.Build(context.Background(), sp, sel, &out, bundle.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
 func run(t testing.TB, in []byte, cfg verify.Config) *verify.Verdict {
 	t.Helper()
 	v, err := verify.Bundle(context.Background(), bytes.NewReader(in), cfg)

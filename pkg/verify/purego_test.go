@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/verify"
 )
 
@@ -45,7 +46,7 @@ func TestPureGo(t *testing.T) {
 	gocmd("build", "-o", bin, "./cmd/arxi-verify", "./cmd/arxi-bundle")
 
 	// The cgo codec's bundle, verified by the pure-Go binary.
-	b := buildBundle(t, baseStream(), baseSelector())
+	b := fixture.MustBuild(t, baseStream(), baseSelector())
 	zc := filepath.Join(bin, "cgo.arxb.zst")
 	if err := os.WriteFile(zc, compress(t, b), 0o644); err != nil {
 		t.Fatal(err)

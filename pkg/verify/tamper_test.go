@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/verify"
 )
 
 // TestBaseBundle pins the shape the tamper matrix relies on.
 func TestBaseBundle(t *testing.T) {
-	b := buildBundle(t, baseStream(bundletest.Key(1)), baseSelector())
+	b := fixture.MustBuild(t, baseStream(bundletest.Key(1)), baseSelector())
 	var kinds []string
 	for _, l := range split(b) {
 		for _, k := range []string{"manifest", "genesis", "attachment", "envelope", "elided", "seal"} {
@@ -35,7 +36,7 @@ func TestBaseBundle(t *testing.T) {
 // change makes the verdict invalid and which phase catches it (others may
 // fail as well: a removed envelope also breaks the chain).
 func TestTamperMatrix(t *testing.T) {
-	base := buildBundle(t, baseStream(bundletest.Key(1)), baseSelector())
+	base := fixture.MustBuild(t, baseStream(bundletest.Key(1)), baseSelector())
 	// Segment 1: A E1 E2 A E3 E4 S (events 0-3); segment 2: A E1 x2 x3 E4 S
 	// (events 4-7); segment 3: x1 E2 x3 E4 S (events 8-11).
 	type edit func(t *testing.T, l lines) lines
@@ -209,7 +210,7 @@ func rederive(t *testing.T, l lines) {
 // warning) and invalid under a trust root.
 func TestForgery(t *testing.T) {
 	key := bundletest.Key(1)
-	l := split(buildBundle(t, baseStream(key), baseSelector()))
+	l := split(fixture.MustBuild(t, baseStream(key), baseSelector()))
 	l.sub(t, l.find(t, 2, "envelope", 1), `"tool":"search"`, `"tool":"delete"`)
 	l.forge(t, true)
 	forged := l.bytes()
@@ -236,7 +237,7 @@ func TestForgery(t *testing.T) {
 // satisfy the policy.
 func TestSignatureTampered(t *testing.T) {
 	k1, k2 := bundletest.Key(1), bundletest.Key(2)
-	l := split(buildBundle(t, baseStream(k1, k2), baseSelector()))
+	l := split(fixture.MustBuild(t, baseStream(k1, k2), baseSelector()))
 	i := l.find(t, 3, "envelope", 1) // sequence 2
 	l.edit(t, i, func(r evidence.Record) { r.(*evidence.Envelope).Signatures[1].Value[10] ^= 1 })
 	v := run(t, l.bytes(), verify.Config{TrustRoot: bundletest.ParseTrustRoot("any_trusted_key", k1, k2)})

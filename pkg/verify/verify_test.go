@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -61,7 +62,7 @@ func TestPolicies(t *testing.T) {
 		{"threshold 2: unsigned", nil, "threshold:2", []byte{1, 2, 3}, false, "signature.policy_unmet", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := buildBundle(t, baseStream(keys(tc.signers...)...), baseSelector())
+			b := fixture.MustBuild(t, baseStream(keys(tc.signers...)...), baseSelector())
 			v := run(t, b, verify.Config{TrustRoot: bundletest.ParseTrustRoot(tc.policy, keys(tc.trusted...)...)})
 			if v.Valid() != tc.valid {
 				t.Fatalf("valid = %v, want %v: %s", v.Valid(), tc.valid, v.AppendJCS(nil))
@@ -89,7 +90,7 @@ func TestPolicies(t *testing.T) {
 
 // TestUntrustedWarning names the unknown key and counts its envelopes.
 func TestUntrustedWarning(t *testing.T) {
-	b := buildBundle(t, baseStream(keys(1, 3)...), baseSelector())
+	b := fixture.MustBuild(t, baseStream(keys(1, 3)...), baseSelector())
 	v := run(t, b, verify.Config{TrustRoot: bundletest.ParseTrustRoot("any_trusted_key", keys(1)...)})
 	want := []verify.Warning{{Code: verify.WarnUntrustedSignature, Message: "key " + bundletest.Key(3).KeyID().String() +
 		" is not in the trust root; its signatures on 8 envelopes were ignored"}}
@@ -103,7 +104,7 @@ func TestUntrustedWarning(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	// Every envelope fails the policy (the root trusts another key) and
 	// one content hash is wrong, so the order of results matters.
-	b := buildBundle(t, bundletest.Stream(bundletest.Options{Envelopes: 600, PerSegment: 250, AttachEvery: 5, Keys: keys(1)}), bundle.Selector{All: true})
+	b := fixture.MustBuild(t, bundletest.Stream(bundletest.Options{Envelopes: 600, PerSegment: 250, AttachEvery: 5, Keys: keys(1)}), bundle.Selector{All: true})
 	l := split(b)
 	l.sub(t, l.find(t, 2, "envelope", 77), `"tool":"search"`, `"tool":"other"`)
 	b = l.bytes()
@@ -144,7 +145,7 @@ func compress(t testing.TB, b []byte) []byte {
 // TestCompressed: a zstd bundle verifies like the plain one; a damaged or
 // cut compressed file is invalid, not an error.
 func TestCompressed(t *testing.T) {
-	b := buildBundle(t, baseStream(), baseSelector())
+	b := fixture.MustBuild(t, baseStream(), baseSelector())
 	z := compress(t, b)
 	if v := run(t, z, verify.Config{}); !v.Valid() {
 		t.Fatalf("compressed bundle: %s", v.AppendJCS(nil))
@@ -205,7 +206,7 @@ func TestBareStream(t *testing.T) {
 // TestPhases: a subset runs only those phases; the others are skipped and
 // their faults go unreported.
 func TestPhases(t *testing.T) {
-	l := split(buildBundle(t, baseStream(), baseSelector()))
+	l := split(fixture.MustBuild(t, baseStream(), baseSelector()))
 	l.edit(t, l.find(t, 1, "seal", 1), func(r evidence.Record) { r.(*evidence.Seal).MerkleRoot[0] ^= 1 })
 	b := l.bytes()
 	for _, tc := range []struct {
@@ -246,7 +247,7 @@ func TestPhases(t *testing.T) {
 // TestLimits: bounded-work limits are checked against the manifest before
 // any record is read, and again as records arrive.
 func TestLimits(t *testing.T) {
-	b := buildBundle(t, baseStream(), baseSelector()) // 3 segments, 12 envelopes, 3 blobs
+	b := fixture.MustBuild(t, baseStream(), baseSelector()) // 3 segments, 12 envelopes, 3 blobs
 	s := baseStream()
 	for _, tc := range []struct {
 		name string
@@ -288,7 +289,7 @@ func TestLimits(t *testing.T) {
 // TestNotVerifiable: input that is not a bundle or a stream is an error,
 // not a verdict.
 func TestNotVerifiable(t *testing.T) {
-	b := buildBundle(t, baseStream(), baseSelector())
+	b := fixture.MustBuild(t, baseStream(), baseSelector())
 	manifest, _, _ := strings.Cut(string(b), "\n")
 	for _, tc := range []struct {
 		name string
@@ -314,7 +315,7 @@ func TestNotVerifiable(t *testing.T) {
 // TestUnsupportedVersion: a manifest of another version is a phase-1
 // failure, not an error.
 func TestUnsupportedVersion(t *testing.T) {
-	l := split(buildBundle(t, baseStream(), baseSelector()))
+	l := split(fixture.MustBuild(t, baseStream(), baseSelector()))
 	l.sub(t, 0, `"bundle_version":1`, `"bundle_version":2`)
 	rederive(t, l)
 	v := run(t, l.bytes(), verify.Config{})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/errcode"
@@ -18,56 +19,21 @@ import (
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/storetest"
 )
-
-// fill appends a sealed stream to a new store over b.
-func fill(t testing.TB, b store.Backend, stream []byte) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), b, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Appender(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.AppendStream(context.Background(), a, bytes.NewReader(stream), store.AppendOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func fromStore(t testing.TB, s *store.Store, sel bundle.Selector) ([]byte, error) {
 	t.Helper()
-	sn, err := s.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sn.Close()
 	var out bytes.Buffer
-	_, err = bundle.Build(context.Background(), storesource.New(sn), sel, &out, bundle.Options{})
+	_, err := fromStoreTo(s, sel, &out)
 	return out.Bytes(), err
-}
-
-func fromStream(t testing.TB, stream []byte, sel bundle.Selector) []byte {
-	t.Helper()
-	sp, err := bundle.Spool(context.Background(), bytes.NewReader(stream), bundle.SpoolConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	var out bytes.Buffer
-	if _, err := bundle.Build(context.Background(), sp, sel, &out, bundle.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
 }
 
 // TestSameAsStream: a store and the stream it was filled from give the
 // same bundle bytes for every selector.
 func TestSameAsStream(t *testing.T) {
 	stream := bundletest.Stream(bundletest.Options{Envelopes: 40, PerSegment: 9, AttachEvery: 4, LeaveOpen: true})
-	s := fill(t, memory.New(), stream)
+	s := storetest.Fill(t, memory.New(), stream)
 	defer s.Close()
 	for name, sel := range map[string]bundle.Selector{
 		"all":        {All: true},
@@ -84,7 +50,7 @@ func TestSameAsStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := fromStream(t, stream, sel); !bytes.Equal(got, want) {
+			if want := fixture.MustBuild(t, stream, sel); !bytes.Equal(got, want) {
 				t.Errorf("bundle from the store differs from the bundle from the stream:\n%s\n%s", got, want)
 			}
 		})
@@ -103,7 +69,7 @@ func at(t *testing.T, sec int) *scalar.Timestamp {
 func timeSec(n int) time.Duration { return time.Duration(n) * time.Second }
 
 func TestErrors(t *testing.T) {
-	s := fill(t, memory.New(), bundletest.Stream(bundletest.Options{Envelopes: 5}))
+	s := storetest.Fill(t, memory.New(), bundletest.Stream(bundletest.Options{Envelopes: 5}))
 	defer s.Close()
 	for _, tc := range []struct {
 		sel  bundle.Selector
@@ -130,13 +96,13 @@ func BenchmarkBuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := fill(b, db, benchStream())
+	s := storetest.Fill(b, db, benchStream())
 	defer s.Close()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
 	for range b.N { // not b.Loop: its single run ignores -cpu (golang/go#49980)
-		if _, err := fromStoreTo(b, s, bundle.Selector{All: true}, io.Discard); err != nil {
+		if _, err := fromStoreTo(s, bundle.Selector{All: true}, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -147,7 +113,8 @@ func BenchmarkBuild(b *testing.B) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/envelope")
 }
 
-func fromStoreTo(t testing.TB, s *store.Store, sel bundle.Selector, w io.Writer) (*bundle.Manifest, error) {
+// fromStoreTo builds a bundle of sel from a snapshot of s into w.
+func fromStoreTo(s *store.Store, sel bundle.Selector, w io.Writer) (*bundle.Manifest, error) {
 	sn, err := s.Snapshot(context.Background())
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"bytes"
-	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
@@ -30,29 +30,10 @@ func newStore(t *testing.T, path string, stream []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, db, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if stream != nil {
-		a, _ := s.Appender(ctx)
-		if _, err := store.AppendStream(ctx, a, bytes.NewReader(stream), store.AppendOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Fill(t, db, stream)
 	}
 	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func sqlExec(t *testing.T, path, query string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(query); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -64,10 +45,10 @@ func TestOpenFaults(t *testing.T) {
 	notDB := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notDB, []byte("these are not the rows you are looking for\n"), 0o644)
 	otherApp := filepath.Join(dir, "other.db")
-	sqlExec(t, otherApp, "CREATE TABLE t (x)")
+	clitest.ExecSQL(t, otherApp, "CREATE TABLE t (x)")
 	newer := filepath.Join(dir, "newer.db")
 	newStore(t, newer, storetest.Seal(t, sealing.Config{}, storetest.Events(0, 3), true))
-	sqlExec(t, newer, "PRAGMA user_version = 99")
+	clitest.ExecSQL(t, newer, "PRAGMA user_version = 99")
 	for _, tc := range []struct {
 		name     string
 		path     string

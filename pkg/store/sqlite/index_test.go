@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
@@ -127,9 +128,9 @@ func TestIndexesAgainstMemory(t *testing.T) {
 func TestPostingsCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "arxi.db")
 	newStore(t, path, storetest.Seal(t, sealing.Config{}, storetest.Events(0, 30), false))
-	sqlExec(t, path, `UPDATE postings SET positions = x'00' WHERE label = (SELECT id FROM labels WHERE value = 'trace-1')`)
-	sqlExec(t, path, `UPDATE postings SET last = last + 1000 WHERE label = (SELECT id FROM labels WHERE value = 'agent:2')`)
-	sqlExec(t, path, `UPDATE zones SET first = 0`)
+	clitest.ExecSQL(t, path, `UPDATE postings SET positions = x'00' WHERE label = (SELECT id FROM labels WHERE value = 'trace-1')`)
+	clitest.ExecSQL(t, path, `UPDATE postings SET last = last + 1000 WHERE label = (SELECT id FROM labels WHERE value = 'agent:2')`)
+	clitest.ExecSQL(t, path, `UPDATE zones SET first = 0`)
 	db, err := Open(ctx, Config{Path: path, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/stream"
 )
 
@@ -157,4 +158,31 @@ func CheckStream(t testing.TB, b []byte) {
 	if err := g.End(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Append opens a store over b and appends the sealed stream r to it, as
+// arxi-append does with default options.
+func Append(ctx context.Context, b store.Backend, r io.Reader) (*store.Store, error) {
+	s, err := store.Open(ctx, b, store.Config{})
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Appender(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.AppendStream(ctx, a, r, store.AppendOptions{}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Fill is Append of stream, failing t on any error.
+func Fill(t testing.TB, b store.Backend, stream []byte) *store.Store {
+	t.Helper()
+	s, err := Append(context.Background(), b, bytes.NewReader(stream))
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	return s
 }
