@@ -46,18 +46,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	compress := fs.Bool("zstd", false, "compress with zstd (implied by an -o name ending in .zst)")
 	var sel bundle.Selector
 	fs.BoolVar(&sel.All, "all", false, "select every envelope")
-	fs.Func("segment", "select every envelope of segment `ID` (repeatable)", func(s string) error {
-		id, err := scalar.ParseUUID(s)
-		sel.Segments = append(sel.Segments, id)
-		return err
-	})
-	fs.Func("trace-id", "select envelopes with trace_id `T` (repeatable)", labels(&sel.TraceIDs))
-	fs.Func("session-id", "select envelopes with session_id `S` (repeatable)", labels(&sel.SessionIDs))
-	fs.Func("event-type", "select envelopes with event_type `E` (repeatable)", func(s string) error {
-		t, err := scalar.ParseToken(s)
-		sel.EventTypes = append(sel.EventTypes, t)
-		return err
-	})
+	fs.Func("segment", "select every envelope of segment `ID` (repeatable)", appendParsed(&sel.Segments, scalar.ParseUUID))
+	fs.Func("trace-id", "select envelopes with trace_id `T` (repeatable)", appendParsed(&sel.TraceIDs, scalar.ParseLabel))
+	fs.Func("session-id", "select envelopes with session_id `S` (repeatable)", appendParsed(&sel.SessionIDs, scalar.ParseLabel))
+	fs.Func("event-type", "select envelopes with event_type `E` (repeatable)", appendParsed(&sel.EventTypes, scalar.ParseToken))
 	fs.Func("since", "select envelopes claimed at or after `TIME` (RFC 3339, UTC)", timestamp(&sel.Since))
 	fs.Func("until", "select envelopes claimed before `TIME` (RFC 3339, UTC)", timestamp(&sel.Until))
 	progress := c.ProgressFlag()
@@ -112,10 +104,12 @@ func fromStreamBundle(ctx context.Context, stdin io.Reader, sel bundle.Selector,
 	})
 }
 
-func labels(dst *[]scalar.Label) func(string) error {
+// appendParsed is a repeatable flag's function: each value parsed and
+// appended to *dst.
+func appendParsed[T any](dst *[]T, parse func(string) (T, error)) func(string) error {
 	return func(s string) error {
-		l, err := scalar.ParseLabel(s)
-		*dst = append(*dst, l)
+		v, err := parse(s)
+		*dst = append(*dst, v)
 		return err
 	}
 }

@@ -67,11 +67,7 @@ func (c *conn) execDirect(ctx context.Context, query string) error {
 // exec runs a cached statement. The hot path passes a context without a
 // Done channel: the driver would otherwise start a watcher per call.
 func (c *conn) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	s, err := c.stmt(query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := s.(driver.StmtExecContext).ExecContext(ctx, c.bind(args))
+	res, err := c.execResult(ctx, query, args)
 	if err != nil {
 		return 0, err
 	}
@@ -80,15 +76,19 @@ func (c *conn) exec(ctx context.Context, query string, args ...any) (int64, erro
 
 // execID runs a cached INSERT and returns the new rowid.
 func (c *conn) execID(ctx context.Context, query string, args ...any) (int64, error) {
-	s, err := c.stmt(query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := s.(driver.StmtExecContext).ExecContext(ctx, c.bind(args))
+	res, err := c.execResult(ctx, query, args)
 	if err != nil {
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+func (c *conn) execResult(ctx context.Context, query string, args []any) (driver.Result, error) {
+	s, err := c.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.(driver.StmtExecContext).ExecContext(ctx, c.bind(args))
 }
 
 // query runs a cached statement and calls fn with each row's values, which
