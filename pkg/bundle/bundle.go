@@ -51,6 +51,7 @@ import (
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
 )
 
@@ -173,33 +174,13 @@ func IsManifest(line []byte) bool {
 	return json.Unmarshal(line, &probe) == nil && probe.Record == "manifest"
 }
 
-type rawManifest struct {
-	Attachments    []rawBlob       `json:"attachments"`
-	BundleID       string          `json:"bundle_id"`
-	BundleVersion  int64           `json:"bundle_version"`
-	HashAlgorithm  string          `json:"hash_algorithm"`
-	OmittedParents []string        `json:"omitted_parents"`
-	Record         string          `json:"record"`
-	Segments       []rawSegment    `json:"segments"`
-	Selector       json.RawMessage `json:"selector"`
-}
-
-type rawBlob struct {
-	Hash string `json:"hash"`
-	Size int64  `json:"size"`
-}
-
-type rawSegment struct {
-	Disclosed     uint64 `json:"disclosed"`
-	Elided        uint64 `json:"elided"`
-	EnvelopeCount uint64 `json:"envelope_count"`
-	GenesisHash   string `json:"genesis_hash"`
-	Sealed        bool   `json:"sealed"`
-	SegmentID     string `json:"segment_id"`
-}
-
 var manifestKeys = []string{"attachments", "bundle_id", "bundle_version", "hash_algorithm",
 	"omitted_parents", "record", "segments", "selector"}
+
+// manifestFields is the style of manifest errors: bundle.malformed naming
+// the field.
+var manifestFields = &jsonobj.Style{Code: errcode.BundleMalformed,
+	Unknown: "unknown manifest field", Missing: "required manifest field is missing"}
 
 // ParseManifest decodes a manifest line strictly: every key present, no
 // other key, every value valid, lists sorted without repeats, counts that
@@ -208,116 +189,145 @@ var manifestKeys = []string{"attachments", "bundle_id", "bundle_version", "hash_
 // derivation (that needs the first genesis) nor the version: a reader
 // reports an unsupported bundle_version or hash_algorithm itself.
 func ParseManifest(line []byte) (*Manifest, error) {
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(line, &keys); err != nil {
-		return nil, errcode.Wrap(errcode.BundleMalformed, err, "manifest is not a JSON object")
+	if _, err := canonical.Transform(line); err != nil {
+		return nil, errcode.Wrap(errcode.BundleMalformed, err, "manifest is not strict JSON")
 	}
-	for k := range keys {
-		if !containsString(manifestKeys, k) {
-			return nil, &errcode.Error{Code: errcode.BundleMalformed, Field: k, Msg: "unknown manifest field"}
-		}
+	v := jsonobj.Value{Raw: string(line)}
+	if v.Type() != jsonobj.ObjectType {
+		return nil, errcode.New(errcode.BundleMalformed, "manifest is not a JSON object")
 	}
-	for _, k := range manifestKeys {
-		if _, ok := keys[k]; !ok {
-			return nil, &errcode.Error{Code: errcode.BundleMalformed, Field: k, Msg: "required manifest field is missing"}
-		}
-	}
-	var r rawManifest
-	if err := strictUnmarshal(line, &r); err != nil {
+	o, err := manifestFields.Object(v)
+	if err != nil {
 		return nil, err
 	}
-	bad := func(field, msg string) error {
-		return &errcode.Error{Code: errcode.BundleMalformed, Field: field, Msg: msg}
+	if err := exactly(&o, manifestKeys...); err != nil {
+		return nil, err
 	}
-	if r.Record != "manifest" {
-		return nil, bad("record", `must be "manifest"`)
+	if rec, err := o.String("record"); err != nil {
+		return nil, err
+	} else if rec != "manifest" {
+		return nil, o.Errorf("record", `must be "manifest"`)
 	}
-	m := &Manifest{Version: r.BundleVersion, HashAlgorithm: r.HashAlgorithm}
-	var err error
-	if m.BundleID, err = scalar.ParseUUID(r.BundleID); err != nil {
-		return nil, asMalformed(errcode.InField(err, "bundle_id"))
+	m := &Manifest{}
+	if m.BundleID, err = o.UUID("bundle_id"); err != nil {
+		return nil, err
 	}
-	m.Attachments = make([]Blob, len(r.Attachments))
-	for i, b := range r.Attachments {
-		at := "attachments[" + itoa(i) + "]"
-		h, err := scalar.ParseDigest(b.Hash)
-		if err != nil {
-			return nil, asMalformed(errcode.InField(err, at+".hash"))
-		}
-		if b.Size < 1 {
-			return nil, bad(at+".size", "must be at least 1")
-		}
-		if i > 0 && bytes.Compare(m.Attachments[i-1].Hash[:], h[:]) >= 0 {
-			return nil, bad(at, "attachments must be sorted by hash, without repeats")
-		}
-		m.Attachments[i] = Blob{Hash: h, Size: b.Size}
+	if m.Version, err = o.Int("bundle_version"); err != nil {
+		return nil, err
 	}
-	m.OmittedParents = make([]scalar.UUID, len(r.OmittedParents))
-	for i, s := range r.OmittedParents {
-		at := "omitted_parents[" + itoa(i) + "]"
-		id, err := scalar.ParseUUID(s)
-		if err != nil {
-			return nil, asMalformed(errcode.InField(err, at))
-		}
-		if i > 0 && bytes.Compare(m.OmittedParents[i-1][:], id[:]) >= 0 {
-			return nil, bad(at, "omitted_parents must be sorted, without repeats")
-		}
-		m.OmittedParents[i] = id
+	if m.HashAlgorithm, err = o.String("hash_algorithm"); err != nil {
+		return nil, err
 	}
-	m.Segments = make([]Segment, len(r.Segments))
-	for i, s := range r.Segments {
-		at := "segments[" + itoa(i) + "]"
-		id, err := scalar.ParseUUID(s.SegmentID)
-		if err != nil {
-			return nil, asMalformed(errcode.InField(err, at+".segment_id"))
-		}
-		gh, err := scalar.ParseDigest(s.GenesisHash)
-		if err != nil {
-			return nil, asMalformed(errcode.InField(err, at+".genesis_hash"))
-		}
-		if s.Disclosed+s.Elided != s.EnvelopeCount || s.Disclosed > s.EnvelopeCount {
-			return nil, bad(at, "disclosed + elided must equal envelope_count")
-		}
-		m.Segments[i] = Segment{SegmentID: id, GenesisHash: gh, EnvelopeCount: s.EnvelopeCount,
-			Disclosed: s.Disclosed, Elided: s.Elided, Sealed: s.Sealed}
+	if m.Attachments, err = parseBlobs(&o); err != nil {
+		return nil, err
 	}
-	if m.Selector, err = parseSelector(r.Selector); err != nil {
+	if m.OmittedParents, err = parseOmitted(&o); err != nil {
+		return nil, err
+	}
+	if m.Segments, err = parseSegments(&o); err != nil {
+		return nil, err
+	}
+	if m.Selector, err = parseSelector(&o); err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(m.AppendJCS(nil), line) {
-		return nil, bad("", "manifest is not in its canonical form")
+		return nil, o.Errorf("", "manifest is not in its canonical form")
 	}
 	return m, nil
 }
 
-// strictUnmarshal decodes JSON rejecting unknown fields, as bundle.malformed.
-func strictUnmarshal(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return errcode.Wrap(errcode.BundleMalformed, err, "invalid manifest")
+// exactly fails on the first key of o not in keys, and on a missing one.
+func exactly(o *jsonobj.Object, keys ...string) error {
+	if err := o.Only(keys...); err != nil {
+		return err
 	}
-	return nil
+	return o.Require(keys...)
 }
 
-// asMalformed recodes a field error as bundle.malformed.
-func asMalformed(err error) error {
-	if e, ok := errcode.As(err); ok {
-		e.Code = errcode.BundleMalformed
-	}
-	return err
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
+func parseBlobs(o *jsonobj.Object) ([]Blob, error) {
+	blobs := []Blob{}
+	err := o.Objects("attachments", 0, func(i int, e *jsonobj.Object) error {
+		if err := exactly(e, "hash", "size"); err != nil {
+			return err
 		}
-	}
-	return false
+		h, err := e.Digest("hash")
+		if err != nil {
+			return err
+		}
+		n, err := e.Int("size")
+		if err != nil {
+			return err
+		}
+		if n < 1 {
+			return e.Errorf("size", "must be at least 1")
+		}
+		if i > 0 && blobs[i-1].Hash.Compare(h) >= 0 {
+			return e.Errorf("", "attachments must be sorted by hash, without repeats")
+		}
+		blobs = append(blobs, Blob{Hash: h, Size: n})
+		return nil
+	})
+	return blobs, err
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
+func parseOmitted(o *jsonobj.Object) ([]scalar.UUID, error) {
+	list, err := o.Array("omitted_parents")
+	if err != nil {
+		return nil, err
+	}
+	ids := []scalar.UUID{}
+	err = list.Each(func(i int, v jsonobj.Value) error {
+		s, err := list.String(i, v)
+		if err != nil {
+			return err
+		}
+		id, err := scalar.ParseUUID(s)
+		if err != nil {
+			return list.Invalid(i, err)
+		}
+		if i > 0 && ids[i-1].Compare(id) >= 0 {
+			return list.Errorf(i, "omitted_parents must be sorted, without repeats")
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	return ids, err
+}
+
+func parseSegments(o *jsonobj.Object) ([]Segment, error) {
+	segs := []Segment{}
+	err := o.Objects("segments", 0, func(i int, e *jsonobj.Object) error {
+		if err := exactly(e, "disclosed", "elided", "envelope_count", "genesis_hash", "sealed", "segment_id"); err != nil {
+			return err
+		}
+		var s Segment
+		var err error
+		if s.SegmentID, err = e.UUID("segment_id"); err != nil {
+			return err
+		}
+		if s.GenesisHash, err = e.Digest("genesis_hash"); err != nil {
+			return err
+		}
+		if s.Disclosed, err = e.Uint("disclosed"); err != nil {
+			return err
+		}
+		if s.Elided, err = e.Uint("elided"); err != nil {
+			return err
+		}
+		if s.EnvelopeCount, err = e.Uint("envelope_count"); err != nil {
+			return err
+		}
+		if s.Sealed, err = e.Bool("sealed"); err != nil {
+			return err
+		}
+		if s.Disclosed+s.Elided != s.EnvelopeCount || s.Disclosed > s.EnvelopeCount {
+			return e.Errorf("", "disclosed + elided must equal envelope_count")
+		}
+		segs = append(segs, s)
+		return nil
+	})
+	return segs, err
+}
 
 // Blob finds the manifest's entry for the blob with hash h.
 func (m *Manifest) Blob(h scalar.Digest) (int, bool) {

@@ -2,13 +2,13 @@ package bundle
 
 import (
 	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
 )
 
@@ -179,89 +179,89 @@ func mapStrings[T any](v []T, f func(T) string) []string {
 // String is the selector's JSON, for messages.
 func (s *Selector) String() string { return string(s.AppendJCS(nil)) }
 
-type rawSelector struct {
-	All        *bool    `json:"all"`
-	Stream     *bool    `json:"stream"`
-	Segments   []string `json:"segments"`
-	TraceIDs   []string `json:"trace_ids"`
-	SessionIDs []string `json:"session_ids"`
-	EventTypes []string `json:"event_types"`
-	Since      *string  `json:"since"`
-	Until      *string  `json:"until"`
-}
+// selectorFields is the style of selector errors: bundle.malformed, with an
+// unknown key reported at the selector itself.
+var selectorFields = &jsonobj.Style{Code: errcode.BundleMalformed, Document: true}
 
 // parseSelector decodes a manifest's selector; the caller checks that the
 // whole manifest re-encodes to its input, which settles key order, sorting
 // and duplicates.
-func parseSelector(raw json.RawMessage) (Selector, error) {
+func parseSelector(manifest *jsonobj.Object) (Selector, error) {
 	var s Selector
-	var r rawSelector
-	if err := strictUnmarshal(raw, &r); err != nil {
-		return s, errcode.InField(err, "selector")
-	}
-	bad := func(field, msg string) error {
-		if field != "" {
-			field = "." + field
-		}
-		return &errcode.Error{Code: errcode.BundleMalformed, Field: "selector" + field, Msg: msg}
-	}
-	if r.All != nil {
-		if !*r.All {
-			return s, bad("all", "must be true")
-		}
-		s.All = true
-	}
-	if r.Stream != nil {
-		if !*r.Stream {
-			return s, bad("stream", "must be true")
-		}
-		s.Stream = true
-	}
-	var err error
-	if s.Segments, err = parseList(r.Segments, "selector.segments", scalar.ParseUUID); err != nil {
+	o, err := selectorFields.ObjectAt(manifest.KeyPath("selector"), manifest.Get("selector"))
+	if err != nil {
 		return s, err
 	}
-	if s.TraceIDs, err = parseList(r.TraceIDs, "selector.trace_ids", scalar.ParseLabel); err != nil {
+	if err := o.Only("all", "event_types", "segments", "session_ids", "since", "stream", "trace_ids", "until"); err != nil {
 		return s, err
 	}
-	if s.SessionIDs, err = parseList(r.SessionIDs, "selector.session_ids", scalar.ParseLabel); err != nil {
+	for _, f := range []struct {
+		key string
+		out *bool
+	}{{"all", &s.All}, {"stream", &s.Stream}} {
+		if !o.Has(f.key) {
+			continue
+		}
+		if *f.out, err = o.Bool(f.key); err != nil {
+			return s, err
+		}
+		if !*f.out {
+			return s, o.Errorf(f.key, "must be true")
+		}
+	}
+	if s.Segments, err = parseList(&o, "segments", scalar.ParseUUID); err != nil {
 		return s, err
 	}
-	if s.EventTypes, err = parseList(r.EventTypes, "selector.event_types", scalar.ParseToken); err != nil {
+	if s.TraceIDs, err = parseList(&o, "trace_ids", scalar.ParseLabel); err != nil {
+		return s, err
+	}
+	if s.SessionIDs, err = parseList(&o, "session_ids", scalar.ParseLabel); err != nil {
+		return s, err
+	}
+	if s.EventTypes, err = parseList(&o, "event_types", scalar.ParseToken); err != nil {
 		return s, err
 	}
 	for _, t := range []struct {
-		in  *string
+		key string
 		out **scalar.Timestamp
-		f   string
-	}{{r.Since, &s.Since, "since"}, {r.Until, &s.Until, "until"}} {
-		if t.in == nil {
+	}{{"since", &s.Since}, {"until", &s.Until}} {
+		if !o.Has(t.key) {
 			continue
 		}
-		ts, err := scalar.ParseTimestamp(*t.in)
+		ts, err := o.Timestamp(t.key)
 		if err != nil {
-			return s, asMalformed(errcode.InField(err, "selector."+t.f))
+			return s, err
 		}
 		*t.out = &ts
 	}
 	if err := s.Normalize(); err != nil {
 		e, _ := errcode.As(err)
-		return s, bad("", e.Msg)
+		return s, o.Errorf("", "%s", e.Msg)
 	}
 	return s, nil
 }
 
-func parseList[T any](in []string, field string, parse func(string) (T, error)) ([]T, error) {
-	if in == nil {
+// parseList decodes the optional list o.key with parse.
+func parseList[T any](o *jsonobj.Object, key string, parse func(string) (T, error)) ([]T, error) {
+	if !o.Has(key) {
 		return nil, nil
 	}
-	out := make([]T, len(in))
-	for i, v := range in {
-		t, err := parse(v)
-		if err != nil {
-			return nil, asMalformed(errcode.InField(err, field+"["+itoa(i)+"]"))
-		}
-		out[i] = t
+	list, err := o.Array(key)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	var out []T
+	err = list.Each(func(i int, v jsonobj.Value) error {
+		s, err := list.String(i, v)
+		if err != nil {
+			return err
+		}
+		t, err := parse(s)
+		if err != nil {
+			return list.Invalid(i, err)
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
 }

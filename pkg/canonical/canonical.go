@@ -651,9 +651,4 @@ func (p *parser) number() error {
 	return nil
 }
 
-func abbreviate(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
-	}
-	return string(b)
-}
+func abbreviate(b []byte) string { return errcode.Abbrev(string(b), 40) }

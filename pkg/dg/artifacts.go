@@ -6,8 +6,8 @@ import (
 	"sync"
 
 	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
-	"github.com/tidwall/gjson"
 )
 
 // source describes one mapped artifact.
@@ -16,7 +16,7 @@ type source struct {
 	path   string
 	event  string
 	object bool // a JSON object rather than an array of records
-	decode func(d decoder, v gjson.Result, field string, r *record) error
+	decode func(o *jsonobj.Object, r *record) error
 }
 
 // Source indexes, in mapping order (DG.md §3).
@@ -110,7 +110,7 @@ func (rp *Runpack) decodeSources() {
 // canonical form normalises "1.0" to "1"; records are kept in canonical
 // form.
 func decodeSource(c *canonical.Canonicalizer, s *source, f *file) (*sourceData, error) {
-	d := decoder{file: s.path, m: &members{}}
+	d := newDecoder(s.path)
 	canon, err := d.parse(c, f.data)
 	if err != nil {
 		return nil, err
@@ -121,34 +121,36 @@ func decodeSource(c *canonical.Canonicalizer, s *source, f *file) (*sourceData, 
 		raw = string(f.data)
 	}
 	sd := &sourceData{file: f}
-	rroot, croot := gjson.Parse(raw), gjson.Parse(craw)
 	if s.object {
-		if err := d.object(rroot, "$"); err != nil {
+		o, err := d.st.Object(jsonobj.Value{Raw: raw})
+		if err != nil {
 			return nil, err
 		}
 		r := &record{canon: craw}
-		if err := s.decode(d, rroot, "$", r); err != nil {
+		if err := s.decode(&o, r); err != nil {
 			return nil, err
 		}
 		sd.recs = []*record{r}
 		return sd, nil
 	}
-	if err := d.array(rroot, "$"); err != nil {
+	list, err := d.st.List(jsonobj.Value{Raw: raw})
+	if err != nil {
 		return nil, err
 	}
-	relems := rroot.Array()
+	relems := list.Values()
 	celems := relems
 	if raw != craw {
-		celems = croot.Array()
+		clist, _ := d.st.List(jsonobj.Value{Raw: craw})
+		celems = clist.Values()
 	}
 	sd.recs = make([]*record, len(relems))
 	for i, v := range relems {
-		field := index("$", i)
-		if err := d.object(v, field); err != nil {
+		o, err := list.Object(i, v)
+		if err != nil {
 			return nil, err
 		}
 		r := &record{index: i, canon: celems[i].Raw}
-		if err := s.decode(d, v, field, r); err != nil {
+		if err := s.decode(&o, r); err != nil {
 			return nil, err
 		}
 		sd.recs[i] = r
@@ -159,128 +161,123 @@ func decodeSource(c *canonical.Canonicalizer, s *source, f *file) (*sourceData, 
 	return sd, nil
 }
 
-func decodeTrigger(d decoder, v gjson.Result, field string, r *record) error {
+func decodeTrigger(o *jsonobj.Object, r *record) error {
 	var err error
-	if r.seq, err = d.uint(v, "seq", field); err != nil {
+	if r.seq, err = o.Uint("seq"); err != nil {
 		return err
 	}
-	ev := d.member(v, "event")
-	efield := field + ".event"
-	if err := d.object(ev, efield); err != nil {
+	ev, err := o.Object("event")
+	if err != nil {
 		return err
 	}
-	if r.triggerID, err = d.str(ev, "trigger_id", efield); err != nil {
+	if r.triggerID, err = ev.String("trigger_id"); err != nil {
 		return err
 	}
-	if r.time, err = d.time(ev, "time", efield); err != nil {
+	if r.time, err = timeOf(&ev, "time"); err != nil {
 		return err
 	}
 	r.hasTime = true
 	for _, k := range []string{"tenant_id", "namespace_id"} {
-		if _, err := d.uint(ev, k, efield); err != nil {
+		if _, err := ev.Uint(k); err != nil {
 			return err
 		}
 	}
-	if _, err := d.str(ev, "run_id", efield); err != nil {
+	if _, err := ev.String("run_id"); err != nil {
 		return err
 	}
-	if r.correlation, r.hasCorr, err = d.optStr(ev, "correlation_id", efield); err != nil {
+	if r.correlation, r.hasCorr, err = ev.OptString("correlation_id"); err != nil {
 		return err
 	}
 	return nil
 }
 
-func decodeGateEval(d decoder, v gjson.Result, field string, r *record) error {
+func decodeGateEval(o *jsonobj.Object, r *record) error {
 	var err error
-	r.triggerID, err = d.str(v, "trigger_id", field)
+	r.triggerID, err = o.String("trigger_id")
 	return err
 }
 
-func decodeDecision(d decoder, v gjson.Result, field string, r *record) error {
+func decodeDecision(o *jsonobj.Object, r *record) error {
 	var err error
-	if r.seq, err = d.uint(v, "seq", field); err != nil {
+	if r.seq, err = o.Uint("seq"); err != nil {
 		return err
 	}
-	if r.decisionID, err = d.str(v, "decision_id", field); err != nil {
+	if r.decisionID, err = o.String("decision_id"); err != nil {
 		return err
 	}
-	if r.triggerID, err = d.str(v, "trigger_id", field); err != nil {
+	if r.triggerID, err = o.String("trigger_id"); err != nil {
 		return err
 	}
-	if r.time, err = d.time(v, "decided_at", field); err != nil {
+	if r.time, err = timeOf(o, "decided_at"); err != nil {
 		return err
 	}
 	r.hasTime = true
-	out := d.member(v, "outcome")
-	if err := d.object(out, field+".outcome"); err != nil {
+	out, err := o.Object("outcome")
+	if err != nil {
 		return err
 	}
-	r.outcome, err = d.str(out, "kind", field+".outcome")
+	r.outcome, err = out.String("kind")
 	return err
 }
 
-func decodePacket(d decoder, v gjson.Result, field string, r *record) error {
+func decodePacket(o *jsonobj.Object, r *record) error {
 	var err error
-	if r.decisionID, err = d.str(v, "decision_id", field); err != nil {
+	if r.decisionID, err = o.String("decision_id"); err != nil {
 		return err
 	}
-	env := d.member(v, "envelope")
-	if err := d.object(env, field+".envelope"); err != nil {
+	env, err := o.Object("envelope")
+	if err != nil {
 		return err
 	}
-	r.time, err = d.time(env, "issued_at", field+".envelope")
+	r.time, err = timeOf(&env, "issued_at")
 	r.hasTime = err == nil
 	return err
 }
 
-func decodeSubmission(d decoder, v gjson.Result, field string, r *record) error {
+func decodeSubmission(o *jsonobj.Object, r *record) error {
 	var err error
-	r.time, err = d.time(v, "submitted_at", field)
+	r.time, err = timeOf(o, "submitted_at")
 	r.hasTime = err == nil
 	return err
 }
 
-func decodeToolCall(d decoder, v gjson.Result, field string, r *record) error {
+func decodeToolCall(o *jsonobj.Object, r *record) error {
 	var err error
-	if _, err = d.str(v, "call_id", field); err != nil {
+	if _, err = o.String("call_id"); err != nil {
 		return err
 	}
-	if r.method, err = d.str(v, "method", field); err != nil {
+	if r.method, err = o.String("method"); err != nil {
 		return err
 	}
-	if r.time, err = d.time(v, "called_at", field); err != nil {
+	if r.time, err = timeOf(o, "called_at"); err != nil {
 		return err
 	}
 	r.hasTime = true
-	if r.reqHash, err = d.digest(v, "request_hash", field); err != nil {
+	if r.reqHash, err = digest(o, "request_hash"); err != nil {
 		return err
 	}
-	if r.respHash, err = d.digest(v, "response_hash", field); err != nil {
+	if r.respHash, err = digest(o, "response_hash"); err != nil {
 		return err
 	}
-	if r.correlation, r.hasCorr, err = d.optStr(v, "correlation_id", field); err != nil {
+	if r.correlation, r.hasCorr, err = o.OptString("correlation_id"); err != nil {
 		return err
 	}
-	if e := d.member(v, "error"); e.Exists() && e.Type != gjson.Null {
-		if !e.IsObject() {
-			return d.errf(field+".error", "must be an object or null, not %s", typeName(e))
-		}
-	}
-	return nil
+	_, _, err = o.OptObject("error")
+	return err
 }
 
-func decodeVerifierReport(d decoder, v gjson.Result, field string, r *record) error {
-	if _, _, err := d.optStr(v, "status", field); err != nil {
+func decodeVerifierReport(o *jsonobj.Object, r *record) error {
+	if _, _, err := o.OptString("status"); err != nil {
 		return err
 	}
-	if c := d.member(v, "checked_files"); c.Exists() {
-		if _, err := d.uint(v, "checked_files", field); err != nil {
+	if o.Has("checked_files") {
+		if _, err := o.Uint("checked_files"); err != nil {
 			return err
 		}
 	}
-	if t := d.member(v, "generated_at"); t.Exists() {
+	if o.Has("generated_at") {
 		var err error
-		if r.time, err = d.time(v, "generated_at", field); err != nil {
+		if r.time, err = timeOf(o, "generated_at"); err != nil {
 			return err
 		}
 		r.hasTime = true

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
 	"github.com/tidwall/gjson"
 )
@@ -62,48 +63,48 @@ type Artifact struct {
 // kept (DG adds optional members, such as security, within v1) and carried
 // in the dg.runpack payload; everything Arxi relies on is checked.
 func decodeManifest(raw []byte) (*Manifest, error) {
-	d := decoder{file: ManifestPath, m: &members{}}
+	d := newDecoder(ManifestPath)
 	var c canonical.Canonicalizer
 	canon, err := d.parse(&c, raw)
 	if err != nil {
 		return nil, err
 	}
-	root := gjson.Parse(string(raw))
-	if !root.IsObject() {
-		return nil, d.errf("$", "must be an object, not %s", typeName(root))
+	root, err := d.st.Object(jsonobj.Value{Raw: string(raw)})
+	if err != nil {
+		return nil, err
 	}
 	m := &Manifest{canon: canon}
 	// The version decides how to read the rest, so it comes first.
-	if m.Version, err = d.str(root, "manifest_version", "$"); err != nil {
+	if m.Version, err = root.String("manifest_version"); err != nil {
 		return nil, err
 	}
 	if m.Version != ManifestVersion {
-		return nil, d.errf("$.manifest_version", "unsupported manifest version %s: want %q", abbrev(strconv.Quote(m.Version)), ManifestVersion)
+		return nil, root.Errorf("manifest_version", "unsupported manifest version %s: want %q", abbrev(strconv.Quote(m.Version)), ManifestVersion)
 	}
-	if m.HashAlgorithm, err = d.str(root, "hash_algorithm", "$"); err != nil {
+	if m.HashAlgorithm, err = root.String("hash_algorithm"); err != nil {
 		return nil, err
 	}
 	if m.HashAlgorithm != "sha256" {
-		return nil, d.errf("$.hash_algorithm", "unsupported hash algorithm %s: want \"sha256\"", abbrev(strconv.Quote(m.HashAlgorithm)))
+		return nil, root.Errorf("hash_algorithm", "unsupported hash algorithm %s: want \"sha256\"", abbrev(strconv.Quote(m.HashAlgorithm)))
 	}
-	if m.generatedAt, err = d.time(root, "generated_at", "$"); err != nil {
+	if m.generatedAt, err = timeOf(&root, "generated_at"); err != nil {
 		return nil, err
 	}
-	if m.scenario, err = d.label(root, "scenario_id", "$"); err != nil {
+	if m.scenario, err = label(&root, "scenario_id"); err != nil {
 		return nil, err
 	}
 	m.ScenarioID = m.scenario.String()
-	if m.run, err = d.label(root, "run_id", "$"); err != nil {
+	if m.run, err = label(&root, "run_id"); err != nil {
 		return nil, err
 	}
 	m.RunID = m.run.String()
 	for _, k := range []string{"tenant_id", "namespace_id"} {
-		n, err := d.uint(root, k, "$")
+		n, err := root.Uint(k)
 		if err != nil {
 			return nil, err
 		}
 		if n == 0 {
-			return nil, d.errf("$."+k, "must be at least 1")
+			return nil, root.Errorf(k, "must be at least 1")
 		}
 		if k == "tenant_id" {
 			m.TenantID = n
@@ -111,54 +112,58 @@ func decodeManifest(raw []byte) (*Manifest, error) {
 			m.NamespaceID = n
 		}
 	}
-	if m.SpecHash, err = d.digest(root, "spec_hash", "$"); err != nil {
+	if m.SpecHash, err = digest(&root, "spec_hash"); err != nil {
 		return nil, err
 	}
-	if m.VerifierMode, err = d.str(root, "verifier_mode", "$"); err != nil {
+	if m.VerifierMode, err = root.String("verifier_mode"); err != nil {
 		return nil, err
 	}
 	for _, k := range []string{"anchor_policy", "security"} {
-		if v := d.member(root, k); v.Exists() && v.Type != gjson.Null && !v.IsObject() {
-			return nil, d.errf("$."+k, "must be an object or null, not %s", typeName(v))
-		}
-	}
-	integrity := d.member(root, "integrity")
-	if err := d.object(integrity, "$.integrity"); err != nil {
-		return nil, err
-	}
-	if err := d.onlyKeys(integrity, "$.integrity", "file_hashes", "root_hash"); err != nil {
-		return nil, err
-	}
-	if m.RootHash, err = d.digest(integrity, "root_hash", "$.integrity"); err != nil {
-		return nil, err
-	}
-	fh := d.member(integrity, "file_hashes")
-	if err := d.array(fh, "$.integrity.file_hashes"); err != nil {
-		return nil, err
-	}
-	for i, e := range fh.Array() {
-		field := index("$.integrity.file_hashes", i)
-		if err := d.object(e, field); err != nil {
+		if _, _, err := root.OptObject(k); err != nil {
 			return nil, err
 		}
-		if err := d.onlyKeys(e, field, "path", "hash"); err != nil {
+	}
+	integrity, err := root.Object("integrity")
+	if err != nil {
+		return nil, err
+	}
+	if err := integrity.Only("file_hashes", "root_hash"); err != nil {
+		return nil, err
+	}
+	if m.RootHash, err = digest(&integrity, "root_hash"); err != nil {
+		return nil, err
+	}
+	fh, err := integrity.Array("file_hashes")
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range fh.Values() {
+		e, err := fh.Object(i, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.Only("path", "hash"); err != nil {
 			return nil, err
 		}
 		var f FileHash
-		if f.Path, err = d.str(e, "path", field); err != nil {
+		if f.Path, err = e.String("path"); err != nil {
 			return nil, err
 		}
-		if f.Hash, err = d.digest(e, "hash", field); err != nil {
+		if f.Hash, err = digest(&e, "hash"); err != nil {
 			return nil, err
 		}
 		m.FileHashes = append(m.FileHashes, f)
 	}
-	arts := d.member(root, "artifacts")
-	if err := d.array(arts, "$.artifacts"); err != nil {
+	arts, err := root.Array("artifacts")
+	if err != nil {
 		return nil, err
 	}
-	for i, e := range arts.Array() {
-		a, err := d.artifact(e, index("$.artifacts", i))
+	for i, v := range arts.Values() {
+		e, err := arts.Object(i, v)
+		if err != nil {
+			return nil, err
+		}
+		a, err := artifact(&e)
 		if err != nil {
 			return nil, err
 		}
@@ -174,31 +179,28 @@ func decodeManifest(raw []byte) (*Manifest, error) {
 	return m, nil
 }
 
-func (d decoder) artifact(e gjson.Result, field string) (Artifact, error) {
+func artifact(e *jsonobj.Object) (Artifact, error) {
 	var a Artifact
-	if err := d.object(e, field); err != nil {
-		return a, err
-	}
-	if err := d.onlyKeys(e, field, "artifact_id", "kind", "path", "content_type", "hash", "required"); err != nil {
+	if err := e.Only("artifact_id", "kind", "path", "content_type", "hash", "required"); err != nil {
 		return a, err
 	}
 	var err error
-	if a.ID, err = d.str(e, "artifact_id", field); err != nil {
+	if a.ID, err = e.String("artifact_id"); err != nil {
 		return a, err
 	}
-	if a.Kind, err = d.str(e, "kind", field); err != nil {
+	if a.Kind, err = e.String("kind"); err != nil {
 		return a, err
 	}
-	if a.Path, err = d.str(e, "path", field); err != nil {
+	if a.Path, err = e.String("path"); err != nil {
 		return a, err
 	}
-	if a.ContentType, _, err = d.optStr(e, "content_type", field); err != nil {
+	if a.ContentType, _, err = e.OptString("content_type"); err != nil {
 		return a, err
 	}
-	if a.Hash, err = d.digest(e, "hash", field); err != nil {
+	if a.Hash, err = digest(e, "hash"); err != nil {
 		return a, err
 	}
-	if a.Required, err = d.boolean(e, "required", field); err != nil {
+	if a.Required, err = e.Bool("required"); err != nil {
 		return a, err
 	}
 	return a, nil

@@ -399,7 +399,7 @@ func (rp *Runpack) checkSpec() {
 		actual = "unreadable"
 	default:
 		var c canonical.Canonicalizer
-		canon, err := decoder{file: specPath}.parse(&c, f.data)
+		canon, err := newDecoder(specPath).parse(&c, f.data)
 		if err != nil {
 			actual = "not valid JSON"
 			break

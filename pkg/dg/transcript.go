@@ -12,6 +12,7 @@ import (
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
 	"github.com/tidwall/gjson"
 )
@@ -70,51 +71,52 @@ func ReadTranscript(path string) (*Transcript, error) {
 }
 
 func decodeTranscript(path string, raw []byte) (*Transcript, error) {
-	d := decoder{file: path, m: &members{}}
+	d := newDecoder(path)
 	var c canonical.Canonicalizer
 	canon, err := d.parse(&c, raw)
 	if err != nil {
 		return nil, err
 	}
 	t := &Transcript{Path: path, SHA256: sha256.Sum256(raw), raw: raw}
-	rroot := gjson.Parse(string(raw))
-	if err := d.array(rroot, "$"); err != nil {
+	list, err := d.st.List(jsonobj.Value{Raw: string(raw)})
+	if err != nil {
 		return nil, err
 	}
-	relems := rroot.Array()
+	relems := list.Values()
 	celems := relems
 	if !bytes.Equal(canon, raw) {
-		celems = gjson.Parse(string(canon)).Array()
+		clist, _ := d.st.List(jsonobj.Value{Raw: string(canon)})
+		celems = clist.Values()
 	}
 	seen := map[uint64]int{}
 	for i, v := range relems {
-		field := index("$", i)
-		if err := d.object(v, field); err != nil {
+		o, err := list.Object(i, v)
+		if err != nil {
 			return nil, err
 		}
-		if err := d.onlyKeys(v, field, "sequence", "method", "request", "response", "error"); err != nil {
+		if err := o.Only("sequence", "method", "request", "response", "error"); err != nil {
 			return nil, err
 		}
 		e := &entry{index: i}
-		if e.seq, err = d.uint(v, "sequence", field); err != nil {
+		if e.seq, err = o.Uint("sequence"); err != nil {
 			return nil, err
 		}
 		if j, ok := seen[e.seq]; ok {
-			return nil, d.errf(field+".sequence", "sequence %d is also the sequence of $[%d]", e.seq, j)
+			return nil, o.Errorf("sequence", "sequence %d is also the sequence of $[%d]", e.seq, j)
 		}
 		seen[e.seq] = i
-		if e.method, err = d.str(v, "method", field); err != nil {
+		if e.method, err = o.String("method"); err != nil {
 			return nil, err
 		}
 		for _, k := range []string{"request", "response", "error"} {
-			if !d.member(v, k).Exists() {
-				return nil, d.errf(field+"."+k, "missing")
+			if !o.Has(k) {
+				return nil, o.Errorf(k, "missing")
 			}
 		}
-		if _, _, err := d.optStr(v, "error", field); err != nil {
+		if _, _, err := o.OptString("error"); err != nil {
 			return nil, err
 		}
-		ce := celems[i]
+		ce := gjson.Parse(celems[i].Raw)
 		e.request = ce.Get("request").Raw
 		if n := ce.Get("request.params.name"); n.Type == gjson.String {
 			e.tool = n.Str

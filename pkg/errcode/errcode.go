@@ -285,3 +285,16 @@ func InField(err error, field string) error {
 	}
 	return err
 }
+
+// Abbrev shortens s for an error message: at most max bytes, cut at the
+// start of a character and marked with "…".
+func Abbrev(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && s[i]&0xC0 == 0x80 { // not the first byte of a character
+		i--
+	}
+	return s[:i] + "…"
+}

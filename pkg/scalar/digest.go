@@ -13,8 +13,10 @@
 package scalar
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"arxi.dev/arxi/pkg/errcode"
 )
@@ -148,13 +150,14 @@ var lowerHexVal = func() (t [256]byte) {
 
 // quoteShort quotes s for an error message, shortened to 80 bytes.
 func quoteShort(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && s[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		return quote(s[:cut]) + "…"
+	if short := errcode.Abbrev(s, 80); len(short) < len(s) {
+		return quote(strings.TrimSuffix(short, "…")) + "…"
 	}
 	return quote(s)
 }
+
+// Compare orders digests by their bytes; it returns -1, 0 or +1.
+func (d Digest) Compare(e Digest) int { return bytes.Compare(d[:], e[:]) }
+
+// Compare orders key ids by their bytes; it returns -1, 0 or +1.
+func (k KeyID) Compare(l KeyID) int { return bytes.Compare(k[:], l[:]) }

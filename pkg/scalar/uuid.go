@@ -1,6 +1,7 @@
 package scalar
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -98,3 +99,7 @@ func NewRandomUUID7() (UUID, error) {
 	}
 	return UUID(u), nil
 }
+
+// Compare orders UUIDs by their bytes, which for UUIDv7 is time order;
+// it returns -1, 0 or +1.
+func (u UUID) Compare(v UUID) int { return bytes.Compare(u[:], v[:]) }

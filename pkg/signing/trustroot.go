@@ -1,7 +1,6 @@
 package signing
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"slices"
@@ -10,8 +9,8 @@ import (
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
-	"github.com/tidwall/gjson"
 )
 
 // MaxTrustRoot is the size limit of a trust-root file (SPEC §16).
@@ -77,7 +76,7 @@ func (tr *TrustRoot) Check(content scalar.Digest, sigs []evidence.Signature) Out
 }
 
 func (tr *TrustRoot) key(id scalar.KeyID) (TrustedKey, bool) {
-	i, ok := slices.BinarySearchFunc(tr.Keys, id, func(k TrustedKey, id scalar.KeyID) int { return bytes.Compare(k.KeyID[:], id[:]) })
+	i, ok := slices.BinarySearchFunc(tr.Keys, id, func(k TrustedKey, id scalar.KeyID) int { return k.KeyID.Compare(id) })
 	if !ok {
 		return TrustedKey{}, false
 	}
@@ -105,6 +104,10 @@ func LoadTrustRoot(path string) (*TrustRoot, error) {
 	return tr, err
 }
 
+// trustRootFields is the style of trust-root errors: config.invalid
+// naming the field.
+var trustRootFields = &jsonobj.Style{Code: errcode.ConfigInvalid}
+
 // ParseTrustRoot parses a trust root strictly: unknown keys, a key id that
 // is not the SHA-256 of its public key, a repeated key, an empty key list
 // and a threshold outside 1..len(keys) are config.invalid.
@@ -113,123 +116,101 @@ func ParseTrustRoot(data []byte) (*TrustRoot, error) {
 	if err != nil {
 		return nil, errcode.Wrap(errcode.ConfigInvalid, err, "trust root is not strict JSON")
 	}
-	bad := func(field, msg string) error {
-		return &errcode.Error{Code: errcode.ConfigInvalid, Field: field, Msg: msg}
+	v := jsonobj.Value{Raw: string(canon)}
+	if v.Type() != jsonobj.ObjectType {
+		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Msg: "trust root must be a JSON object"}
 	}
-	root := gjson.ParseBytes(canon)
-	if !root.IsObject() {
-		return nil, bad("", "trust root must be a JSON object")
-	}
-	if err := onlyKeys(root, "", "keys", "policy", "trust_root_version"); err != nil {
+	root, err := trustRootFields.Object(v)
+	if err != nil {
 		return nil, err
 	}
-	if v := root.Get("trust_root_version"); v.Raw != "1" {
-		return nil, bad("trust_root_version", "must be 1")
+	if err := exactly(&root, "keys", "policy", "trust_root_version"); err != nil {
+		return nil, err
+	}
+	if root.Get("trust_root_version").Raw != "1" {
+		return nil, root.Errorf("trust_root_version", "must be 1")
 	}
 	tr := &TrustRoot{}
-	keys := root.Get("keys")
-	if !keys.IsArray() {
-		return nil, bad("keys", "must be an array")
+	keys, err := root.Array("keys")
+	if err != nil {
+		return nil, err
 	}
-	var ferr error
-	keys.ForEach(func(_, v gjson.Result) bool {
-		at := "keys[" + strconv.Itoa(len(tr.Keys)) + "]"
-		k, err := parseTrustedKey(v, at)
+	err = keys.Each(func(i int, v jsonobj.Value) error {
+		o, err := keys.Object(i, v)
 		if err != nil {
-			ferr = err
-			return false
+			return err
+		}
+		k, err := parseTrustedKey(&o)
+		if err != nil {
+			return err
 		}
 		tr.Keys = append(tr.Keys, k)
-		return true
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
 	if len(tr.Keys) == 0 {
-		return nil, bad("keys", "must list at least one key")
+		return nil, root.Errorf("keys", "must list at least one key")
 	}
-	slices.SortFunc(tr.Keys, func(a, b TrustedKey) int { return bytes.Compare(a.KeyID[:], b.KeyID[:]) })
+	slices.SortFunc(tr.Keys, func(a, b TrustedKey) int { return a.KeyID.Compare(b.KeyID) })
 	for i := 1; i < len(tr.Keys); i++ {
 		if tr.Keys[i].KeyID == tr.Keys[i-1].KeyID {
-			return nil, bad("keys", "key "+tr.Keys[i].KeyID.String()+" is listed twice")
+			return nil, root.Errorf("keys", "key %s is listed twice", tr.Keys[i].KeyID)
 		}
 	}
-	pol := root.Get("policy")
-	if !pol.IsObject() {
-		return nil, bad("policy", "must be an object")
+	pol, err := root.Object("policy")
+	if err != nil {
+		return nil, err
 	}
-	switch kind := PolicyKind(pol.Get("kind").Str); kind {
+	switch kind := PolicyKind(pol.Get("kind").Str()); kind {
 	case AnyTrustedKey, AllMustSign:
-		if err := onlyKeys(pol, "policy", "kind"); err != nil {
+		if err := exactly(&pol, "kind"); err != nil {
 			return nil, err
 		}
 		tr.Policy = Policy{Kind: kind}
 	case Threshold:
-		if err := onlyKeys(pol, "policy", "kind", "threshold"); err != nil {
+		if err := exactly(&pol, "kind", "threshold"); err != nil {
 			return nil, err
 		}
 		t := pol.Get("threshold")
 		n, err := strconv.Atoi(t.Raw)
-		if t.Type != gjson.Number || err != nil || n < 1 || n > len(tr.Keys) {
-			return nil, bad("policy.threshold", "must be an integer from 1 to the number of keys ("+strconv.Itoa(len(tr.Keys))+")")
+		if t.Type() != jsonobj.Number || err != nil || n < 1 || n > len(tr.Keys) {
+			return nil, pol.Errorf("threshold", "must be an integer from 1 to the number of keys (%d)", len(tr.Keys))
 		}
 		tr.Policy = Policy{Kind: Threshold, Threshold: n}
 	default:
-		return nil, bad("policy.kind", "must be any_trusted_key, all_must_sign or threshold")
+		return nil, pol.Errorf("kind", "must be any_trusted_key, all_must_sign or threshold")
 	}
 	return tr, nil
 }
 
-func parseTrustedKey(v gjson.Result, at string) (TrustedKey, error) {
-	var k TrustedKey
-	bad := func(field, msg string) error {
-		return &errcode.Error{Code: errcode.ConfigInvalid, Field: at + field, Msg: msg}
-	}
-	if !v.IsObject() {
-		return k, bad("", "must be an object")
-	}
-	if err := onlyKeys(v, at, "algorithm", "key_id", "public_key"); err != nil {
-		return k, err
-	}
-	if v.Get("algorithm").Str != evidence.SignatureAlgorithm {
-		return k, bad(".algorithm", "must be \"ed25519\"")
-	}
-	id, err := scalar.ParseKeyID(v.Get("key_id").Str)
-	if err != nil {
-		return k, bad(".key_id", "must be 64 lowercase hex digits")
-	}
-	pub, err := base64.StdEncoding.Strict().DecodeString(v.Get("public_key").Str)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return k, bad(".public_key", "must be a base64 32-byte Ed25519 public key")
-	}
-	if scalar.KeyIDOf(pub) != id {
-		return k, bad(".key_id", "does not match its public key (want "+scalar.KeyIDOf(pub).String()+")")
-	}
-	return TrustedKey{KeyID: id, PublicKey: ed25519.PublicKey(pub)}, nil
-}
-
-// onlyKeys fails on the first key of obj not in allowed, and on a missing
-// one.
-func onlyKeys(obj gjson.Result, at string, allowed ...string) error {
-	prefix := at
-	if prefix != "" {
-		prefix += "."
-	}
-	var err error
-	obj.ForEach(func(k, _ gjson.Result) bool {
-		if !slices.Contains(allowed, k.Str) {
-			err = &errcode.Error{Code: errcode.ConfigInvalid, Field: prefix + k.Str, Msg: "unknown field"}
-			return false
-		}
-		return true
-	})
-	if err != nil {
+// exactly fails on the first key of o not in keys, and on a missing one.
+func exactly(o *jsonobj.Object, keys ...string) error {
+	if err := o.Only(keys...); err != nil {
 		return err
 	}
-	for _, a := range allowed {
-		if !obj.Get(gjson.Escape(a)).Exists() {
-			return &errcode.Error{Code: errcode.ConfigInvalid, Field: prefix + a, Msg: "required field is missing"}
-		}
+	return o.Require(keys...)
+}
+
+func parseTrustedKey(o *jsonobj.Object) (TrustedKey, error) {
+	var k TrustedKey
+	if err := exactly(o, "algorithm", "key_id", "public_key"); err != nil {
+		return k, err
 	}
-	return nil
+	if o.Get("algorithm").Str() != evidence.SignatureAlgorithm {
+		return k, o.Errorf("algorithm", `must be "ed25519"`)
+	}
+	id, err := scalar.ParseKeyID(o.Get("key_id").Str())
+	if err != nil {
+		return k, o.Errorf("key_id", "must be 64 lowercase hex digits")
+	}
+	pub, err := base64.StdEncoding.Strict().DecodeString(o.Get("public_key").Str())
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return k, o.Errorf("public_key", "must be a base64 32-byte Ed25519 public key")
+	}
+	if scalar.KeyIDOf(pub) != id {
+		return k, o.Errorf("key_id", "does not match its public key (want %s)", scalar.KeyIDOf(pub))
+	}
+	return TrustedKey{KeyID: id, PublicKey: ed25519.PublicKey(pub)}, nil
 }
