@@ -4,7 +4,8 @@
 // A code is a dotted, lowercase string such as "input.malformed_json". Codes
 // are part of the public contract: scripts match on them, the sidecar puts
 // them in problem documents, and they never change meaning. Each code maps to
-// one process exit status.
+// one process exit status and one HTTP status (the status of the sidecar's
+// problem response; CLIs ignore it).
 //
 // Code implements error, so the codes double as sentinels:
 //
@@ -48,97 +49,130 @@ const (
 // The registry. Keep it sorted by code; docs/errors.md is generated from it
 // and a test fails when the two drift apart.
 const (
-	AttachmentCorrupt      Code = "attachment.corrupt"
-	BundleEmpty            Code = "bundle.empty"
-	BundleLimitExceeded    Code = "bundle.limit_exceeded"
-	BundleMalformed        Code = "bundle.malformed"
-	BundleManifestMismatch Code = "bundle.manifest_mismatch"
-	ChainDiscontinuity     Code = "chain.discontinuity"
-	ChainHashMismatch      Code = "chain.hash_mismatch"
-	ConfigInvalid          Code = "config.invalid"
-	DGIntegrity            Code = "dg.integrity"
-	DGMalformed            Code = "dg.malformed"
-	InputAttachmentMiss    Code = "input.attachment_missing"
-	InputFieldInvalid      Code = "input.field_invalid"
-	InputMalformedJSON     Code = "input.malformed_json"
-	InputMissingField      Code = "input.missing_field"
-	InputNonUTCTime        Code = "input.non_utc_time"
-	InputNotCanonical      Code = "input.not_canonical"
-	InputNumberPrecision   Code = "input.number_precision"
-	InputTooDeep           Code = "input.too_deep"
-	InputTooLarge          Code = "input.too_large"
-	InputUnexpectedRecord  Code = "input.unexpected_record"
-	InputUnknownField      Code = "input.unknown_field"
-	InputZstd              Code = "input.zstd"
-	Internal               Code = "internal"
-	IOFailed               Code = "io.failed"
-	KeyExists              Code = "key.exists"
-	KeyMalformed           Code = "key.malformed"
-	KeyPassphrase          Code = "key.passphrase"
-	KeyPlainRefused        Code = "key.plain_refused"
-	SegmentAlreadyOpen     Code = "segment.already_open"
-	SegmentNoneOpen        Code = "segment.none_open"
-	SegmentNotFound        Code = "segment.not_found"
-	SegmentSealed          Code = "segment.sealed"
-	SignatureInvalid       Code = "signature.invalid"
-	SignaturePolicy        Code = "signature.policy_unmet"
-	StoreCorrupt           Code = "store.corrupt"
-	StoreDuplicate         Code = "store.duplicate"
-	StoreIO                Code = "store.io"
-	StoreLocked            Code = "store.locked"
-	StoreSchema            Code = "store.schema_unsupported"
-	UsageInvalid           Code = "usage.invalid"
+	AdmissionSaturated      Code = "admission.saturated"
+	AttachmentCorrupt       Code = "attachment.corrupt"
+	AuthInvalidToken        Code = "auth.invalid_token"
+	BundleEmpty             Code = "bundle.empty"
+	BundleLimitExceeded     Code = "bundle.limit_exceeded"
+	BundleMalformed         Code = "bundle.malformed"
+	BundleManifestMismatch  Code = "bundle.manifest_mismatch"
+	BundleNotFound          Code = "bundle.not_found"
+	ChainDiscontinuity      Code = "chain.discontinuity"
+	ChainHashMismatch       Code = "chain.hash_mismatch"
+	ConfigInvalid           Code = "config.invalid"
+	DGIntegrity             Code = "dg.integrity"
+	DGMalformed             Code = "dg.malformed"
+	IdempotencyConflict     Code = "idempotency.conflict"
+	IdempotencyInProgress   Code = "idempotency.in_progress"
+	IdempotencyKeyInvalid   Code = "idempotency.key_invalid"
+	InputAttachmentMiss     Code = "input.attachment_missing"
+	InputFieldInvalid       Code = "input.field_invalid"
+	InputMalformedJSON      Code = "input.malformed_json"
+	InputMissingField       Code = "input.missing_field"
+	InputNonUTCTime         Code = "input.non_utc_time"
+	InputNotCanonical       Code = "input.not_canonical"
+	InputNumberPrecision    Code = "input.number_precision"
+	InputTooDeep            Code = "input.too_deep"
+	InputTooLarge           Code = "input.too_large"
+	InputUnexpectedRecord   Code = "input.unexpected_record"
+	InputUnknownField       Code = "input.unknown_field"
+	InputZstd               Code = "input.zstd"
+	Internal                Code = "internal"
+	IOFailed                Code = "io.failed"
+	KeyExists               Code = "key.exists"
+	KeyMalformed            Code = "key.malformed"
+	KeyPassphrase           Code = "key.passphrase"
+	KeyPlainRefused         Code = "key.plain_refused"
+	RequestHeaderInvalid    Code = "request.header_invalid"
+	RequestHeadersTooLarge  Code = "request.headers_too_large"
+	RequestMethodNotAllowed Code = "request.method_not_allowed"
+	RequestNotAcceptable    Code = "request.not_acceptable"
+	RequestNotFound         Code = "request.not_found"
+	RequestTimeout          Code = "request.timeout"
+	RequestTooLarge         Code = "request.too_large"
+	RequestUnsupportedMedia Code = "request.unsupported_media_type"
+	SegmentAlreadyOpen      Code = "segment.already_open"
+	SegmentNoneOpen         Code = "segment.none_open"
+	SegmentNotFound         Code = "segment.not_found"
+	SegmentSealed           Code = "segment.sealed"
+	ServiceUnavailable      Code = "service.unavailable"
+	SignatureInvalid        Code = "signature.invalid"
+	SignaturePolicy         Code = "signature.policy_unmet"
+	StoreCorrupt            Code = "store.corrupt"
+	StoreDuplicate          Code = "store.duplicate"
+	StoreIO                 Code = "store.io"
+	StoreLocked             Code = "store.locked"
+	StoreSchema             Code = "store.schema_unsupported"
+	UsageInvalid            Code = "usage.invalid"
 )
 
 // Info describes one registered code.
 type Info struct {
-	Code        Code
-	Exit        int
+	Code Code
+	Exit int
+	// HTTP is the status of a problem response with this code (the
+	// sidecar's RFC 9457 problem details); the CLIs ignore it.
+	HTTP        int
 	Description string
 }
 
 // Registry lists every code in code order.
 var Registry = []Info{
-	{AttachmentCorrupt, ExitInvalid, "an attachment blob does not hash to its hash (SPEC §4.2); verify phase 2"},
-	{BundleEmpty, ExitRejected, "nothing to export: the selector matches no envelope and names no segment, or the input holds no segment"},
-	{BundleLimitExceeded, ExitRejected, "a bundle or stream exceeds a bounded-work limit of SPEC §16; checked before the work starts"},
-	{BundleMalformed, ExitRejected, "a bundle's manifest or record order is not a bundle (SPEC §9.1)"},
-	{BundleManifestMismatch, ExitInvalid, "a bundle's manifest disagrees with its records: segments, counts, attachments, omitted parents, selector (SPEC §9.1)"},
-	{ChainDiscontinuity, ExitInvalid, "a record does not continue the chain: wrong segment, sequence gap, genesis not linked to the previous sealed head"},
-	{ChainHashMismatch, ExitInvalid, "a content, genesis, chain or seal value does not match its recomputation"},
-	{ConfigInvalid, ExitUsage, "a configuration file or flag value is invalid; the message names the key"},
-	{DGIntegrity, ExitInvalid, "a Decision Gate runpack failed its integrity check (DG.md §2); every failed check is listed"},
-	{DGMalformed, ExitRejected, "a Decision Gate runpack file cannot be read or decoded; the message names the file and JSON path"},
-	{InputAttachmentMiss, ExitRejected, "an attachment reference names a blob that did not come earlier in the stream"},
-	{InputFieldInvalid, ExitRejected, "a field has the wrong type or a value outside its rules (SPEC §2)"},
-	{InputMalformedJSON, ExitRejected, "a line is not strict JSON: syntax, duplicate keys, invalid UTF-8, lone surrogates, non-finite numbers, blank lines"},
-	{InputMissingField, ExitRejected, "a required field is absent"},
-	{InputNonUTCTime, ExitRejected, "a timestamp carries an offset instead of Z"},
-	{InputNotCanonical, ExitRejected, "a sealed-stream or bundle line is not in its RFC 8785 canonical form"},
-	{InputNumberPrecision, ExitRejected, "an integer literal lies outside ±2^53 and would lose precision"},
-	{InputTooDeep, ExitRejected, "JSON nesting deeper than 64 levels"},
-	{InputTooLarge, ExitRejected, "a line, payload, attachment or reference list exceeds its size limit (SPEC §16)"},
-	{InputUnexpectedRecord, ExitRejected, "a record kind that is not allowed at this point of the stream grammar (SPEC §6)"},
-	{InputUnknownField, ExitRejected, "an object carries a key its record does not define"},
-	{InputZstd, ExitRejected, "zstd-compressed input is corrupt or truncated, or a frame needs more than 8 MiB of window memory"},
-	{Internal, ExitIO, "an internal invariant failed; please report it"},
-	{IOFailed, ExitIO, "reading or writing a file or stream failed"},
-	{KeyExists, ExitUsage, "keygen refuses to overwrite an existing file"},
-	{KeyMalformed, ExitUsage, "a key file is not a valid PKCS#8 PEM Ed25519 key"},
-	{KeyPassphrase, ExitUsage, "an encrypted key's passphrase is missing or wrong"},
-	{KeyPlainRefused, ExitUsage, "an unencrypted key was given without --insecure-plain-key"},
-	{SegmentAlreadyOpen, ExitInvalid, "a segment is already open; a store holds at most one"},
-	{SegmentNoneOpen, ExitUsage, "no segment is open (pass --open to start one)"},
-	{SegmentNotFound, ExitUsage, "no segment has that id"},
-	{SegmentSealed, ExitInvalid, "the segment is sealed and takes no more records"},
-	{SignatureInvalid, ExitInvalid, "a signature by a key of the trust root does not verify (SPEC §11)"},
-	{SignaturePolicy, ExitInvalid, "an envelope's valid trusted signatures do not satisfy the trust root's policy (SPEC §11)"},
-	{StoreCorrupt, ExitInvalid, "a row read back from the store fails to decode or to hash; the message names the row"},
-	{StoreDuplicate, ExitInvalid, "an envelope or segment id is already in the store"},
-	{StoreIO, ExitIO, "the store cannot be opened, read or written (missing directory, read-only file, disk full, not a store)"},
-	{StoreLocked, ExitIO, "another process holds the store's writer lock"},
-	{StoreSchema, ExitIO, "the store was written by a newer schema version"},
-	{UsageInvalid, ExitUsage, "bad command-line usage: unknown flag, missing argument, conflicting options"},
+	{AdmissionSaturated, ExitIO, 503, "the sidecar is at max_in_flight with a full queue_depth; retry after the Retry-After seconds"},
+	{AttachmentCorrupt, ExitInvalid, 422, "an attachment blob does not hash to its hash (SPEC §4.2); verify phase 2"},
+	{AuthInvalidToken, ExitUsage, 401, "the request has no bearer token, or not the sidecar's (RFC 6750)"},
+	{BundleEmpty, ExitRejected, 422, "nothing to export: the selector matches no envelope and names no segment, or the input holds no segment"},
+	{BundleLimitExceeded, ExitRejected, 422, "a bundle or stream exceeds a bounded-work limit of SPEC §16; checked before the work starts"},
+	{BundleMalformed, ExitRejected, 400, "a bundle's manifest or record order is not a bundle (SPEC §9.1)"},
+	{BundleManifestMismatch, ExitInvalid, 422, "a bundle's manifest disagrees with its records: segments, counts, attachments, omitted parents, selector (SPEC §9.1)"},
+	{BundleNotFound, ExitUsage, 404, "no sealed segment's canonical bundle has that bundle id"},
+	{ChainDiscontinuity, ExitInvalid, 409, "a record does not continue the chain: wrong segment, sequence gap, genesis not linked to the previous sealed head"},
+	{ChainHashMismatch, ExitInvalid, 422, "a content, genesis, chain or seal value does not match its recomputation"},
+	{ConfigInvalid, ExitUsage, 500, "a configuration file or flag value is invalid; the message names the key"},
+	{DGIntegrity, ExitInvalid, 422, "a Decision Gate runpack failed its integrity check (DG.md §2); every failed check is listed"},
+	{DGMalformed, ExitRejected, 400, "a Decision Gate runpack file cannot be read or decoded; the message names the file and JSON path"},
+	{IdempotencyConflict, ExitRejected, 409, "the Idempotency-Key was used before for a different request (method, path or body)"},
+	{IdempotencyInProgress, ExitRejected, 409, "a request with the same Idempotency-Key is still running"},
+	{IdempotencyKeyInvalid, ExitRejected, 400, "an Idempotency-Key header is not 1-255 printable ASCII characters, or is given twice"},
+	{InputAttachmentMiss, ExitRejected, 400, "an attachment reference names a blob that did not come earlier in the stream"},
+	{InputFieldInvalid, ExitRejected, 400, "a field has the wrong type or a value outside its rules (SPEC §2)"},
+	{InputMalformedJSON, ExitRejected, 400, "a line is not strict JSON: syntax, duplicate keys, invalid UTF-8, lone surrogates, non-finite numbers, blank lines"},
+	{InputMissingField, ExitRejected, 400, "a required field is absent"},
+	{InputNonUTCTime, ExitRejected, 400, "a timestamp carries an offset instead of Z"},
+	{InputNotCanonical, ExitRejected, 400, "a sealed-stream or bundle line is not in its RFC 8785 canonical form"},
+	{InputNumberPrecision, ExitRejected, 400, "an integer literal lies outside ±2^53 and would lose precision"},
+	{InputTooDeep, ExitRejected, 400, "JSON nesting deeper than 64 levels"},
+	{InputTooLarge, ExitRejected, 413, "a line, payload, attachment or reference list exceeds its size limit (SPEC §16)"},
+	{InputUnexpectedRecord, ExitRejected, 400, "a record kind that is not allowed at this point of the stream grammar (SPEC §6)"},
+	{InputUnknownField, ExitRejected, 400, "an object carries a key its record does not define"},
+	{InputZstd, ExitRejected, 400, "zstd-compressed input is corrupt or truncated, or a frame needs more than 8 MiB of window memory"},
+	{Internal, ExitIO, 500, "an internal invariant failed; please report it"},
+	{IOFailed, ExitIO, 500, "reading or writing a file or stream failed"},
+	{KeyExists, ExitUsage, 409, "keygen refuses to overwrite an existing file"},
+	{KeyMalformed, ExitUsage, 500, "a key file is not a valid PKCS#8 PEM Ed25519 key"},
+	{KeyPassphrase, ExitUsage, 500, "an encrypted key's passphrase is missing or wrong"},
+	{KeyPlainRefused, ExitUsage, 500, "an unencrypted key was given without --insecure-plain-key"},
+	{RequestHeaderInvalid, ExitRejected, 400, "a request header has an invalid value (a correlation id that is not 1-128 printable ASCII, say); the message names it"},
+	{RequestHeadersTooLarge, ExitRejected, 431, "the request's headers exceed max_header_bytes"},
+	{RequestMethodNotAllowed, ExitRejected, 405, "the route does not take this method; the Allow header lists those it takes"},
+	{RequestNotAcceptable, ExitRejected, 406, "the Accept header allows none of the route's response media types"},
+	{RequestNotFound, ExitRejected, 404, "no route has this path"},
+	{RequestTimeout, ExitRejected, 408, "the request was not completed within request_timeout (a slow body, a long wait)"},
+	{RequestTooLarge, ExitRejected, 413, "the request body, declared or actual, exceeds max_body_bytes"},
+	{RequestUnsupportedMedia, ExitRejected, 415, "the Content-Type is missing or is not one the route takes"},
+	{SegmentAlreadyOpen, ExitInvalid, 409, "a segment is already open; a store holds at most one"},
+	{SegmentNoneOpen, ExitUsage, 404, "no segment is open (pass --open to start one)"},
+	{SegmentNotFound, ExitUsage, 404, "no segment has that id"},
+	{SegmentSealed, ExitInvalid, 409, "the segment is sealed and takes no more records"},
+	{ServiceUnavailable, ExitIO, 503, "the sidecar is starting, stopping or not ready (its store is unreachable); the problem's reasons say why"},
+	{SignatureInvalid, ExitInvalid, 422, "a signature by a key of the trust root does not verify (SPEC §11)"},
+	{SignaturePolicy, ExitInvalid, 422, "an envelope's valid trusted signatures do not satisfy the trust root's policy (SPEC §11)"},
+	{StoreCorrupt, ExitInvalid, 500, "a row read back from the store fails to decode or to hash; the message names the row"},
+	{StoreDuplicate, ExitInvalid, 409, "an envelope or segment id is already in the store"},
+	{StoreIO, ExitIO, 503, "the store cannot be opened, read or written (missing directory, read-only file, disk full, not a store)"},
+	{StoreLocked, ExitIO, 503, "another process holds the store's writer lock"},
+	{StoreSchema, ExitIO, 500, "the store was written by a newer schema version"},
+	{UsageInvalid, ExitUsage, 400, "bad command-line usage: unknown flag, missing argument, conflicting options"},
 }
 
 var lookup = func() map[Code]Info {
@@ -148,6 +182,18 @@ var lookup = func() map[Code]Info {
 	}
 	return m
 }()
+
+// HTTPStatus reports the HTTP status of a problem response with code c.
+// Unknown codes map to 500.
+func (c Code) HTTPStatus() int {
+	if info, ok := lookup[c]; ok {
+		return info.HTTP
+	}
+	return 500
+}
+
+// Lookup returns the registry entry of c.
+func Lookup(c Code) (Info, bool) { info, ok := lookup[c]; return info, ok }
 
 // Known reports whether c is in the registry.
 func Known(c Code) bool { _, ok := lookup[c]; return ok }

@@ -44,6 +44,10 @@ func TestRegistryComplete(t *testing.T) {
 		if info.Exit < ExitInvalid || info.Exit > ExitIO || info.Description == "" {
 			t.Errorf("%s: exit %d, description %q", info.Code, info.Exit, info.Description)
 		}
+		// A problem response is always an error: 4xx or 5xx.
+		if info.HTTP < 400 || info.HTTP > 599 || info.Code.HTTPStatus() != info.HTTP {
+			t.Errorf("%s: HTTP status %d", info.Code, info.HTTP)
+		}
 	}
 	if !slices.IsSorted(registered) {
 		t.Errorf("Registry is not sorted by code")
@@ -91,15 +95,17 @@ func errorsDoc() []byte {
 	b.WriteString("Generated from `pkg/errcode` by `go test ./pkg/errcode -update`; a test fails when\n")
 	b.WriteString("this file and the registry drift apart. Codes are stable (SPEC §12): scripts may\n")
 	b.WriteString("match on them. CLI errors are printed as `arxi-NAME: error: [path: ][line N: ]CODE: message`\n")
-	b.WriteString("or, with `--error-format json`, as one JSON object per error.\n\n")
+	b.WriteString("or, with `--error-format json`, as one JSON object per error. The sidecar answers\n")
+	b.WriteString("with an RFC 9457 problem whose `type` is `urn:arxi:error:CODE` and whose status is the\n")
+	b.WriteString("code's HTTP status below (see docs/sidecar.md).\n\n")
 	b.WriteString("| exit | meaning |\n|---|---|\n")
 	for _, r := range [][2]string{{"0", "success (verify: valid)"}, {"1", "evidence invalid, or an integrity violation found"},
 		{"2", "usage or configuration error"}, {"3", "rejected input (malformed, oversized, out of bounds)"}, {"4", "storage or I/O failure"}} {
 		fmt.Fprintf(&b, "| %s | %s |\n", r[0], r[1])
 	}
-	b.WriteString("\n| code | exit | meaning |\n|---|---|---|\n")
+	b.WriteString("\n| code | exit | HTTP | meaning |\n|---|---|---|---|\n")
 	for _, info := range Registry {
-		fmt.Fprintf(&b, "| `%s` | %d | %s |\n", info.Code, info.Exit, strings.ReplaceAll(info.Description, "|", "\\|"))
+		fmt.Fprintf(&b, "| `%s` | %d | %d | %s |\n", info.Code, info.Exit, info.HTTP, strings.ReplaceAll(info.Description, "|", "\\|"))
 	}
 	return b.Bytes()
 }
