@@ -81,6 +81,10 @@ type View interface {
 	BlobSize(ctx context.Context, hash scalar.Digest) (int64, error)
 	// Meta returns a store_meta value, or ErrNotFound.
 	Meta(ctx context.Context, key string) (string, error)
+	// Idempotency returns the idempotency record with that key, or
+	// ErrNotFound. Expired records may still be returned: expiry is the
+	// store layer's business (see IdempotencyRow).
+	Idempotency(ctx context.Context, key string) (*IdempotencyRow, error)
 	// Close ends the snapshot; on a Tx it rolls back unless committed.
 	Close() error
 }
@@ -103,6 +107,14 @@ type Tx interface {
 	AddEnvelope(ctx context.Context, e *EnvelopeRow) error
 	// SetMeta sets a store_meta value.
 	SetMeta(ctx context.Context, key, value string) error
+	// PutIdempotency stores an idempotency record, replacing one with the
+	// same key (an expired record whose key is used again). Its Seq is
+	// assigned by the backend: larger than every stored record's.
+	PutIdempotency(ctx context.Context, r *IdempotencyRow) error
+	// PruneIdempotency deletes the records created before before, and
+	// then the oldest (by Seq) beyond the newest keep. It returns how many
+	// it deleted.
+	PruneIdempotency(ctx context.Context, before scalar.Timestamp, keep int) (int, error)
 	// Commit makes the transaction's writes durable (for SQLite: fsynced
 	// to the write-ahead log) before it returns.
 	Commit() error

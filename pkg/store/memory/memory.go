@@ -31,10 +31,12 @@ type Backend struct {
 type data struct {
 	segs    []*store.SegmentRow // by Order-1; rows are never modified
 	envs    []*store.EnvelopeRow
-	blobs   map[scalar.Digest][]byte // add-only
-	meta    map[string]string        // replaced on change
-	segIDs  map[scalar.UUID]int64    // add-only
-	envIDs  map[scalar.UUID]uint64   // add-only
+	blobs   map[scalar.Digest][]byte         // add-only
+	meta    map[string]string                // replaced on change
+	idem    map[string]*store.IdempotencyRow // replaced on change; rows never modified
+	idemSeq int64                            // the last idempotency Seq assigned
+	segIDs  map[scalar.UUID]int64            // add-only
+	envIDs  map[scalar.UUID]uint64           // add-only
 	version int
 }
 
@@ -54,7 +56,7 @@ func (b *Backend) View(ctx context.Context) (store.View, error) {
 		return nil, errClosed()
 	}
 	d := b.data
-	return &view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, version: d.version}, nil
+	return &view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, idem: d.idem, version: d.version}, nil
 }
 
 // Begin implements store.Backend.
@@ -69,7 +71,7 @@ func (b *Backend) Begin(ctx context.Context) (store.Tx, error) {
 	}
 	b.inTx = true
 	d := b.data
-	return &tx{view: view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, version: d.version},
+	return &tx{view: view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, idem: d.idem, version: d.version}, idemSeq: d.idemSeq,
 		newSegIDs: map[scalar.UUID]int64{}, newEnvIDs: map[scalar.UUID]uint64{}, newBlobs: map[scalar.Digest][]byte{}}, nil
 }
 
@@ -89,6 +91,7 @@ type view struct {
 	segs    []*store.SegmentRow
 	envs    []*store.EnvelopeRow
 	meta    map[string]string
+	idem    map[string]*store.IdempotencyRow
 	version int
 }
 
@@ -199,6 +202,8 @@ type tx struct {
 	newEnvIDs map[scalar.UUID]uint64
 	newBlobs  map[scalar.Digest][]byte
 	newMeta   map[string]string
+	newIdem   map[string]*store.IdempotencyRow
+	idemSeq   int64
 	done      bool
 }
 
@@ -312,7 +317,8 @@ func (t *tx) Commit() error {
 	if old.version != t.version {
 		return errcode.New(errcode.Internal, "store changed under the transaction")
 	}
-	d := &data{segs: t.segs, envs: t.envs, blobs: old.blobs, meta: t.meta, segIDs: old.segIDs, envIDs: old.envIDs, version: old.version + 1}
+	d := &data{segs: t.segs, envs: t.envs, blobs: old.blobs, meta: t.meta, idem: t.idem, idemSeq: t.idemSeq,
+		segIDs: old.segIDs, envIDs: old.envIDs, version: old.version + 1}
 	for h, v := range t.newBlobs {
 		d.blobs[h] = v
 	}

@@ -6,7 +6,7 @@ const applicationID = 0x41525849
 // SchemaVersion is the schema version this package writes (PRAGMA
 // user_version). Opening a store with a newer version fails with
 // store.schema_unsupported; an older one is migrated by the writer.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes a store from schema version i to i+1. Each runs in
 // the transaction that also sets user_version, so a migration is all or
@@ -97,5 +97,22 @@ CREATE TABLE postings (
 	positions BLOB NOT NULL,
 	PRIMARY KEY (label, last)
 ) WITHOUT ROWID;
+`,
+	// 1 → 2: the sidecar's idempotency records (SIDECAR.md §3), written in
+	// the transaction of the evidence they answer for. seq orders them for
+	// pruning by count; created_s and created_ns (Unix seconds and
+	// nanoseconds of the clock) for pruning by age.
+	`
+CREATE TABLE idempotency (
+	seq          INTEGER PRIMARY KEY,
+	key          TEXT NOT NULL UNIQUE,
+	request_hash BLOB NOT NULL,
+	status       INTEGER NOT NULL,
+	content_type TEXT NOT NULL,
+	body         BLOB NOT NULL,
+	created_s    INTEGER NOT NULL,
+	created_ns   INTEGER NOT NULL
+);
+CREATE INDEX idempotency_created ON idempotency (created_s, created_ns);
 `,
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, h Harness) {
 		{"Select", testSelect},
 		{"StreamFilter", testStreamFilter},
 		{"Meta", testMeta},
+		{"Idempotency", testIdempotency},
 		{"Source", testSource},
 		{"Snapshots", testSnapshots},
 		{"Corruption", testCorruption},
