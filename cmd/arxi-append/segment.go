@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -204,20 +203,20 @@ func showOne(ctx context.Context, c *cli.Command, s *store.Store, id scalar.UUID
 	})
 }
 
-// segmentJSON is the JSON form of a segment, one canonical object per
-// line.
+// segmentJSON is a segment's fields as the tables print them (--json
+// prints store.Segment.AppendJSON).
 type segmentJSON struct {
-	CreatedAt     string  `json:"created_at"`
-	EnvelopeCount uint64  `json:"envelope_count"`
-	GenesisHash   string  `json:"genesis_hash"`
-	Head          string  `json:"head_chain_hash"`
-	PredSegment   *string `json:"predecessor_segment_id"`
-	Record        string  `json:"record"`
-	RecorderID    string  `json:"recorder_id"`
-	SealReason    *string `json:"seal_reason"`
-	SealedAt      *string `json:"sealed_at"`
-	SegmentID     string  `json:"segment_id"`
-	State         string  `json:"state"`
+	CreatedAt     string
+	EnvelopeCount uint64
+	GenesisHash   string
+	Head          string
+	PredSegment   *string
+	Record        string
+	RecorderID    string
+	SealReason    *string
+	SealedAt      *string
+	SegmentID     string
+	State         string
 }
 
 func toJSON(g *store.Segment) segmentJSON {
@@ -238,11 +237,7 @@ func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
 	w := c.Stdout
 	if asJSON {
 		for _, g := range segs {
-			b, err := canonical.Marshal(toJSON(g))
-			if err != nil {
-				return errcode.Wrap(errcode.Internal, err, "encode segment")
-			}
-			if _, err := w.Write(append(b, '\n')); err != nil {
+			if _, err := w.Write(append(g.AppendJSON(nil), '\n')); err != nil {
 				return errcode.Wrap(errcode.IOFailed, err, "write output")
 			}
 		}

@@ -165,16 +165,7 @@ func writePage(w io.Writer, p *store.Page, format string) error {
 		next = canonical.AppendString(nil, p.Next)
 	}
 	if format == "json" {
-		bw.WriteString(`{"envelopes":[`)
-		for i, it := range p.Items {
-			if i > 0 {
-				bw.WriteByte(',')
-			}
-			bw.Write(it.Line)
-		}
-		bw.WriteString(`],"next_cursor":`)
-		bw.Write(next)
-		bw.WriteString("}\n")
+		bw.Write(append(p.AppendJSON(nil), '\n'))
 	} else {
 		for _, it := range p.Items {
 			bw.Write(it.Line)

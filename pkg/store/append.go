@@ -224,7 +224,7 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, line []by
 	}
 	a.cur.envelopes++
 	o.lastClaimed = e.ClaimedAt
-	a.receipts = append(a.receipts, Receipt{SegmentID: e.SegmentID, Sequence: e.Sequence, EnvelopeID: e.EnvelopeID, ChainHash: e.ChainHash})
+	a.receipts = append(a.receipts, ReceiptFor(e))
 	return nil
 }
 
