@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,9 +9,6 @@ import (
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
-	"arxi.dev/arxi/pkg/evidence"
-	"arxi.dev/arxi/pkg/stream"
-	"arxi.dev/arxi/pkg/zstdio"
 )
 
 const inspectUsage = `arxi-bundle inspect prints what a bundle's manifest says: its id and
@@ -42,7 +38,7 @@ func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Exit(err)
 	}
 	defer in.Close()
-	m, err := readManifest(in)
+	m, err := bundle.ReadManifest(in)
 	if err != nil {
 		if e, ok := errcode.As(err); ok && e.Path == "" && path != "-" {
 			e.Path = path
@@ -58,29 +54,6 @@ func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Exit(errcode.Wrap(errcode.IOFailed, err, "write stdout"))
 	}
 	return 0
-}
-
-// readManifest reads and decodes a bundle's first line, plain or zstd.
-func readManifest(r io.Reader) (*bundle.Manifest, error) {
-	rc, _, err := zstdio.Open(r)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	in := stream.NewReader(rc, stream.Sealed, evidence.Limits{})
-	line, err := in.NextLine()
-	if errors.Is(err, io.EOF) {
-		return nil, errcode.New(errcode.BundleMalformed, "input is empty")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !bundle.IsManifest(line) {
-		return nil, &errcode.Error{Code: errcode.BundleMalformed, Line: 1, Msg: "the first line is not a bundle manifest",
-			Hint: "a sealed stream has no manifest; arxi-verify checks streams too"}
-	}
-	m, err := bundle.ParseManifest(line)
-	return m, errcode.AtLine(err, 1)
 }
 
 // describe writes the human summary.

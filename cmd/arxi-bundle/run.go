@@ -20,12 +20,19 @@ deterministic: the same input and selector give the same bytes.
 Usage:
   arxi-bundle --from-stream [selectors] [-o FILE] < sealed.ndjson
   arxi-bundle --store PATH (--all | selectors) [-o FILE]
+  arxi-bundle --store PATH --id BUNDLE_ID [-o FILE]
+  arxi-bundle list --store PATH [--json]   list the canonical bundle of each sealed segment
   arxi-bundle inspect [--json] FILE       summarise a bundle (see inspect --help)
 
 Selectors combine as a union: an envelope is disclosed when it matches any.
 --segment, --trace-id, --session-id and --event-type may be repeated;
 --since and --until bound claimed_at to [since, until). With --from-stream
 and no selector the whole stream is disclosed (selector {"stream":true}).
+
+Every sealed segment has a canonical bundle, the one --segment ID writes,
+with a stable bundle id: list shows them, and --id fetches one by its id
+(byte for byte the --segment ID bundle; the id is derived again and
+checked, never read from the store).
 
 Output goes to stdout, or to -o FILE, written to a temporary file and
 renamed into place; it is zstd-compressed when FILE ends in .zst or with
@@ -38,12 +45,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "inspect" {
 		return inspect(args[1:], stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "list" {
+		return list(ctx, args[1:], stdout, stderr)
+	}
 	c := cli.New("arxi-bundle", usage, stdout, stderr)
 	fs := c.Flags
 	fromStream := fs.Bool("from-stream", false, "read a sealed stream on stdin (spooled to a temporary file)")
 	storePath := fs.String("store", "", "export from the store at `PATH`")
 	out := fs.String("o", "", "write the bundle to `FILE` (atomically) instead of stdout")
 	compress := fs.Bool("zstd", false, "compress with zstd (implied by an -o name ending in .zst)")
+	var id scalar.UUID
+	fs.Func("id", "with --store: the canonical bundle with this `BUNDLE_ID` (see list)", func(s string) (err error) {
+		id, err = scalar.ParseUUID(s)
+		return err
+	})
 	var sel bundle.Selector
 	fs.BoolVar(&sel.All, "all", false, "select every envelope")
 	fs.Func("segment", "select every envelope of segment `ID` (repeatable)", appendParsed(&sel.Segments, scalar.ParseUUID))
@@ -64,6 +79,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.Exit(c.UsageError("--from-stream and --store exclude each other"))
 	case !*fromStream && *storePath == "":
 		return c.Exit(c.UsageError("give --from-stream (a sealed stream on stdin) or --store PATH"))
+	case !id.IsZero() && (*fromStream || !sel.IsZero()):
+		return c.Exit(c.UsageError("--id names a whole bundle: it takes --store and no selector"))
+	case !id.IsZero():
+		sel = bundle.Selector{All: true} // unused: the id selects
 	case *fromStream && sel.IsZero():
 		sel.Stream = true
 	case sel.IsZero():
@@ -87,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *fromStream {
 		err = fromStreamBundle(ctx, stdin, sel, dst, opts)
 	} else {
-		err = storeBundle(ctx, *storePath, sel, dst, opts)
+		err = storeBundle(ctx, *storePath, id, sel, dst, opts)
 	}
 	return c.Exit(err)
 }

@@ -89,8 +89,7 @@ func Build(ctx context.Context, src Source, sel Selector, w io.Writer, opts Opti
 		return nil, err
 	}
 	defer body.close()
-	b := &builder{ctx: ctx, src: src, sel: &sel, progress: opts.Progress, lim: opts.Limits.WithDefaults(),
-		body: body, out: stream.NewWriter(body), blobs: map[scalar.Digest]int64{}}
+	b := newBuilder(ctx, src, &sel, opts, body)
 	if err := b.build(); err != nil {
 		return nil, err
 	}
@@ -105,6 +104,21 @@ func Build(ctx context.Context, src Source, sel Selector, w io.Writer, opts Opti
 		return nil, err
 	}
 	return &b.m, nil
+}
+
+// Plan returns the manifest Build would write for sel, without writing
+// the bundle: it reads and checks the same records, and keeps none.
+func Plan(ctx context.Context, src Source, sel Selector, opts Options) (*Manifest, error) {
+	b := newBuilder(ctx, src, &sel, opts, discardBody())
+	if err := b.build(); err != nil {
+		return nil, err
+	}
+	return &b.m, nil
+}
+
+func newBuilder(ctx context.Context, src Source, sel *Selector, opts Options, body *body) *builder {
+	return &builder{ctx: ctx, src: src, sel: sel, progress: opts.Progress, lim: opts.Limits.WithDefaults(),
+		body: body, out: stream.NewWriter(body), blobs: map[scalar.Digest]int64{}}
 }
 
 // WithDefaults returns l with its zero fields set from DefaultLimits.

@@ -187,11 +187,40 @@ var selectorFields = &jsonobj.Style{Code: errcode.BundleMalformed, Document: tru
 // whole manifest re-encodes to its input, which settles key order, sorting
 // and duplicates.
 func parseSelector(manifest *jsonobj.Object) (Selector, error) {
-	var s Selector
 	o, err := selectorFields.ObjectAt(manifest.KeyPath("selector"), manifest.Get("selector"))
 	if err != nil {
-		return s, err
+		return Selector{}, err
 	}
+	return decodeSelector(&o)
+}
+
+// requestFields is the style of a request's selector: the codes of record
+// fields (input.unknown_field, input.field_invalid, …), paths from
+// "selector".
+var requestFields = &jsonobj.Style{}
+
+// DecodeSelector decodes a selector in the JSON form the manifest records
+// (in any key order and spacing), as a request gives it: {"all":true}, or
+// any of "segments", "trace_ids", "session_ids", "event_types" (arrays),
+// "since", "until". raw is checked as strict JSON first (SPEC §3). Errors
+// name "selector.KEY" with the codes of record fields; the result is
+// normalised, and a selector that selects nothing is input.field_invalid.
+func DecodeSelector(raw []byte) (Selector, error) {
+	c, err := canonical.Transform(raw)
+	if err != nil {
+		return Selector{}, errcode.InField(err, "selector")
+	}
+	o, err := requestFields.ObjectAt("selector", jsonobj.Value{Raw: string(c)})
+	if err != nil {
+		return Selector{}, err
+	}
+	return decodeSelector(&o)
+}
+
+// decodeSelector decodes a selector object in its style.
+func decodeSelector(o *jsonobj.Object) (Selector, error) {
+	var s Selector
+	var err error
 	if err := o.Only("all", "event_types", "segments", "session_ids", "since", "stream", "trace_ids", "until"); err != nil {
 		return s, err
 	}
@@ -209,16 +238,16 @@ func parseSelector(manifest *jsonobj.Object) (Selector, error) {
 			return s, o.Errorf(f.key, "must be true")
 		}
 	}
-	if s.Segments, err = parseList(&o, "segments", scalar.ParseUUID); err != nil {
+	if s.Segments, err = parseList(o, "segments", scalar.ParseUUID); err != nil {
 		return s, err
 	}
-	if s.TraceIDs, err = parseList(&o, "trace_ids", scalar.ParseLabel); err != nil {
+	if s.TraceIDs, err = parseList(o, "trace_ids", scalar.ParseLabel); err != nil {
 		return s, err
 	}
-	if s.SessionIDs, err = parseList(&o, "session_ids", scalar.ParseLabel); err != nil {
+	if s.SessionIDs, err = parseList(o, "session_ids", scalar.ParseLabel); err != nil {
 		return s, err
 	}
-	if s.EventTypes, err = parseList(&o, "event_types", scalar.ParseToken); err != nil {
+	if s.EventTypes, err = parseList(o, "event_types", scalar.ParseToken); err != nil {
 		return s, err
 	}
 	for _, t := range []struct {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 )
@@ -108,4 +109,37 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestDecodeSelector: a request's selector decodes to the selector whose
+// JSON it is (in any order and spacing); bad ones name the field.
+func TestDecodeSelector(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		code     errcode.Code
+		field    string
+	}{
+		{`{"all":true}`, `{"all":true}`, "", ""},
+		{` {"trace_ids":["b","a","b"], "event_types":["tool.call"]} `, `{"event_types":["tool.call"],"trace_ids":["a","b"]}`, "", ""},
+		{`{"since":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z"}`, `{"since":"2026-01-01T00:00:00.000000000Z","until":"2026-01-02T00:00:00.000000000Z"}`, "", ""},
+		{`{"all":false}`, "", errcode.InputFieldInvalid, "selector.all"},
+		{`{"traces":["a"]}`, "", errcode.InputUnknownField, "selector.traces"},
+		{`{"trace_ids":"a"}`, "", errcode.InputFieldInvalid, "selector.trace_ids"},
+		{`{"segments":["not-a-uuid"]}`, "", errcode.InputFieldInvalid, "selector.segments[0]"},
+		{`{"since":"2026-01-01T00:00:00+01:00"}`, "", errcode.InputNonUTCTime, "selector.since"},
+		{`{}`, "", errcode.InputFieldInvalid, "selector"},
+		{`{"all":true} {}`, "", errcode.InputMalformedJSON, "selector"},
+	} {
+		sel, err := DecodeSelector([]byte(tc.in))
+		if tc.code == "" {
+			if err != nil || sel.String() != tc.want {
+				t.Errorf("DecodeSelector(%s) = %s, %v; want %s", tc.in, sel.String(), err, tc.want)
+			}
+			continue
+		}
+		e, ok := errcode.As(err)
+		if !ok || e.Code != tc.code || e.Field != tc.field {
+			t.Errorf("DecodeSelector(%s) error = %v, want %s in field %q", tc.in, err, tc.code, tc.field)
+		}
+	}
 }
