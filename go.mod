@@ -4,8 +4,10 @@ go 1.26.0
 
 require github.com/gowebpki/jcs v1.0.2
 
+require github.com/prometheus/client_golang v1.25.0 // indirect
+
 require (
-	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
+	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/DataDog/zstd v1.5.7
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/go-cmp v0.7.0
