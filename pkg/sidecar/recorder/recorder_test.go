@@ -1,0 +1,330 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/memory"
+	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/storetest"
+)
+
+var ctx = context.Background()
+
+// taken reports whether the writer has taken the job.
+func (j *Job) taken() bool { return j.state.Load() == taken }
+
+func unsealed(t testing.TB, line string) *evidence.Unsealed {
+	t.Helper()
+	c, err := canonical.Transform([]byte(strings.TrimSpace(line)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := evidence.Decode(string(c), evidence.Limits{}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.(*evidence.Unsealed)
+}
+
+type observer struct {
+	mu     sync.Mutex
+	groups []int
+	seals  []evidence.SealReason
+}
+
+func (o *observer) Committed(jobs, envelopes int, took time.Duration) {
+	o.mu.Lock()
+	o.groups = append(o.groups, jobs)
+	o.mu.Unlock()
+}
+func (o *observer) Sealed(r evidence.SealReason) {
+	o.mu.Lock()
+	o.seals = append(o.seals, r)
+	o.mu.Unlock()
+}
+func (o *observer) Failed(error) {}
+
+func start(t *testing.T, b store.Backend, cfg Config) (*Recorder, *store.Store) {
+	t.Helper()
+	s, err := store.Open(ctx, b, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store = s
+	if cfg.RecorderID.IsZero() {
+		cfg.RecorderID = scalar.MustLabel("sidecar-test")
+	}
+	r, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, s
+}
+
+func dump(t *testing.T, s *store.Store) []byte {
+	t.Helper()
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	var b bytes.Buffer
+	if err := sn.WriteStream(ctx, &b, store.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestGroupCommit: jobs queued while a transaction is being prepared are
+// committed together in the next; every one is answered with its receipt,
+// and the store holds the chain a sealer would have made of them in the
+// order they were taken.
+func TestGroupCommit(t *testing.T) {
+	obs := &observer{}
+	r, s := start(t, memory.New(), Config{Observer: obs, MaxEnvelopes: 7})
+	const n = 20
+	release := make(chan struct{})
+	first := &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(0))},
+		Render: func(*Outcome) (*Response, error) {
+			<-release
+			return &Response{Status: 201, ContentType: "application/json"}, nil
+		}}
+	var wg sync.WaitGroup
+	results := make([]*Outcome, n)
+	errs := make([]error, n)
+	wg.Add(1)
+	go func() { defer wg.Done(); results[0], _, errs[0] = r.Do(ctx, first) }()
+	for r.Queued() > 0 || !first.taken() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _, errs[i] = r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(i))}})
+		}()
+	}
+	for r.Queued() < n-1 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || len(results[i].Receipts) != 1 {
+			t.Fatalf("job %d: %v", i, err)
+		}
+	}
+	if fmt.Sprint(obs.groups) != fmt.Sprint([]int{1, n - 1}) {
+		t.Errorf("transactions of %v jobs, want [1 %d]", obs.groups, n-1)
+	}
+	if _, err := r.Close(false); err != nil {
+		t.Fatal(err)
+	}
+	got := dump(t, s)
+	storetest.CheckStream(t, got)
+	if c := bytes.Count(got, []byte(`"record":"envelope"`)); c != n {
+		t.Errorf("the store holds %d envelopes, want %d", c, n)
+	}
+	if c := bytes.Count(got, []byte(`"reason":"auto_count"`)); c != 2 {
+		t.Errorf("%d auto_count seals in 20 envelopes of segments of 7", c)
+	}
+}
+
+// TestFailAlone: in one group, a job the store rejects (an envelope id
+// already stored) and one the sealer rejects (an attachment reference to
+// nothing) fail with their codes; every other job commits, and the chain
+// has no hole.
+func TestFailAlone(t *testing.T) {
+	obs := &observer{}
+	r, s := start(t, memory.New(), Config{Observer: obs})
+	dupID := "01a2027b-d680-7bcd-a4c0-01327fd130f5"
+	withID := func(i int) *evidence.Unsealed {
+		return unsealed(t, strings.Replace(storetest.Event(i), `{"event_type"`, `{"envelope_id":"`+dupID+`","event_type"`, 1))
+	}
+	if _, _, err := r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{withID(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	blocker := &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(1))},
+		Render: func(*Outcome) (*Response, error) { <-release; return nil, nil }}
+	go r.Do(ctx, blocker)
+	for !blocker.taken() {
+		time.Sleep(time.Millisecond)
+	}
+	missing := unsealed(t, storetest.Event(2))
+	missing.Attachments = []evidence.AttachmentRef{{ContentType: scalar.MustContentType("text/plain"), Hash: scalar.Sum([]byte("nothing")), Size: 7}}
+	missing.Data = [][]byte{nil}
+	batchBad := []evidence.Record{unsealed(t, storetest.Event(3)), unsealed(t, storetest.Event(4)), missing}
+	jobs := []*Job{
+		{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(5))}},
+		{Kind: Record, Records: []evidence.Record{withID(6)}},      // store: duplicate
+		{Kind: Record, Records: batchBad, Lines: []int64{1, 2, 3}}, // sealer: third line
+		{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(7))}},
+		{Kind: SealSegment, Reason: evidence.SealManual},
+		{Kind: SealSegment, Reason: evidence.SealManual}, // none open now
+		{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(8))}},
+	}
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _, errs[i] = r.Do(ctx, j) }()
+		for r.Queued() < i+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(release)
+	wg.Wait()
+	want := []errcode.Code{"", errcode.StoreDuplicate, errcode.InputAttachmentMiss, "", "", errcode.SegmentNoneOpen, ""}
+	for i, err := range errs {
+		if got := errcode.Code(""); err != nil {
+			got = errcode.CodeOf(err)
+			if got != want[i] {
+				t.Errorf("job %d: %v, want %s", i, err, want[i])
+			}
+		} else if want[i] != "" {
+			t.Errorf("job %d succeeded, want %s", i, want[i])
+		}
+	}
+	if e, _ := errcode.As(errs[2]); e == nil || e.Line != 3 {
+		t.Errorf("the batch's error names line %v, want 3", errs[2])
+	}
+	r.Close(false)
+	got := dump(t, s)
+	storetest.CheckStream(t, got)
+	envs := storetest.Envelopes(t, got)
+	var ids []string
+	for _, e := range envs {
+		ids = append(ids, strings.TrimPrefix(e.Payload, `{"i":`))
+	}
+	if fmt.Sprint(ids) != "[0} 1} 5} 7} 8}]" {
+		t.Errorf("stored events %v, want 0 1 5 7 8", ids)
+	}
+	if !bytes.Contains(got, []byte(`"reason":"manual"`)) {
+		t.Error("no manual seal")
+	}
+}
+
+// TestIdempotencyRecord: a job's rendered response is stored with its key
+// in the transaction of its evidence.
+func TestIdempotencyRecord(t *testing.T) {
+	r, s := start(t, memory.New(), Config{IdempotencyTTL: time.Hour, IdempotencyMax: 10})
+	body := []byte(`{"ok":true}`)
+	_, resp, err := r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(0))},
+		Idempotency: &Idempotency{Key: "k-1", RequestHash: scalar.Sum([]byte("req"))},
+		Render: func(o *Outcome) (*Response, error) {
+			return &Response{Status: 201, ContentType: "application/json", Body: body}, nil
+		}})
+	if err != nil || resp.Status != 201 {
+		t.Fatal(err)
+	}
+	r.Close(false)
+	sn, _ := s.Snapshot(ctx)
+	defer sn.Close()
+	now, _ := scalar.TimestampOf(time.Now().UTC())
+	row, err := sn.Idempotency(ctx, "k-1", now, time.Hour)
+	if err != nil || row == nil || !bytes.Equal(row.Body, body) || row.RequestHash != scalar.Sum([]byte("req")) {
+		t.Fatalf("stored record %+v, %v", row, err)
+	}
+}
+
+// TestRestart: a recorder started on a store another left continues its
+// chain; one closed with sealOnShutdown seals it (reason shutdown), and
+// opening and sealing by hand work from there.
+func TestRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "arxi.db")
+	open := func() store.Backend {
+		db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	b := open()
+	r, s := start(t, b, Config{})
+	for i := range 3 {
+		if _, _, err := r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close(false)
+	s.Close()
+	b = open()
+	r, s = start(t, b, Config{})
+	out, _, err := r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(3))}})
+	if err != nil || out.Receipts[0].Sequence != 4 {
+		t.Fatalf("after restart: %+v, %v", out, err)
+	}
+	seal, err := r.Close(true)
+	if err != nil || seal == nil || seal.Reason != evidence.SealShutdown || seal.EnvelopeCount != 4 {
+		t.Fatalf("shutdown seal %+v, %v", seal, err)
+	}
+	s.Close()
+	b = open()
+	r, s = start(t, b, Config{})
+	defer s.Close()
+	if _, _, err := r.Do(ctx, &Job{Kind: SealSegment, Reason: evidence.SealManual}); !errors.Is(err, errcode.SegmentNoneOpen) {
+		t.Errorf("seal with none open: %v", err)
+	}
+	out, _, err = r.Do(ctx, &Job{Kind: OpenSegment})
+	if err != nil || out.Genesis == nil || out.Genesis.Predecessor == nil || out.Genesis.Predecessor.SegmentID != seal.SegmentID {
+		t.Fatalf("open: %+v, %v", out, err)
+	}
+	if _, _, err := r.Do(ctx, &Job{Kind: OpenSegment}); !errors.Is(err, errcode.SegmentAlreadyOpen) {
+		t.Errorf("second open: %v", err)
+	}
+	out, _, err = r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(4))}})
+	if err != nil || out.Receipts[0].Sequence != 1 || out.Receipts[0].SegmentID != out.Envelopes[0].SegmentID {
+		t.Fatalf("record into the opened segment: %+v, %v", out, err)
+	}
+	r.Close(false)
+	storetest.CheckStream(t, dump(t, s))
+	// Closed: jobs are refused.
+	if _, _, err := r.Do(ctx, &Job{Kind: OpenSegment}); !errors.Is(err, errcode.ServiceUnavailable) {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+// TestWithdraw: a job whose context ends while it waits is withdrawn with
+// request.timeout and never written.
+func TestWithdraw(t *testing.T) {
+	r, s := start(t, memory.New(), Config{})
+	release := make(chan struct{})
+	blocker := &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(0))},
+		Render: func(*Outcome) (*Response, error) { <-release; return nil, nil }}
+	go r.Do(ctx, blocker)
+	for !blocker.taken() {
+		time.Sleep(time.Millisecond)
+	}
+	c, cancel := context.WithCancel(ctx)
+	errc := make(chan error)
+	go func() {
+		_, _, err := r.Do(c, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(1))}})
+		errc <- err
+	}()
+	for r.Queued() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, errcode.RequestTimeout) {
+		t.Errorf("withdrawn job: %v", err)
+	}
+	close(release)
+	r.Close(false)
+	if n := bytes.Count(dump(t, s), []byte(`"record":"envelope"`)); n != 1 {
+		t.Errorf("%d envelopes stored, want 1", n)
+	}
+}
