@@ -71,7 +71,7 @@ type Transport struct {
 	Mode       string `toml:"mode" default:"unix" enum:"unix|tcp" doc:"listen on a Unix socket or on TCP"`
 	UnixSocket string `toml:"unix_socket" kind:"path" doc:"with mode unix: the socket, created 0660; a stale socket is removed only if nothing answers on it"`
 	Host       string `toml:"host" default:"127.0.0.1" doc:"with mode tcp: an IP address; a non-loopback host requires auth.mode = \"token\""`
-	Port       int    `toml:"port" default:"7337" min:"1" max:"65535" doc:"with mode tcp: the port"`
+	Port       int    `toml:"port" default:"7337" min:"0" max:"65535" doc:"with mode tcp: the port; 0 for any free port (the log names it)"`
 }
 
 // Auth is how requests authenticate.

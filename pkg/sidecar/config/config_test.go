@@ -86,7 +86,7 @@ func TestValidate(t *testing.T) {
 		{"socket is a file", strings.Replace(base, `"s.sock"`, `"token"`, 1), "transport.unix_socket"},
 		{"socket too long", strings.Replace(base, `"s.sock"`, `"`+strings.Repeat("x", 120)+`"`, 1), "transport.unix_socket"},
 		{"port with unix", set("transport", "port = 1"), "transport.port"},
-		{"port zero", strings.Replace(base, "mode = \"unix\"\nunix_socket = \"s.sock\"", "mode = \"tcp\"\nport = 0", 1), "transport.port"},
+		{"port negative", strings.Replace(base, "mode = \"unix\"\nunix_socket = \"s.sock\"", "mode = \"tcp\"\nport = -1", 1), "transport.port"},
 		{"port too big", strings.Replace(base, "mode = \"unix\"\nunix_socket = \"s.sock\"", "mode = \"tcp\"\nport = 70000", 1), "transport.port"},
 		{"host not an IP", strings.Replace(base, "mode = \"unix\"\nunix_socket = \"s.sock\"", "mode = \"tcp\"\nhost = \"localhost\"", 1), "transport.host"},
 		{"open on a public host", strings.Replace(base, "mode = \"unix\"\nunix_socket = \"s.sock\"", "mode = \"tcp\"\nhost = \"0.0.0.0\"", 1), "auth.mode"},
