@@ -224,20 +224,23 @@ func decodeSeal(body []byte) error {
 
 // queryRequest is the body of POST /v1/query/envelopes.
 type queryRequest struct {
-	Filter *struct {
-		SegmentID     *string  `json:"segment_id"`
-		EventTypes    []string `json:"event_types"`
-		ActorID       *string  `json:"actor_id"`
-		EnvironmentID *string  `json:"environment_id"`
-		AdapterID     *string  `json:"adapter_id"`
-		TraceID       *string  `json:"trace_id"`
-		SessionID     *string  `json:"session_id"`
-		Since         *string  `json:"since"`
-		Until         *string  `json:"until"`
-		AfterSequence *uint64  `json:"after_sequence"`
-	} `json:"filter"`
-	Limit  *int    `json:"limit"`
-	Cursor *string `json:"cursor"`
+	Filter json.RawMessage `json:"filter"`
+	Limit  *int            `json:"limit"`
+	Cursor *string         `json:"cursor"`
+}
+
+// queryFilter is a query's filter.
+type queryFilter struct {
+	SegmentID     *string  `json:"segment_id"`
+	EventTypes    []string `json:"event_types"`
+	ActorID       *string  `json:"actor_id"`
+	EnvironmentID *string  `json:"environment_id"`
+	AdapterID     *string  `json:"adapter_id"`
+	TraceID       *string  `json:"trace_id"`
+	SessionID     *string  `json:"session_id"`
+	Since         *string  `json:"since"`
+	Until         *string  `json:"until"`
+	AfterSequence *uint64  `json:"after_sequence"`
 }
 
 // decodeQuery decodes a query: the filter of SPEC §8 (fields as
@@ -263,7 +266,10 @@ func decodeQuery(body []byte) (store.Filter, string, int, error) {
 	if q.Filter == nil {
 		return f, cursor, limit, nil
 	}
-	in := q.Filter
+	in := &queryFilter{}
+	if err := decodeObject(q.Filter, in, "filter."); err != nil {
+		return f, "", 0, err
+	}
 	var err error
 	field := func(name string, e error) error { return errcode.InField(e, "filter."+name) }
 	if in.SegmentID != nil {
