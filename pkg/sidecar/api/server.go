@@ -120,6 +120,7 @@ type Call struct {
 
 	w           http.ResponseWriter
 	idem        *recorder.Idempotency
+	cleanup     []func() // run once the reply is written, last first
 	start       time.Time
 	status      int
 	requestHash scalar.Digest
@@ -248,14 +249,16 @@ func (s *Server) bounded(c *Call) (*Reply, error) {
 	}
 	deadline := c.start.Add(lim.RequestTimeout.Duration)
 	ctx, cancel := context.WithDeadlineCause(r.Context(), deadline, errTimedOut)
-	defer cancel()
+	c.cleanup = append(c.cleanup, cancel)
 	c.Context = ctx
 	release, err := s.adm.acquire(ctx)
 	if err != nil {
 		s.metrics.rejected.Inc()
 		return nil, err
 	}
-	defer release()
+	// The slot is held until the reply is written: a streamed bundle is
+	// work in flight.
+	c.cleanup = append(c.cleanup, release)
 	rc := http.NewResponseController(c.w)
 	rc.SetReadDeadline(deadline)
 	rc.SetWriteDeadline(deadline.Add(time.Second))
@@ -359,6 +362,11 @@ func printable(v string, max int) bool {
 
 // reply runs h and writes its reply, or its error as a problem.
 func (s *Server) reply(c *Call, h handler) {
+	defer func() {
+		for i := len(c.cleanup) - 1; i >= 0; i-- {
+			c.cleanup[i]()
+		}
+	}()
 	rep, err := h(c)
 	if err != nil {
 		s.fail(c, err)
