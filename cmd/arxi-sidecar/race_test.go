@@ -1,0 +1,6 @@
+//go:build race
+
+package main
+
+// Under the race detector each start of the sidecar is slow: fewer kills.
+const kills = 3
