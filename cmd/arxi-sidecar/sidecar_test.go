@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +32,16 @@ const childEnv = "ARXI_TEST_SIDECAR_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
+		if path := os.Getenv("ARXI_TEST_CPUPROFILE"); path != "" {
+			f, _ := os.Create(path)
+			pprof.StartCPUProfile(f)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
 		main()
 		return
 	}
@@ -98,7 +110,7 @@ func tool(t *testing.T, name string, args ...string) []byte {
 
 // proc is a running arxi-sidecar.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	dir    string
 	base   string // http://host:port, or http://sidecar for a socket
@@ -120,7 +132,7 @@ type env struct {
 // newEnv writes sidecar.toml for transport "unix" or "tcp" (token auth
 // on TCP, open on the socket unless extra says otherwise) with a SQLite
 // store, and a token file; extra is TOML appended to the sections.
-func newEnv(t *testing.T, transport string, extra map[string]string) *env {
+func newEnv(t testing.TB, transport string, extra map[string]string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	tok := make([]byte, 24)
@@ -141,6 +153,10 @@ func newEnv(t *testing.T, transport string, extra map[string]string) *env {
 		sections["auth"] = `mode = "token"` + "\n" + `token_file = "token"`
 	}
 	for k, v := range extra {
+		if k == "log" {
+			sections[k] = v
+			continue
+		}
 		sections[k] += "\n" + v
 	}
 	var b strings.Builder
@@ -157,7 +173,7 @@ func newEnv(t *testing.T, transport string, extra map[string]string) *env {
 }
 
 // start runs the sidecar on e and waits until /startup answers 200.
-func (e *env) start(t *testing.T) *proc {
+func (e *env) start(t testing.TB) *proc {
 	t.Helper()
 	p := &proc{t: t, dir: e.dir, token: e.token, addr: make(chan string, 1), ended: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "--config", e.config)

@@ -193,6 +193,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.fail(c, errcode.New(errcode.Internal, "internal error"))
 		}
 		s.metrics.observe(op, c.status, time.Since(c.start))
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			return
+		}
 		s.log.Debug("request", "operation", op, "method", r.Method, "path", r.URL.Path, "status", c.status,
 			"duration_ms", float64(time.Since(c.start).Microseconds())/1000, "correlation_id", c.Correlation, "server_correlation_id", c.ServerID)
 	}()

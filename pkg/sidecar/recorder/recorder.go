@@ -53,6 +53,11 @@ type Config struct {
 	MaxGroup int
 	// Queue is the capacity of the job queue; 0 means 1024.
 	Queue int
+	// Linger is how long the writer waits for more jobs before it commits
+	// a group, while it is busy (the group before took more than one
+	// job); 0 means DefaultLinger, negative never waits. An idle writer
+	// never waits: a lone request is committed at once.
+	Linger time.Duration
 	// IdempotencyTTL and IdempotencyMax prune the stored idempotency
 	// records, at most once a second, in a transaction that writes one.
 	IdempotencyTTL time.Duration
@@ -63,6 +68,10 @@ type Config struct {
 
 // DefaultMaxGroup is the default bound of a group's envelopes.
 const DefaultMaxGroup = 4096
+
+// DefaultLinger is the default Linger: long enough for the requests a
+// commit's answers release to come back, short beside the commit's fsync.
+const DefaultLinger = 200 * time.Microsecond
 
 // Observer receives the recorder's events (for metrics).
 type Observer interface {
@@ -201,6 +210,9 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if cfg.Queue <= 0 {
 		cfg.Queue = 1024
 	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
 	if _, err := sealing.New(sealing.Config{RecorderID: cfg.RecorderID, MaxEnvelopes: cfg.MaxEnvelopes, MaxDuration: cfg.MaxDuration, Signers: cfg.Signers}); err != nil {
 		return nil, err
 	}
@@ -325,20 +337,46 @@ func (r *Recorder) Close(sealOnShutdown bool) (*evidence.Seal, error) {
 
 func (r *Recorder) run() {
 	defer close(r.done)
+	busy := false // the last group held more than one job
+	var linger *time.Timer
 	for {
 		j := <-r.jobs
 		group := []*Job{j}
 		n := j.envelope
+		var wait <-chan time.Time
+		if busy && r.cfg.Linger > 0 {
+			if linger == nil {
+				linger = time.NewTimer(r.cfg.Linger)
+			} else {
+				linger.Reset(r.cfg.Linger)
+			}
+			wait = linger.C
+		}
 	fill:
 		for n < r.cfg.MaxGroup && !group[len(group)-1].final {
 			select {
 			case k := <-r.jobs:
 				group = append(group, k)
 				n += k.envelope
+				continue
 			default:
+			}
+			if wait == nil {
+				break
+			}
+			select {
+			case k := <-r.jobs:
+				group = append(group, k)
+				n += k.envelope
+			case <-wait:
+				wait = nil
 				break fill
 			}
 		}
+		if wait != nil && !linger.Stop() {
+			<-linger.C
+		}
+		busy = len(group) > 1
 		final := group[len(group)-1]
 		var live []*Job
 		for _, k := range group {
