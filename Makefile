@@ -8,7 +8,7 @@ CMDS    := $(notdir $(wildcard cmd/arxi-*))
 DEMO    := $(CURDIR)/demo
 FUZZTIME ?= 20s
 
-.PHONY: all build test race vet lint bench fuzz demo clean
+.PHONY: all build test race vet lint bench fuzz demo demo-sidecar clean
 
 all: build
 
@@ -37,13 +37,15 @@ fuzz:
 # benchmarks honour -cpu, but the environment pins the whole process), the
 # seal|append pipeline on two cores, signed verification on one and two
 # cores, then the whole-binary runs (peak RSS, the million-envelope store)
-# once each. Printed as one table.
+# once each, and the sidecar's ingest under 64 clients beside the
+# seal|append pipeline measured in the same run. Printed as one table.
 BENCH_PKGS ?= ./...
 bench:
-	@{ GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -skip 'RSS|Million|Pipeline' -cpu 1 $(BENCH_PKGS); \
+	@{ GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -skip 'RSS|Million|Pipeline|Ingest' -cpu 1 $(BENCH_PKGS); \
 	   $(GO) test -run '^$$' -bench 'Pipeline' ./pkg/store/sqlite; \
 	   $(GO) test -run '^$$' -bench 'VerifySigned$$' -benchtime 3x -cpu 1,2 ./pkg/verify; \
-	   $(GO) test -run '^$$' -bench 'RSS|Million' -benchtime 1x $(BENCH_PKGS); } 2>&1 | $(GO) run ./internal/benchtab
+	   $(GO) test -run '^$$' -bench 'RSS|Million' -benchtime 1x $(BENCH_PKGS); \
+	   $(GO) test -run '^$$' -bench 'Ingest' -benchtime 1x ./cmd/arxi-sidecar; } 2>&1 | $(GO) run ./internal/benchtab
 
 # demo: the main job end to end on the embedded data, into a fresh local
 # store: a signing key and trust root; the demo agent events and a real
@@ -76,6 +78,41 @@ demo: build
 	@echo "== arxi-verify: offline, against the trust root, strict"
 	$(BIN)/arxi-verify --trust-root $(DEMO)/root.json --strict -v $(DEMO)/case.arxb.zst > $(DEMO)/verdict.json
 	@cat $(DEMO)/verdict.json
+	@$(MAKE) --no-print-directory demo-sidecar
+
+# demo-sidecar: the same recorder as a service. arxi-sidecar on a Unix
+# socket in ./demo with its own store, signing with the demo key; a few
+# envelopes recorded with curl (one with an Idempotency-Key, sent twice: the
+# second answer is the stored one), the segment sealed, its canonical bundle
+# listed, fetched and verified over HTTP against the trust root; SIGTERM.
+SOCK := $(DEMO)/arxi.sock
+CURL := curl -sS --fail-with-body --unix-socket $(SOCK)
+demo-sidecar:
+	@echo "== arxi-sidecar: configuration"
+	@printf '%s' "$(DEMO_PASS)" > $(DEMO)/key.pass && chmod 600 $(DEMO)/key.pass $(DEMO)/key.pem
+	@printf 'schema_version = 1\napi_version = "v1"\n[transport]\nmode = "unix"\nunix_socket = "arxi.sock"\n[auth]\nmode = "open"\n[store]\npath = "sidecar.db"\n[recorder]\nrecorder_id = "demo-sidecar"\nsign_key = "key.pem"\nsign_passphrase_file = "key.pass"\n[verify]\ntrust_root = "root.json"\n[log]\nformat = "text"\n' > $(DEMO)/sidecar.toml
+	$(BIN)/arxi-sidecar config validate --config $(DEMO)/sidecar.toml | cut -c1-200; echo " …"
+	@$(BIN)/arxi-sidecar --config $(DEMO)/sidecar.toml 2> $(DEMO)/sidecar.log & echo $$! > $(DEMO)/sidecar.pid
+	@for i in $$(seq 100); do $(BIN)/arxi-sidecar healthcheck --unix-socket $(SOCK) --path /startup > /dev/null 2>&1 && break; sleep 0.1; done
+	$(BIN)/arxi-sidecar healthcheck --unix-socket $(SOCK) --path /ready
+	@echo "== POST /v1/envelopes: three events of testdata/demo/events.ndjson"
+	@head -n 3 testdata/demo/events.ndjson | while read -r line; do \
+	  printf '%s' "$$line" | $(CURL) -H 'Content-Type: application/json' --data-binary @- http://sidecar/v1/envelopes | cut -c1-160; echo " …"; done
+	@echo "== POST /v1/envelopes with Idempotency-Key demo-1, twice: the replay is the stored answer"
+	@for i in 1 2; do sed -n 4p testdata/demo/events.ndjson | tr -d '\n' | $(CURL) -i -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \
+	  --data-binary @- http://sidecar/v1/envelopes | grep -iE '^(HTTP|idempotency-replayed)|"receipt"' | sed -E 's/.*("receipt":[^}]*}).*/\1/'; done
+	@echo "== POST /v1/envelopes/batch: the rest, NDJSON in, receipts out"
+	sed -n '5,$$p' testdata/demo/events.ndjson | $(CURL) -H 'Content-Type: application/x-ndjson' --data-binary @- http://sidecar/v1/envelopes/batch | wc -l
+	@echo "== POST /v1/segments/seal, then GET /v1/bundles"
+	$(CURL) -H 'Content-Type: application/json' -d '{"reason":"manual"}' http://sidecar/v1/segments/seal; echo
+	$(CURL) http://sidecar/v1/bundles | tee $(DEMO)/bundles.json; echo
+	@echo "== GET /v1/bundles/{id} (zstd), POST /v1/bundles/verify"
+	$(CURL) -H 'Accept: application/zstd' -o $(DEMO)/sidecar.arxb.zst http://sidecar/v1/bundles/$$(sed -E 's/.*"bundle_id":"([^"]+)".*/\1/' $(DEMO)/bundles.json)
+	$(CURL) -H 'Content-Type: application/zstd' --data-binary @$(DEMO)/sidecar.arxb.zst http://sidecar/v1/bundles/verify | tee $(DEMO)/sidecar-verdict.json
+	$(BIN)/arxi-verify --trust-root $(DEMO)/root.json --strict $(DEMO)/sidecar.arxb.zst | cmp - $(DEMO)/sidecar-verdict.json && echo "the same verdict as arxi-verify, byte for byte"
+	@echo "== SIGTERM"
+	@kill -TERM $$(cat $(DEMO)/sidecar.pid); while kill -0 $$(cat $(DEMO)/sidecar.pid) 2>/dev/null; do sleep 0.1; done
+	@tail -n 3 $(DEMO)/sidecar.log
 
 clean:
 	rm -rf $(BIN) $(DEMO)
