@@ -118,12 +118,11 @@ type Call struct {
 	Body        []byte // the request body, for routes that are not streamed
 	Context     context.Context
 
-	w           http.ResponseWriter
-	idem        *recorder.Idempotency
-	cleanup     []func() // run once the reply is written, last first
-	start       time.Time
-	status      int
-	requestHash scalar.Digest
+	w       http.ResponseWriter
+	idem    *recorder.Idempotency
+	cleanup []func() // run once the reply is written, last first
+	start   time.Time
+	status  int
 }
 
 // Reply is a handler's response: a body, a stream, or an http.Handler.
