@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
@@ -12,10 +11,10 @@ import (
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/stream"
-	"github.com/tidwall/gjson"
 )
 
 // The request decoders. Every body is untrusted: it is canonicalised
@@ -53,72 +52,57 @@ func unsealedOf(c []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
 	return u, nil
 }
 
+// fields is the style of request bodies: the codes and paths of record
+// fields (input.unknown_field, input.missing_field, input.field_invalid).
+var fields = &jsonobj.Style{}
+
+// object canonicalises a body and returns its top-level object.
+func object(body []byte, depth int) (jsonobj.Object, error) {
+	c, err := canon(body, depth)
+	if err != nil {
+		return jsonobj.Object{}, err
+	}
+	return fields.Object(jsonobj.Value{Raw: string(c)})
+}
+
 // decodeWithAttachments decodes {"envelope":{…},"attachments":[{"content_type","data"}]}:
 // the envelope with the attachments given beside it, as inline
 // attachments of the envelope.
 func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
-	c, err := canon(body, 2)
+	o, err := object(body, 2)
 	if err != nil {
 		return nil, err
 	}
-	root := gjson.ParseBytes(c)
-	if !root.IsObject() {
-		return nil, errcode.New(errcode.InputMalformedJSON, "the body must be a JSON object")
+	if err := o.Only("attachments", "envelope"); err != nil {
+		return nil, err
 	}
-	var env, atts gjson.Result
-	var ferr error
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "envelope":
-			env = v
-		case "attachments":
-			atts = v
-		default:
-			ferr = &errcode.Error{Code: errcode.InputUnknownField, Field: k.Str, Msg: `unknown field; the body has "envelope" and "attachments"`}
-			return false
-		}
-		return true
-	})
-	switch {
-	case ferr != nil:
-		return nil, ferr
-	case !env.Exists():
-		return nil, &errcode.Error{Code: errcode.InputMissingField, Field: "envelope", Msg: "required field is missing"}
-	case !env.IsObject():
-		return nil, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "envelope", Msg: "must be an object"}
-	case env.Get("attachments").Exists():
-		return nil, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "envelope.attachments", Msg: `give attachments in the top-level "attachments" member`}
+	env, err := o.Object("envelope")
+	if err != nil {
+		return nil, err
 	}
-	merged := env.Raw
-	if atts.Exists() {
-		if !atts.IsArray() {
-			return nil, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "attachments", Msg: "must be an array"}
+	if env.Has("attachments") {
+		return nil, env.Errorf("attachments", `give attachments in the top-level "attachments" member`)
+	}
+	merged := o.Get("envelope").Raw
+	if o.Has("attachments") {
+		list, err := o.Array("attachments")
+		if err != nil {
+			return nil, err
 		}
-		i := 0
-		atts.ForEach(func(_, a gjson.Result) bool {
-			at := "attachments[" + strconv.Itoa(i) + "]"
-			i++
-			if !a.IsObject() {
-				ferr = &errcode.Error{Code: errcode.InputFieldInvalid, Field: at, Msg: `must be an object {"content_type","data"}`}
-				return false
+		if err := list.Each(func(i int, v jsonobj.Value) error {
+			a, err := list.Object(i, v)
+			if err != nil {
+				return err
 			}
-			a.ForEach(func(k, _ gjson.Result) bool {
-				if k.Str != "content_type" && k.Str != "data" {
-					ferr = &errcode.Error{Code: errcode.InputUnknownField, Field: at + "." + k.Str, Msg: `an attachment here is {"content_type","data"}`}
-					return false
-				}
-				return true
-			})
-			return ferr == nil
-		})
-		if ferr != nil {
-			return nil, ferr
+			return a.Only("content_type", "data")
+		}); err != nil {
+			return nil, err
 		}
-		rest := strings.TrimPrefix(env.Raw, "{")
+		rest := strings.TrimPrefix(merged, "{")
 		if rest != "}" {
 			rest = "," + rest
 		}
-		merged = `{"attachments":` + atts.Raw + rest
+		merged = `{"attachments":` + o.Get("attachments").Raw + rest
 	}
 	u, err := unsealedOf([]byte(merged), lim)
 	if e, ok := errcode.As(err); ok && e.Field != "" && !strings.HasPrefix(e.Field, "attachments") {
@@ -160,164 +144,121 @@ func decodeBatch(body []byte, lim evidence.Limits) ([]evidence.Record, []int64, 
 	return recs, lines, nil
 }
 
-// decodeObject decodes a canonicalised JSON object strictly into v:
-// unknown keys are input.unknown_field, wrong types input.field_invalid,
-// naming prefix+field.
-func decodeObject(body []byte, v any, prefix string) error {
-	c, err := canon(body, 1)
+// decodeEmpty decodes a body that must be {} (opening a segment).
+func decodeEmpty(body []byte) error {
+	o, err := object(body, 1)
 	if err != nil {
 		return err
 	}
-	if len(c) == 0 || c[0] != '{' {
-		return &errcode.Error{Code: errcode.InputMalformedJSON, Field: strings.TrimSuffix(prefix, "."), Msg: "must be a JSON object"}
-	}
-	d := json.NewDecoder(bytes.NewReader(c))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			return &errcode.Error{Code: errcode.InputFieldInvalid, Field: prefix + te.Field, Msg: "must be " + jsonType(te.Type.String())}
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return &errcode.Error{Code: errcode.InputUnknownField, Field: prefix + name, Msg: "unknown field"}
-		}
-		return errcode.Wrap(errcode.InputFieldInvalid, err, "invalid body")
-	}
-	return nil
-}
-
-func jsonType(t string) string {
-	switch strings.TrimPrefix(t, "*") {
-	case "string":
-		return "a string"
-	case "int", "uint64":
-		return "an integer"
-	case "bool":
-		return "a boolean"
-	}
-	if strings.HasPrefix(t, "[]") {
-		return "an array"
-	}
-	return "an object"
-}
-
-// decodeEmpty decodes a body that must be {} (opening a segment).
-func decodeEmpty(body []byte) error {
-	var v struct{}
-	return decodeObject(body, &v, "")
+	return o.Only()
 }
 
 // decodeSeal decodes {"reason":"manual"} or {}.
 func decodeSeal(body []byte) error {
-	var v struct {
-		Reason *string `json:"reason"`
-	}
-	if err := decodeObject(body, &v, ""); err != nil {
+	o, err := object(body, 1)
+	if err != nil {
 		return err
 	}
-	if v.Reason != nil && *v.Reason != string(evidence.SealManual) {
-		return &errcode.Error{Code: errcode.InputFieldInvalid, Field: "reason", Msg: `a segment is sealed by hand with reason "manual"`}
+	if err := o.Only("reason"); err != nil || !o.Has("reason") {
+		return err
 	}
-	return nil
-}
-
-// queryRequest is the body of POST /v1/query/envelopes.
-type queryRequest struct {
-	Filter json.RawMessage `json:"filter"`
-	Limit  *int            `json:"limit"`
-	Cursor *string         `json:"cursor"`
-}
-
-// queryFilter is a query's filter.
-type queryFilter struct {
-	SegmentID     *string  `json:"segment_id"`
-	EventTypes    []string `json:"event_types"`
-	ActorID       *string  `json:"actor_id"`
-	EnvironmentID *string  `json:"environment_id"`
-	AdapterID     *string  `json:"adapter_id"`
-	TraceID       *string  `json:"trace_id"`
-	SessionID     *string  `json:"session_id"`
-	Since         *string  `json:"since"`
-	Until         *string  `json:"until"`
-	AfterSequence *uint64  `json:"after_sequence"`
+	r, err := o.String("reason")
+	if err == nil && r != string(evidence.SealManual) {
+		err = o.Errorf("reason", `a segment is sealed by hand with reason "manual"`)
+	}
+	return err
 }
 
 // decodeQuery decodes a query: the filter of SPEC §8 (fields as
 // arxi-query's flags, AND-combined; event_types matches any), the limit
 // (1 to 10000, default 1000) and the cursor.
-func decodeQuery(body []byte) (store.Filter, string, int, error) {
-	var q queryRequest
-	var f store.Filter
-	if err := decodeObject(body, &q, ""); err != nil {
+func decodeQuery(body []byte) (f store.Filter, cursor string, limit int, err error) {
+	o, err := object(body, 1)
+	if err != nil {
 		return f, "", 0, err
 	}
-	limit := store.DefaultPageSize
-	if q.Limit != nil {
-		limit = *q.Limit
-		if limit < 1 || limit > store.MaxPageSize {
-			return f, "", 0, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "limit", Msg: "must be 1 to " + strconv.Itoa(store.MaxPageSize)}
-		}
-	}
-	cursor := ""
-	if q.Cursor != nil {
-		cursor = *q.Cursor
-	}
-	if q.Filter == nil {
-		return f, cursor, limit, nil
-	}
-	in := &queryFilter{}
-	if err := decodeObject(q.Filter, in, "filter."); err != nil {
+	if err := o.Only("cursor", "filter", "limit"); err != nil {
 		return f, "", 0, err
 	}
-	var err error
-	field := func(name string, e error) error { return errcode.InField(e, "filter."+name) }
-	if in.SegmentID != nil {
-		if f.SegmentID, err = scalar.ParseUUID(*in.SegmentID); err != nil {
-			return f, "", 0, field("segment_id", err)
-		}
-	}
-	for i, t := range in.EventTypes {
-		tok, err := scalar.ParseToken(t)
+	limit = store.DefaultPageSize
+	if o.Has("limit") {
+		n, err := o.Int("limit")
 		if err != nil {
-			return f, "", 0, field("event_types["+strconv.Itoa(i)+"]", err)
+			return f, "", 0, err
 		}
-		f.EventTypes = append(f.EventTypes, tok)
+		if n < 1 || n > store.MaxPageSize {
+			return f, "", 0, o.Errorf("limit", "must be 1 to %d", store.MaxPageSize)
+		}
+		limit = int(n)
+	}
+	if o.Has("cursor") {
+		if cursor, err = o.String("cursor"); err != nil {
+			return f, "", 0, err
+		}
+	}
+	in, ok, err := o.OptObject("filter")
+	if err != nil || !ok {
+		return f, cursor, limit, err
+	}
+	if err := in.Only("actor_id", "adapter_id", "after_sequence", "environment_id", "event_types", "segment_id", "session_id", "since", "trace_id", "until"); err != nil {
+		return f, "", 0, err
+	}
+	if in.Has("segment_id") {
+		if f.SegmentID, err = in.UUID("segment_id"); err != nil {
+			return f, "", 0, err
+		}
+	}
+	if in.Has("event_types") {
+		list, err := in.Array("event_types")
+		if err != nil {
+			return f, "", 0, err
+		}
+		if err := list.Each(func(i int, v jsonobj.Value) error {
+			s, err := list.String(i, v)
+			if err != nil {
+				return err
+			}
+			tok, err := scalar.ParseToken(s)
+			if err != nil {
+				return list.Invalid(i, err)
+			}
+			f.EventTypes = append(f.EventTypes, tok)
+			return nil
+		}); err != nil {
+			return f, "", 0, err
+		}
 	}
 	for _, l := range []struct {
-		name string
-		in   *string
-		dst  *scalar.Label
-	}{{"actor_id", in.ActorID, &f.ActorID}, {"environment_id", in.EnvironmentID, &f.EnvironmentID},
-		{"trace_id", in.TraceID, &f.TraceID}, {"session_id", in.SessionID, &f.SessionID}} {
-		if l.in == nil {
-			continue
-		}
-		if *l.dst, err = scalar.ParseLabel(*l.in); err != nil {
-			return f, "", 0, field(l.name, err)
+		key string
+		dst *scalar.Label
+	}{{"actor_id", &f.ActorID}, {"environment_id", &f.EnvironmentID}, {"trace_id", &f.TraceID}, {"session_id", &f.SessionID}} {
+		if in.Has(l.key) {
+			if *l.dst, err = in.Label(l.key); err != nil {
+				return f, "", 0, err
+			}
 		}
 	}
-	if in.AdapterID != nil {
-		if f.AdapterID, err = scalar.ParseToken(*in.AdapterID); err != nil {
-			return f, "", 0, field("adapter_id", err)
+	if in.Has("adapter_id") {
+		if f.AdapterID, err = in.Token("adapter_id"); err != nil {
+			return f, "", 0, err
 		}
 	}
 	for _, t := range []struct {
-		name string
-		in   *string
-		dst  **scalar.Timestamp
-	}{{"since", in.Since, &f.Since}, {"until", in.Until, &f.Until}} {
-		if t.in == nil {
-			continue
+		key string
+		dst **scalar.Timestamp
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if in.Has(t.key) {
+			ts, err := in.Timestamp(t.key)
+			if err != nil {
+				return f, "", 0, err
+			}
+			*t.dst = &ts
 		}
-		ts, err := scalar.ParseTimestamp(*t.in)
-		if err != nil {
-			return f, "", 0, field(t.name, err)
-		}
-		*t.dst = &ts
 	}
-	if in.AfterSequence != nil {
-		f.AfterSequence = *in.AfterSequence
+	if in.Has("after_sequence") {
+		if f.AfterSequence, err = in.Uint("after_sequence"); err != nil {
+			return f, "", 0, err
+		}
 	}
 	if err := f.Check(); err != nil {
 		e, _ := errcode.As(err)
@@ -329,16 +270,17 @@ func decodeQuery(body []byte) (store.Filter, string, int, error) {
 // decodeBuild decodes {"selector":{…}}: the selector of SPEC §9.2 in the
 // form the manifest records.
 func decodeBuild(body []byte) (bundle.Selector, error) {
-	var v struct {
-		Selector json.RawMessage `json:"selector"`
-	}
-	if err := decodeObject(body, &v, ""); err != nil {
+	o, err := object(body, 1)
+	if err != nil {
 		return bundle.Selector{}, err
 	}
-	if v.Selector == nil {
-		return bundle.Selector{}, &errcode.Error{Code: errcode.InputMissingField, Field: "selector", Msg: "required field is missing"}
+	if err := o.Only("selector"); err != nil {
+		return bundle.Selector{}, err
 	}
-	sel, err := bundle.DecodeSelector(v.Selector)
+	if err := o.Require("selector"); err != nil {
+		return bundle.Selector{}, err
+	}
+	sel, err := bundle.DecodeSelector([]byte(o.Get("selector").Raw))
 	if err != nil {
 		return sel, err
 	}
