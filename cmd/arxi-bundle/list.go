@@ -39,44 +39,40 @@ func list(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *storePath == "":
 		return c.Exit(c.UsageError("give --store PATH"))
 	}
-	s, err := sqlite.OpenReader(ctx, *storePath)
-	if err != nil {
-		return c.Exit(err)
-	}
-	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return c.Exit(err)
-	}
-	defer sn.Close()
-	var cat storesource.Catalog
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	if !*asJSON {
-		fmt.Fprintln(tw, "BUNDLE\tSEGMENT\tENVELOPES\tSEALED")
-	}
-	for cursor := ""; ; {
-		entries, next, err := cat.List(ctx, sn, cursor, store.MaxPageSize)
-		if err != nil {
-			return c.Exit(err)
+	err := sqlite.InSnapshot(ctx, *storePath, func(sn *store.Snapshot) error {
+		var cat storesource.Catalog
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		if !*asJSON {
+			fmt.Fprintln(tw, "BUNDLE\tSEGMENT\tENVELOPES\tSEALED")
 		}
-		for i := range entries {
-			e := &entries[i]
-			if *asJSON {
-				_, err = stdout.Write(append(e.AppendJSON(nil), '\n'))
-			} else {
-				_, err = fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", e.BundleID, e.SegmentID, e.EnvelopeCount, e.SealedAt)
-			}
+		for cursor := ""; ; {
+			entries, next, err := cat.List(ctx, sn, cursor, store.MaxPageSize)
 			if err != nil {
-				return c.Exit(errcode.Wrap(errcode.IOFailed, err, "write output"))
+				return err
 			}
+			for i := range entries {
+				e := &entries[i]
+				if *asJSON {
+					_, err = stdout.Write(append(e.AppendJSON(nil), '\n'))
+				} else {
+					_, err = fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", e.BundleID, e.SegmentID, e.EnvelopeCount, e.SealedAt)
+				}
+				if err != nil {
+					return errcode.Wrap(errcode.IOFailed, err, "write output")
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
 		}
-		if next == "" {
-			break
+		if err := tw.Flush(); err != nil {
+			return errcode.Wrap(errcode.IOFailed, err, "write output")
 		}
-		cursor = next
-	}
-	if err := tw.Flush(); err != nil {
-		return c.Exit(errcode.Wrap(errcode.IOFailed, err, "write output"))
+		return nil
+	})
+	if err != nil {
+		return c.Exit(err)
 	}
 	return 0
 }

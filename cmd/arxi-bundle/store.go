@@ -7,6 +7,7 @@ import (
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 )
 
@@ -15,26 +16,18 @@ import (
 // the bundle of sel, or with a non-zero id the canonical bundle with that
 // id. The snapshot verifies every row it reads.
 func storeBundle(ctx context.Context, path string, id scalar.UUID, sel bundle.Selector, dst output, opts bundle.Options) error {
-	s, err := sqlite.OpenReader(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	if !id.IsZero() {
-		// Find first, so that an unknown id creates no output file.
-		var c storesource.Catalog
-		if _, err := c.Find(ctx, sn, id); err != nil {
-			return err
+	return sqlite.InSnapshot(ctx, path, func(sn *store.Snapshot) error {
+		if !id.IsZero() {
+			// Find first, so that an unknown id creates no output file.
+			var c storesource.Catalog
+			if _, err := c.Find(ctx, sn, id); err != nil {
+				return err
+			}
+			return dst.write(func(w io.Writer) error { return c.Fetch(ctx, sn, id, w, opts) })
 		}
-		return dst.write(func(w io.Writer) error { return c.Fetch(ctx, sn, id, w, opts) })
-	}
-	return dst.write(func(w io.Writer) error {
-		_, err := bundle.Build(ctx, storesource.New(sn), sel, w, opts)
-		return err
+		return dst.write(func(w io.Writer) error {
+			_, err := bundle.Build(ctx, storesource.New(sn), sel, w, opts)
+			return err
+		})
 	})
 }

@@ -761,3 +761,20 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// InSnapshot opens the store file at path for reading (OpenReader) and
+// runs fn on one consistent snapshot of it, which verifies every row it
+// returns.
+func InSnapshot(ctx context.Context, path string, fn func(*store.Snapshot) error) error {
+	s, err := OpenReader(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	return fn(sn)
+}
