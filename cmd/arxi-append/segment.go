@@ -149,12 +149,7 @@ func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth i
 // inSnapshot runs f on a snapshot of the store, opened for reading only;
 // rows are verified as they are read.
 func inSnapshot(ctx context.Context, path string, f func(*store.Snapshot) error) error {
-	s, err := sqlite.OpenReader(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return viewSnapshot(ctx, s, f)
+	return sqlite.InSnapshot(ctx, path, f)
 }
 
 // viewSnapshot runs f on a snapshot of s.
