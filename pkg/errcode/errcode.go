@@ -62,6 +62,12 @@ const (
 	ConfigInvalid           Code = "config.invalid"
 	DGIntegrity             Code = "dg.integrity"
 	DGMalformed             Code = "dg.malformed"
+	EnterpriseDenied        Code = "enterprise.denied"
+	EnterpriseHookFailed    Code = "enterprise.hook_failed"
+	EnterpriseIdentity      Code = "enterprise.identity_invalid"
+	EnterpriseQuota         Code = "enterprise.quota_exhausted"
+	EnterpriseUnavailable   Code = "enterprise.unavailable"
+	EnterpriseWriterLease   Code = "enterprise.writer_lease_required"
 	IdempotencyConflict     Code = "idempotency.conflict"
 	IdempotencyInProgress   Code = "idempotency.in_progress"
 	IdempotencyKeyInvalid   Code = "idempotency.key_invalid"
@@ -131,6 +137,12 @@ var Registry = []Info{
 	{ConfigInvalid, ExitUsage, 500, "a configuration file or flag value is invalid; the message names the key"},
 	{DGIntegrity, ExitInvalid, 422, "a Decision Gate runpack failed its integrity check (DG.md §2); every failed check is listed"},
 	{DGMalformed, ExitRejected, 400, "a Decision Gate runpack file cannot be read or decoded; the message names the file and JSON path"},
+	{EnterpriseDenied, ExitRejected, 403, "enterprise mode: the control plane denied the operation to this identity (SIDECAR.md §4)"},
+	{EnterpriseHookFailed, ExitIO, 502, "enterprise mode: a hook could not be delivered to the control plane; after a successful write the problem's receipts name the durable evidence, and a retry with the same Idempotency-Key gets the stored answer"},
+	{EnterpriseIdentity, ExitRejected, 400, "enterprise mode: an identity header (x-tenant-id, x-principal-id, x-authn-method, x-namespace-id) is missing, repeated or malformed; the problem's field names it"},
+	{EnterpriseQuota, ExitRejected, 429, "enterprise mode: the control plane reports the identity's quota exhausted (remaining 0)"},
+	{EnterpriseUnavailable, ExitIO, 503, "enterprise mode: the control plane did not answer with a decision (unreachable, slower than decision_timeout, or an answer that is not one); nothing was done"},
+	{EnterpriseWriterLease, ExitRejected, 409, "enterprise mode with require_writer_lease: a mutating request lacks x-arxi-writer-lease: true"},
 	{IdempotencyConflict, ExitRejected, 409, "the Idempotency-Key was used before for a different request (method, path or body)"},
 	{IdempotencyInProgress, ExitRejected, 409, "a request with the same Idempotency-Key is still running"},
 	{IdempotencyKeyInvalid, ExitRejected, 400, "an Idempotency-Key header is not 1-255 printable ASCII characters, or is given twice"},

@@ -60,9 +60,11 @@ type Config struct {
 	Metrics     Metrics     `toml:"metrics"`
 	Verify      Verify      `toml:"verify"`
 	Log         Log         `toml:"log"`
+	Enterprise  Enterprise  `toml:"enterprise"`
 
 	// Loaded by Load once the keys are valid.
 	token     []byte
+	cpToken   []byte
 	resources Resources
 }
 
@@ -116,7 +118,7 @@ type Idempotency struct {
 
 // Probes configure /ready.
 type Probes struct {
-	ReadinessMode                  string `toml:"readiness_mode" default:"storage_only" enum:"storage_only|storage_and_enterprise" doc:"what /ready checks; storage_and_enterprise needs enterprise mode"`
+	ReadinessMode                  string `toml:"readiness_mode" default:"storage_only" enum:"storage_only|storage_and_enterprise" doc:"what /ready checks; storage_and_enterprise also the control plane's readiness, and needs enterprise.mode = \"enforce\""`
 	ReadyFailOnAdmissionSaturation bool   `toml:"ready_fail_on_admission_saturation" default:"false" doc:"answer /ready with 503 while the admission queue is full"`
 }
 
@@ -134,6 +136,16 @@ type Verify struct {
 type Log struct {
 	Level  string `toml:"level" default:"info" enum:"debug|info|warn|error" doc:"the least severe level logged; debug logs every request"`
 	Format string `toml:"format" default:"json" enum:"json|text" doc:"one JSON object per line, or logfmt-like text"`
+}
+
+// Enterprise is the control-plane bridge (SIDECAR.md §4): an external
+// control plane admits every operation and is told what was done.
+type Enterprise struct {
+	Mode                  string   `toml:"mode" default:"off" enum:"off|enforce" doc:"off, or enforce: every request carries an identity and runs only on the control plane's explicit allow; needs auth.mode = \"token\""`
+	ControlPlaneURL       string   `toml:"control_plane_url" doc:"with mode enforce: the control plane's base URL; https, or http to a loopback IP address only; no credentials, query or fragment"`
+	ControlPlaneTokenFile string   `toml:"control_plane_token_file" kind:"secret" doc:"with mode enforce: the bearer token sent to the control plane, under the rules of auth.token_file, and not the sidecar's own token"`
+	RequireWriterLease    bool     `toml:"require_writer_lease" default:"false" doc:"with mode enforce: mutating requests need x-arxi-writer-lease: true (409 enterprise.writer_lease_required)"`
+	DecisionTimeout       Duration `toml:"decision_timeout" default:"2s" min:"1ms" max:"1m" doc:"with mode enforce: the bound of each control-plane call (decision, hook, readiness); below limits.request_timeout"`
 }
 
 // Duration is a TOML string such as "10s" or "24h" (Go duration syntax).

@@ -23,7 +23,10 @@ path = "arxi.db"
 recorder_id = "sidecar-1"
 `
 
-const token = "0123456789abcdefghijklmnopqrstuvwxyzABCD"
+const (
+	token   = "0123456789abcdefghijklmnopqrstuvwxyzABCD"
+	cpToken = "control-plane-0123456789abcdefghijklmnopqrstuvwxyz"
+)
 
 // dir returns a directory with a good token file and a token file others
 // may read.
@@ -35,6 +38,7 @@ func dir(t *testing.T) string {
 	}{
 		"token": {token + "\n", 0o600}, "token.loose": {token, 0o640}, "token.short": {"short-token", 0o600},
 		"token.bad": {"0123456789 abcdefghijklmnopqrstuvwxyz", 0o600}, "token.padded": {token + "==", 0o400},
+		"cp-token": {cpToken + "\n", 0o600}, "cp-token.loose": {cpToken, 0o644},
 	} {
 		if err := os.WriteFile(filepath.Join(d, name), []byte(c.data), c.mode); err != nil {
 			t.Fatal(err)
@@ -43,6 +47,28 @@ func dir(t *testing.T) string {
 	}
 	os.Mkdir(filepath.Join(d, "sub"), 0o755)
 	return d
+}
+
+// enterprise is a valid enforce configuration on token auth; a key of kv
+// replaces the one of the same name.
+func enterprise(kv string) string {
+	keys := map[string]string{"mode": `"enforce"`, "control_plane_url": `"http://127.0.0.1:9000"`, "control_plane_token_file": `"cp-token"`}
+	order := []string{"mode", "control_plane_url", "control_plane_token_file"}
+	if k, v, ok := strings.Cut(kv, " = "); ok {
+		if _, seen := keys[k]; !seen {
+			order = append(order, k)
+		}
+		keys[k] = v
+	}
+	var b strings.Builder
+	b.WriteString(strings.Replace(base, `mode = "open"`, "mode = \"token\"\ntoken_file = \"token\"", 1))
+	b.WriteString("[enterprise]\n")
+	for _, k := range order {
+		if keys[k] != `""` {
+			b.WriteString(k + " = " + keys[k] + "\n")
+		}
+	}
+	return b.String()
 }
 
 // TestValidate: each bad configuration is config.invalid naming its key.
@@ -70,7 +96,7 @@ func TestValidate(t *testing.T) {
 		{"max duration", set("recorder", `max_duration = "30m"`), ""},
 
 		{"unknown top-level key", set("", "color = 1"), "color"},
-		{"unknown section", base + "[enterprise]\nmode = \"enforce\"\n", "enterprise"},
+		{"unknown section", base + "[cloud]\nmode = \"enforce\"\n", "cloud"},
 		{"unknown key", set("limits", "max_flights = 3"), "limits.max_flights"},
 		{"wrong type", set("limits", `max_in_flight = "64"`), "limits.max_in_flight"},
 		{"wrong type bool", set("metrics", `enabled = "yes"`), "metrics.enabled"},
@@ -125,7 +151,40 @@ func TestValidate(t *testing.T) {
 		{"shutdown negative", set("limits", `shutdown_timeout = "-1s"`), "limits.shutdown_timeout"},
 		{"ttl zero", set("idempotency", "ttl = \"0s\""), "idempotency.ttl"},
 		{"entries zero", set("idempotency", "max_entries = 0"), "idempotency.max_entries"},
-		{"enterprise readiness", set("probes", "readiness_mode = \"storage_and_enterprise\""), "probes.readiness_mode"},
+		{"enterprise readiness without enterprise", set("probes", "readiness_mode = \"storage_and_enterprise\""), "probes.readiness_mode"},
+		{"enterprise off", set("enterprise", `mode = "off"`), ""},
+		{"enterprise mode", set("enterprise", `mode = "audit"`), "enterprise.mode"},
+		{"enterprise url with off", set("enterprise", `control_plane_url = "https://cp.example"`), "enterprise.control_plane_url"},
+		{"enterprise token with off", set("enterprise", `control_plane_token_file = "cp-token"`), "enterprise.control_plane_token_file"},
+		{"enterprise lease with off", set("enterprise", `require_writer_lease = true`), "enterprise.require_writer_lease"},
+		{"enterprise timeout with off", set("enterprise", `decision_timeout = "1s"`), "enterprise.decision_timeout"},
+		{"enforce", enterprise(""), ""},
+		{"enforce https", enterprise(`control_plane_url = "https://cp.internal:8443/api"`), ""},
+		{"enforce v6 loopback", enterprise(`control_plane_url = "http://[::1]:9000"`), ""},
+		{"enforce lease and readiness", enterprise("require_writer_lease = true") + "[probes]\nreadiness_mode = \"storage_and_enterprise\"\n", ""},
+		{"enforce with open auth", strings.Replace(enterprise(""), "mode = \"token\"\ntoken_file = \"token\"", `mode = "open"`, 1), "enterprise.mode"},
+		{"enforce without url", strings.Replace(enterprise(""), `control_plane_url = "http://127.0.0.1:9000"`, "", 1), "enterprise.control_plane_url"},
+		{"enforce plain http", enterprise(`control_plane_url = "http://cp.internal:9000"`), "enterprise.control_plane_url"},
+		{"enforce plain http to a name", enterprise(`control_plane_url = "http://localhost:9000"`), "enterprise.control_plane_url"},
+		{"enforce plain http public", enterprise(`control_plane_url = "http://10.0.0.1"`), "enterprise.control_plane_url"},
+		{"enforce scheme", enterprise(`control_plane_url = "ftp://127.0.0.1"`), "enterprise.control_plane_url"},
+		{"enforce relative", enterprise(`control_plane_url = "/v1/cp"`), "enterprise.control_plane_url"},
+		{"enforce credentials", enterprise(`control_plane_url = "https://u:p@cp.internal"`), "enterprise.control_plane_url"},
+		{"enforce query", enterprise(`control_plane_url = "https://cp.internal/?token=x"`), "enterprise.control_plane_url"},
+		{"enforce fragment", enterprise(`control_plane_url = "https://cp.internal/#x"`), "enterprise.control_plane_url"},
+		{"enforce port", enterprise(`control_plane_url = "https://cp.internal:0"`), "enterprise.control_plane_url"},
+		{"enforce not a URL", enterprise(`control_plane_url = "https://cp internal"`), "enterprise.control_plane_url"},
+		{"enforce without token file", strings.Replace(enterprise(""), `control_plane_token_file = "cp-token"`, "", 1), "enterprise.control_plane_token_file"},
+		{"enforce token file missing", enterprise(`control_plane_token_file = "nope"`), "enterprise.control_plane_token_file"},
+		{"enforce token file readable", enterprise(`control_plane_token_file = "cp-token.loose"`), "enterprise.control_plane_token_file"},
+		{"enforce token short", enterprise(`control_plane_token_file = "token.short"`), "enterprise.control_plane_token_file"},
+		{"enforce token characters", enterprise(`control_plane_token_file = "token.bad"`), "enterprise.control_plane_token_file"},
+		{"enforce token a directory", enterprise(`control_plane_token_file = "sub"`), "enterprise.control_plane_token_file"},
+		{"enforce the sidecar's token", enterprise(`control_plane_token_file = "token"`), "enterprise.control_plane_token_file"},
+		{"enforce timeout zero", enterprise(`decision_timeout = "0s"`), "enterprise.decision_timeout"},
+		{"enforce timeout negative", enterprise(`decision_timeout = "-1s"`), "enterprise.decision_timeout"},
+		{"enforce timeout not below the request's", enterprise(`decision_timeout = "10s"`), "enterprise.decision_timeout"},
+		{"enforce timeout type", enterprise(`decision_timeout = 2`), "enterprise.decision_timeout"},
 		{"readiness mode", set("probes", "readiness_mode = \"always\""), "probes.readiness_mode"},
 		{"trust root missing", set("verify", "trust_root = \"nope.json\""), "verify.trust_root"},
 		{"trust root malformed", set("verify", "trust_root = \"token\""), "verify.trust_root"},
@@ -146,8 +205,8 @@ func TestValidate(t *testing.T) {
 			if !ok || e.Code != errcode.ConfigInvalid || e.Field != tc.field {
 				t.Fatalf("Parse = %v, want config.invalid naming %q", err, tc.field)
 			}
-			if strings.Contains(e.Error(), token) {
-				t.Errorf("the error shows the token: %v", e)
+			if strings.Contains(e.Error(), token) || strings.Contains(e.Error(), cpToken) {
+				t.Errorf("the error shows a token: %v", e)
 			}
 		})
 	}
@@ -207,6 +266,33 @@ func TestEffective(t *testing.T) {
 	}
 	if string(c.Token()) != token {
 		t.Errorf("token = %q", c.Token())
+	}
+}
+
+// TestEffectiveEnterprise: the control plane's token file is redacted
+// like the sidecar's, its URL shown, and the token loaded.
+func TestEffectiveEnterprise(t *testing.T) {
+	c, err := Parse([]byte(enterprise("")), dir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hide := range []bool{false, true} {
+		got := string(c.Effective(hide))
+		for _, want := range []string{`"enterprise":{"control_plane_token_file":"[redacted]","control_plane_url":"http://127.0.0.1:9000","decision_timeout":"2s","mode":"enforce","require_writer_lease":false}`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("effective config lacks %s:\n%s", want, got)
+			}
+		}
+		if strings.Contains(got, cpToken) || strings.Contains(got, "cp-token") {
+			t.Errorf("the effective config shows the control plane's token or its file: %s", got)
+		}
+	}
+	if string(c.ControlPlaneToken()) != cpToken || string(c.Token()) != token {
+		t.Errorf("tokens = %q, %q", c.ControlPlaneToken(), c.Token())
+	}
+	off, err := Parse([]byte(base), dir(t))
+	if err != nil || off.Enterprise.Mode != "off" || off.ControlPlaneToken() != nil {
+		t.Errorf("default enterprise = %+v, %v", off.Enterprise, err)
 	}
 }
 

@@ -47,7 +47,7 @@ ttl = "24h"                    # how long a key's response is replayed
 max_entries = 100000           # records kept at most; the oldest go first
 
 [probes]
-readiness_mode = "storage_only"            # storage_only | storage_and_enterprise
+readiness_mode = "storage_only"            # storage_only | storage_and_enterprise (enterprise enforce only)
 ready_fail_on_admission_saturation = false # /ready answers 503 while the queue is full
 
 [metrics]
@@ -59,4 +59,11 @@ enabled = true                 # GET /metrics; on TCP behind the token
 [log]
 level = "info"                 # debug | info | warn | error (debug logs every request)
 format = "json"                # json | text
+
+[enterprise]
+mode = "off"                   # off | enforce: a control plane admits every request (needs auth.mode = "token")
+# control_plane_url = "https://cp.internal:8443"   # https, or http to a loopback IP address only
+# control_plane_token_file = "/etc/arxi/cp-token"  # the rules of auth.token_file; not the sidecar's token
+# require_writer_lease = false # mutating requests need x-arxi-writer-lease: true
+# decision_timeout = "2s"      # each control-plane call; below limits.request_timeout
 `

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,6 +33,10 @@ type Resources struct {
 
 // Token returns the bearer token (auth.mode = "token"), or nil.
 func (c *Config) Token() []byte { return c.token }
+
+// ControlPlaneToken returns the bearer token sent to the control plane
+// (enterprise.mode = "enforce"), or nil.
+func (c *Config) ControlPlaneToken() []byte { return c.cpToken }
 
 // Resources returns the key and trust root Load read.
 func (c *Config) Resources() Resources { return c.resources }
@@ -311,8 +316,73 @@ func (c *Config) check(defined func(string) bool) error {
 	if r.SignKey != "" && r.Profile == "secure" && r.SignPassphraseFile == "" {
 		return bad("recorder.sign_passphrase_file", `required with recorder.sign_key in profile "secure" (keys are encrypted)`)
 	}
-	if c.Probes.ReadinessMode == "storage_and_enterprise" {
-		return bad("probes.readiness_mode", `"storage_and_enterprise" needs enterprise mode, which this sidecar does not have`)
+	return c.checkEnterprise(defined)
+}
+
+// checkEnterprise applies the rules of the [enterprise] section, which
+// fail closed: enforce mode without every piece it needs is refused, and
+// the section's other keys are refused with mode off.
+func (c *Config) checkEnterprise(defined func(string) bool) error {
+	bad := func(key, format string, args ...any) error {
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	e := &c.Enterprise
+	if e.Mode != "enforce" {
+		for _, k := range []string{"enterprise.control_plane_url", "enterprise.control_plane_token_file", "enterprise.require_writer_lease", "enterprise.decision_timeout"} {
+			if defined(k) {
+				return bad(k, `is only for enterprise.mode = "enforce"`)
+			}
+		}
+		if c.Probes.ReadinessMode == "storage_and_enterprise" {
+			return bad("probes.readiness_mode", `"storage_and_enterprise" needs enterprise.mode = "enforce"`)
+		}
+		return nil
+	}
+	if c.Auth.Mode != "token" {
+		return bad("enterprise.mode", `"enforce" needs auth.mode = "token": the control plane's answers are only as good as the caller's authentication`)
+	}
+	if e.ControlPlaneURL == "" {
+		return bad("enterprise.control_plane_url", `required with enterprise.mode = "enforce"`)
+	}
+	if err := checkControlPlaneURL(e.ControlPlaneURL); err != nil {
+		return bad("enterprise.control_plane_url", "%v", err)
+	}
+	if e.ControlPlaneTokenFile == "" {
+		return bad("enterprise.control_plane_token_file", `required with enterprise.mode = "enforce"`)
+	}
+	if e.DecisionTimeout.Duration >= c.Limits.RequestTimeout.Duration {
+		return bad("enterprise.decision_timeout", "%s is not below limits.request_timeout (%s)", e.DecisionTimeout, c.Limits.RequestTimeout)
+	}
+	return nil
+}
+
+// checkControlPlaneURL accepts an absolute https URL, or an http URL
+// whose host is a loopback IP address (a name is not resolved, as with
+// transport.host): the control plane's token never crosses a network in
+// the clear. Credentials, a query and a fragment are refused.
+func checkControlPlaneURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("scheme %q: want https (or http to a loopback address)", u.Scheme)
+	case u.Host == "" || u.Opaque != "":
+		return errors.New("not an absolute URL with a host")
+	case u.User != nil:
+		return errors.New("carries credentials: put the token in control_plane_token_file")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return errors.New("carries a query or a fragment")
+	case u.Scheme == "http":
+		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("http only to a loopback IP address (127.0.0.1, ::1); %q needs https", u.Hostname())
+		}
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not 1 to 65535", p)
+		}
 	}
 	return nil
 }
@@ -320,11 +390,22 @@ func (c *Config) check(defined func(string) bool) error {
 // load reads the files the configuration names.
 func (c *Config) load() error {
 	if c.Auth.Mode == "token" {
-		tok, err := readToken(c.Auth.TokenFile)
+		tok, err := readToken("auth.token_file", c.Auth.TokenFile)
 		if err != nil {
 			return err
 		}
 		c.token = tok
+	}
+	if c.Enterprise.Mode == "enforce" {
+		const key = "enterprise.control_plane_token_file"
+		tok, err := readToken(key, c.Enterprise.ControlPlaneTokenFile)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(tok, c.token) {
+			return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: "holds the sidecar's own token (auth.token_file): give the control plane a token of its own"}
+		}
+		c.cpToken = tok
 	}
 	r := &c.Recorder
 	if r.SignKey != "" {
@@ -359,11 +440,11 @@ func (c *Config) load() error {
 	return nil
 }
 
-// readToken reads the bearer token file: a regular file of the sidecar's
-// user that nobody else may read, holding one token of 32 to 4096 bearer
-// characters (RFC 6750 b64token), with at most one trailing newline.
-func readToken(path string) ([]byte, error) {
-	const key = "auth.token_file"
+// readToken reads the bearer token file of key: a regular file of the
+// sidecar's user that nobody else may read, holding one token of 32 to
+// 4096 bearer characters (RFC 6750 b64token), with at most one trailing
+// newline.
+func readToken(key, path string) ([]byte, error) {
 	if err := secretFile(key, path, true, true); err != nil {
 		return nil, err
 	}
