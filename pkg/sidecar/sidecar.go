@@ -26,10 +26,12 @@ import (
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/sidecar/api"
 	"arxi.dev/arxi/pkg/sidecar/config"
+	"arxi.dev/arxi/pkg/sidecar/enterprise"
 	"arxi.dev/arxi/pkg/sidecar/recorder"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configure Run beyond the configuration file.
@@ -59,7 +61,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if cfg.Store.Backend == "sqlite" {
 		tempDir = filepath.Dir(cfg.Store.Path)
 	}
-	srv := api.New(api.Config{Sidecar: cfg, Unix: unix, TempDir: tempDir, Logger: log, Intercept: opts.Intercept})
+	reg := prometheus.NewRegistry()
+	acfg := api.Config{Sidecar: cfg, Unix: unix, TempDir: tempDir, Logger: log, Registry: reg, Intercept: opts.Intercept}
+	if e := &cfg.Enterprise; e.Mode == "enforce" {
+		br := enterprise.New(enterprise.Config{URL: e.ControlPlaneURL, Token: cfg.ControlPlaneToken(), Timeout: e.DecisionTimeout.Duration,
+			RequireWriterLease: e.RequireWriterLease, Conns: cfg.Limits.MaxInFlight, Logger: log, Registry: reg})
+		defer br.Close()
+		acfg.Intercept = append([]api.Middleware{br.Gate}, acfg.Intercept...)
+		if cfg.Probes.ReadinessMode == "storage_and_enterprise" {
+			acfg.ReadyChecks = append(acfg.ReadyChecks, br.Ready)
+			wctx, stop := context.WithCancel(ctx)
+			defer stop()
+			br.Watch(wctx)
+		}
+		log.Info("enterprise mode: every request is decided by the control plane", "control_plane_url", e.ControlPlaneURL,
+			"decision_timeout", e.DecisionTimeout.String(), "require_writer_lease", e.RequireWriterLease, "readiness_mode", cfg.Probes.ReadinessMode)
+	}
+	srv := api.New(acfg)
 	hs := &http.Server{
 		Handler:           srv,
 		MaxHeaderBytes:    config.MaxHeaderBytesCap,

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"arxi.dev/arxi/pkg/verify"
 	"arxi.dev/arxi/pkg/zstdio"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tidwall/gjson"
 )
 
 func jsonReply(status int, body []byte) *Reply {
@@ -43,17 +46,22 @@ func (s *Server) ready(c *Call) (*Reply, error) {
 	var reasons []string
 	switch s.state.Load() {
 	case starting:
-		reasons = append(reasons, "starting")
+		reasons = append(reasons, ReasonStarting)
 	case stopping:
-		reasons = append(reasons, "stopping")
+		reasons = append(reasons, ReasonStopping)
 	}
 	if b := s.backend.Load(); b != nil && len(reasons) == 0 {
 		if !b.Recorder.Healthy() || s.storageErr(c, b) != nil {
-			reasons = append(reasons, "storage_unavailable")
+			reasons = append(reasons, ReasonStorageUnavailable)
 		}
 	}
 	if s.sc.Probes.ReadyFailOnAdmissionSaturation && s.adm.saturated() {
-		reasons = append(reasons, "admission_saturated")
+		reasons = append(reasons, ReasonAdmissionSaturated)
+	}
+	for _, check := range s.cfg.ReadyChecks {
+		if r := check(); r != "" {
+			reasons = append(reasons, r)
+		}
 	}
 	if len(reasons) > 0 {
 		return nil, &Problem{Err: errcode.New(errcode.ServiceUnavailable, "the sidecar is not ready"), Reasons: reasons}
@@ -121,6 +129,42 @@ func (s *Server) segmentsSeal(c *Call) (*Reply, error) {
 	return s.record(c, &recorder.Job{Kind: recorder.SealSegment, Reason: evidence.SealManual, Render: func(o *recorder.Outcome) (*recorder.Response, error) {
 		return &recorder.Response{Status: http.StatusOK, ContentType: MediaJSON, Body: append(o.Seal.AppendJCS(nil), '\n')}, nil
 	}})
+}
+
+// Written is the evidence a mutating route's reply reports: the receipts
+// of the envelopes it wrote, or the segment it opened or sealed.
+type Written struct {
+	Receipts    []json.RawMessage // canonical receipts (SPEC §8), in input order
+	EnvelopeIDs []string          // theirs
+	SegmentID   string            // segments.open, segments.seal
+}
+
+// Written reads what a successful reply of a mutating route wrote from its
+// body, which is the same for a fresh answer and for one replayed for an
+// Idempotency-Key: {"envelope","receipt"}, receipt lines, or the genesis
+// or seal of a segment (the renders below). Any other reply wrote nothing.
+func (r *Reply) Written() Written {
+	var w Written
+	if r.Status < 200 || r.Status > 299 || r.Stream != nil || r.serve != nil {
+		return w
+	}
+	add := func(rc gjson.Result) {
+		w.Receipts = append(w.Receipts, json.RawMessage(rc.Raw))
+		w.EnvelopeIDs = append(w.EnvelopeIDs, rc.Get("envelope_id").Str)
+	}
+	if r.ContentType == MediaNDJSON {
+		for line := range bytes.Lines(r.Body) {
+			add(gjson.ParseBytes(line))
+		}
+		return w
+	}
+	doc := gjson.ParseBytes(r.Body)
+	if rc := doc.Get("receipt"); rc.IsObject() {
+		add(rc)
+	} else if k, _ := evidence.ParseKind(doc.Get("record").Str); k == evidence.KindGenesis || k == evidence.KindSeal {
+		w.SegmentID = doc.Get("segment_id").Str
+	}
+	return w
 }
 
 // renderEnvelope is {"envelope":…,"receipt":…}.

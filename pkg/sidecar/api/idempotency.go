@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/sha256"
+	"strings"
 	"sync"
 
 	"arxi.dev/arxi/pkg/errcode"
@@ -66,11 +67,11 @@ func (s *Server) idempotent(c *Call) (*Reply, error) {
 		return c.Route.handle(c)
 	}
 	if len(vs) > 1 {
-		return nil, &errcode.Error{Code: errcode.IdempotencyKeyInvalid, Field: "idempotency-key", Msg: "the header is given more than once"}
+		return nil, &errcode.Error{Code: errcode.IdempotencyKeyInvalid, Field: strings.ToLower(HeaderIdempotencyKey), Msg: "the header is given more than once"}
 	}
 	key := vs[0]
 	if err := store.CheckIdempotencyKey(key); err != nil {
-		return nil, errcode.InField(err, "idempotency-key")
+		return nil, errcode.InField(err, strings.ToLower(HeaderIdempotencyKey))
 	}
 	hash := requestHash(c)
 	if !s.idem.lock(key) {
@@ -100,7 +101,7 @@ func (s *Server) idempotent(c *Call) (*Reply, error) {
 		}
 		s.metrics.idempotency.WithLabelValues("replayed").Inc()
 		return &Reply{Status: row.Status, ContentType: row.ContentType, Body: row.Body,
-			Header: map[string][]string{HeaderIdempotencyReplayed: {"true"}}}, nil
+			Header: map[string][]string{HeaderIdempotencyReplayed: {HeaderTrue}}}, nil
 	}
 	c.idem = &recorder.Idempotency{Key: key, RequestHash: hash}
 	return c.Route.handle(c)

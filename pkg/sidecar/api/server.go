@@ -15,6 +15,8 @@
 //	admission              503 admission.saturated with Retry-After (max_in_flight, queue_depth)
 //	deadline and body      request_timeout; 413 request.too_large, 408 request.timeout
 //	interceptors           Config.Intercept: the slot of a policy gate and hooks
+//	                       (package enterprise: identity 400, writer lease 409,
+//	                       decision 403/429/503, admission and result hooks 502)
 //	idempotency            replay, 409 idempotency.conflict / in_progress
 //	handler                → a Reply, written last (or a problem)
 //
@@ -59,8 +61,13 @@ type Config struct {
 	Clock    func() time.Time     // nil: time.Now
 	// Intercept wraps every non-probe handler, outermost first, inside
 	// admission and the body read and outside idempotency: the place of a
-	// policy gate (before the handler) and of hooks (after it).
+	// policy gate (before the handler) and of hooks (after it). Metrics
+	// routes do not pass it.
 	Intercept []Middleware
+	// ReadyChecks are more checks of /ready: each returns a readiness
+	// reason (vocabulary.go), or "" when it finds nothing wrong, at once:
+	// a probe never waits for one.
+	ReadyChecks []func() string
 }
 
 // Backend is what the API serves once the store is open: the store, its
@@ -247,7 +254,7 @@ func (s *Server) bounded(c *Call) (*Reply, error) {
 	}
 	b := s.backend.Load()
 	if b == nil || s.state.Load() == starting {
-		return nil, &Problem{Err: errcode.New(errcode.ServiceUnavailable, "the sidecar is starting: its store is not open yet"), Reasons: []string{"starting"}}
+		return nil, &Problem{Err: errcode.New(errcode.ServiceUnavailable, "the sidecar is starting: its store is not open yet"), Reasons: []string{ReasonStarting}}
 	}
 	deadline := c.start.Add(lim.RequestTimeout.Duration)
 	ctx, cancel := context.WithDeadlineCause(r.Context(), deadline, errTimedOut)
@@ -416,7 +423,7 @@ func (s *Server) reply(c *Call, h handler) {
 
 // fail writes err as a problem and logs server errors.
 func (s *Server) fail(c *Call, err error) {
-	status, _ := problemOf(err, c.Correlation)
+	status := StatusOf(err)
 	c.status = status
 	if status >= 500 && errcode.CodeOf(err) != errcode.AdmissionSaturated && errcode.CodeOf(err) != errcode.ServiceUnavailable {
 		op := opNone

@@ -1,0 +1,239 @@
+package enterprise
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/jsonobj"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/sidecar/api"
+)
+
+// MaxAnswerBytes bounds a control-plane answer's body; a longer one is
+// not read, and counts as a malformed answer.
+const MaxAnswerBytes = 16 << 10
+
+// client is the bridge's own HTTP client of the control plane: every call
+// bounded by the decision timeout (connect, TLS, headers and body), the
+// answer by MaxAnswerBytes, no redirect followed, no proxy taken from the
+// environment, connections kept alive for the next call.
+type client struct {
+	http *http.Client
+	base string // the control plane's URL, without a trailing slash
+	auth string // the Authorization header
+}
+
+func newClient(cfg Config) *client {
+	d := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext:            d.DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: MaxAnswerBytes,
+		// One idle connection per request in flight: under load every
+		// call finds one open, and none waits for a dial.
+		MaxIdleConns:        cfg.Conns,
+		MaxIdleConnsPerHost: cfg.Conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true, // an answer is small; never inflate one
+		ForceAttemptHTTP2:   true,
+	}
+	return &client{
+		http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		base: strings.TrimSuffix(cfg.URL, "/"),
+		auth: "Bearer " + string(cfg.Token),
+	}
+}
+
+// errAnswer marks an answer that arrived but is not one: its status,
+// media type, size or body.
+var errAnswer = errors.New("not an answer of the control plane's API")
+
+// call sends one request to path and returns the answer's status and
+// body. A transport failure or a timeout is an error; so is an answer
+// longer than MaxAnswerBytes (wrapping errAnswer).
+func (c *client) call(ctx context.Context, method, path string, body []byte) (int, string, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	req.Header.Set("Authorization", c.auth)
+	req.Header.Set("Accept", api.MediaJSON)
+	if body != nil {
+		req.Header.Set("Content-Type", api.MediaJSON)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
+	switch {
+	case err != nil:
+		return 0, "", nil, err
+	case len(answer) > MaxAnswerBytes:
+		return 0, "", nil, fmt.Errorf("%w: the answer exceeds %d bytes", errAnswer, MaxAnswerBytes)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), answer, nil
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// Decision is the control plane's answer to an authorize call.
+type Decision struct {
+	Outcome   string // api.DecisionAllow, DecisionDeny or DecisionQuotaExhausted
+	Reason    string // the control plane's reason, "" when it gave none
+	Remaining int64  // quota.remaining; -1 when the answer has no quota
+}
+
+// answerStyle is the style of the errors of a control-plane answer: a
+// document, paths from $.
+var answerStyle = &jsonobj.Style{Root: "$", Document: true}
+
+// DecodeDecision decodes an authorize answer's body:
+// {"decision":"allow"|"deny","reason":…,"quota":{"remaining":N}}, strict
+// JSON (SPEC §3's rules), no other member, reason and quota optional (or
+// null). A quota with remaining 0 is DecisionQuotaExhausted whatever the
+// decision; only an answer that says allow, with no quota or one left,
+// allows. Anything else is an error naming the JSON path.
+func DecodeDecision(body []byte) (Decision, error) {
+	c := canonical.Canonicalizer{MaxDepth: 4}
+	canon, err := c.Append(nil, body)
+	if err != nil {
+		return Decision{}, err
+	}
+	o, err := answerStyle.Object(jsonobj.Value{Raw: string(canon)})
+	if err != nil {
+		return Decision{}, err
+	}
+	if err := o.Only("decision", "quota", "reason"); err != nil {
+		return Decision{}, err
+	}
+	d := Decision{Remaining: -1}
+	switch v, err := o.String("decision"); {
+	case err != nil:
+		return Decision{}, err
+	case v == api.DecisionAllow || v == api.DecisionDeny:
+		d.Outcome = v
+	default:
+		return Decision{}, o.Errorf("decision", "must be %q or %q, not %q", api.DecisionAllow, api.DecisionDeny, errcode.Abbrev(v, 32))
+	}
+	if d.Reason, _, err = o.OptString("reason"); err != nil {
+		return Decision{}, err
+	}
+	q, ok, err := o.OptObject("quota")
+	if err != nil {
+		return Decision{}, err
+	}
+	if ok {
+		if err := q.Only("remaining"); err != nil {
+			return Decision{}, err
+		}
+		n, err := q.Uint("remaining")
+		if err != nil {
+			return Decision{}, err
+		}
+		if n > 1<<53 {
+			return Decision{}, q.Errorf("remaining", "is above 2^53")
+		}
+		d.Remaining = int64(n)
+		if n == 0 {
+			d.Outcome = api.DecisionQuotaExhausted
+		}
+	}
+	return d, nil
+}
+
+// isJSON reports whether a Content-Type is application/json.
+func isJSON(ctype string) bool {
+	mt, _, err := mime.ParseMediaType(ctype)
+	return err == nil && mt == api.MediaJSON
+}
+
+// authorizeBody is the authorize request (SIDECAR.md §4), canonical JSON:
+// {"authn_method","correlation_id","namespace_id","operation","principal_id","tenant_id"},
+// namespace_id null when the request names none.
+func authorizeBody(id Identity, op, correlation string) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"authn_method":`...)
+	b = canonical.AppendString(b, id.AuthnMethod)
+	b = append(b, `,"correlation_id":`...)
+	b = canonical.AppendString(b, correlation)
+	b = append(b, `,"namespace_id":`...)
+	b = appendLabel(b, id.Namespace)
+	b = append(b, `,"operation":`...)
+	b = canonical.AppendString(b, op)
+	b = append(b, `,"principal_id":`...)
+	b = canonical.AppendString(b, id.Principal.String())
+	b = append(b, `,"tenant_id":`...)
+	b = canonical.AppendString(b, id.Tenant.String())
+	return append(b, '}')
+}
+
+// Hook is one hook call (SIDECAR.md §4).
+type Hook struct {
+	Phase       string // api.PhaseAdmission or PhaseResult
+	Operation   string
+	Identity    Identity
+	Correlation string
+	Status      int    // the HTTP status of the answer; 0 at admission
+	Outcome     string // api.Outcome*
+	EnvelopeIDs []string
+}
+
+// body is the hook request, canonical JSON:
+// {"correlation_id","envelope_ids","operation","outcome","phase","principal_id","status","tenant_id"},
+// status null at admission.
+func (h *Hook) body() []byte {
+	b := make([]byte, 0, 256+48*len(h.EnvelopeIDs))
+	b = append(b, `{"correlation_id":`...)
+	b = canonical.AppendString(b, h.Correlation)
+	b = append(b, `,"envelope_ids":[`...)
+	for i, id := range h.EnvelopeIDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = canonical.AppendString(b, id)
+	}
+	b = append(b, `],"operation":`...)
+	b = canonical.AppendString(b, h.Operation)
+	b = append(b, `,"outcome":`...)
+	b = canonical.AppendString(b, h.Outcome)
+	b = append(b, `,"phase":`...)
+	b = canonical.AppendString(b, h.Phase)
+	b = append(b, `,"principal_id":`...)
+	b = canonical.AppendString(b, h.Identity.Principal.String())
+	b = append(b, `,"status":`...)
+	if h.Status == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = fmt.Appendf(b, "%d", h.Status)
+	}
+	b = append(b, `,"tenant_id":`...)
+	b = canonical.AppendString(b, h.Identity.Tenant.String())
+	return append(b, '}')
+}
+
+func appendLabel(b []byte, l scalar.Label) []byte {
+	if l.IsZero() {
+		return append(b, "null"...)
+	}
+	return canonical.AppendString(b, l.String())
+}
