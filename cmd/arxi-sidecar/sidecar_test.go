@@ -161,7 +161,7 @@ func newEnv(t testing.TB, transport string, extra map[string]string) *env {
 	}
 	var b strings.Builder
 	b.WriteString("schema_version = 1\napi_version = \"v1\"\n")
-	for _, k := range []string{"transport", "auth", "store", "recorder", "limits", "idempotency", "probes", "verify", "log"} {
+	for _, k := range []string{"transport", "auth", "store", "recorder", "limits", "idempotency", "probes", "verify", "log", "enterprise"} {
 		if s, ok := sections[k]; ok {
 			fmt.Fprintf(&b, "[%s]\n%s\n", k, strings.TrimPrefix(s, "\n"))
 		}

@@ -70,6 +70,7 @@ type ControlPlane struct {
 	hooks     map[string]Answer // by phase
 	ready     Answer
 	calls     []Call
+	readies   int
 }
 
 // Start starts a control plane on a free loopback port expecting token;
@@ -160,6 +161,14 @@ func (cp *ControlPlane) Calls(path string) []Call {
 	return out
 }
 
+// ReadyCalls is the number of readiness calls received (they are not
+// among Calls).
+func (cp *ControlPlane) ReadyCalls() int {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	return cp.readies
+}
+
 // Reset forgets the calls received.
 func (cp *ControlPlane) Reset() {
 	cp.mu.Lock()
@@ -189,6 +198,8 @@ func (cp *ControlPlane) handle(w http.ResponseWriter, r *http.Request) {
 	cp.mu.Lock()
 	if r.URL.Path != api.PathControlPlaneReady {
 		cp.calls = append(cp.calls, c)
+	} else {
+		cp.readies++
 	}
 	var a Answer
 	switch r.URL.Path {
