@@ -224,7 +224,9 @@ func TestEnterprise(t *testing.T) {
 			{"not a decision", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"yes"}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
 			{"negative quota", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"allow","quota":{"remaining":-1}}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
 			{"duplicate key", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"deny","decision":"allow"}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"not application/json", func() { cp.SetAuthorize(enterprisetest.Answer{ContentType: "text/html", Body: enterprisetest.Allow.Body}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
+			{"not application/json", func() {
+				cp.SetAuthorize(enterprisetest.Answer{ContentType: "text/html", Body: enterprisetest.Allow.Body})
+			}, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
 			{"answer too large", func() {
 				cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"allow","reason":"` + strings.Repeat("x", 20000) + `"}`})
 			}, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
@@ -377,7 +379,11 @@ func TestEnterprise(t *testing.T) {
 			t.Fatalf("replay: %d %s", again.status, again.body)
 		}
 		rep := cp.For(corr2)
-		var env struct{ Receipt struct{ EnvelopeID string `json:"envelope_id"` } }
+		var env struct {
+			Receipt struct {
+				EnvelopeID string `json:"envelope_id"`
+			}
+		}
 		json.Unmarshal(first.body, &env)
 		if len(rep) != 3 || rep[2].Str("outcome") != api.OutcomeReplayed || fmt.Sprint(rep[2].JSON["envelope_ids"]) != "["+env.Receipt.EnvelopeID+"]" {
 			t.Errorf("replay hooks %+v", rep)
