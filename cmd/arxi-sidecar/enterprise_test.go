@@ -197,53 +197,53 @@ func TestEnterprise(t *testing.T) {
 
 	t.Run("failure table", func(t *testing.T) {
 		slow := 5 * time.Second // past decision_timeout (500ms)
+		authorize := func(a enterprisetest.Answer) func() { return func() { cp.SetAuthorize(a) } }
+		answer := func(body string) func() { return authorize(enterprisetest.Answer{Body: body}) }
+		hook := func(phase string, a enterprisetest.Answer) func() { return func() { cp.SetHook(phase, a) } }
+		const (
+			all     = "authorize admission result"
+			refused = "authorize"
+		)
+		allowBody := enterprisetest.Allow.Body
 		for i, tc := range []struct {
 			name     string
-			set      func()
-			method   string
+			set      func() // switches the control plane
+			read     bool   // GET /v1/segments instead of POST /v1/envelopes
 			status   int
 			code     errcode.Code
-			decision string
+			decision string // the outcome counted
 			calls    string // the control plane's calls for the request
 		}{
-			{"allow", func() { cp.SetAuthorize(enterprisetest.Allow) }, "POST", 201, "", api.DecisionAllow, "authorize admission result"},
-			{"allow without quota", func() { cp.SetAuthorize(enterprisetest.AllowBare) }, "POST", 201, "", api.DecisionAllow, "authorize admission result"},
-			{"deny", func() { cp.SetAuthorize(enterprisetest.Deny) }, "POST", 403, errcode.EnterpriseDenied, api.DecisionDeny, "authorize"},
-			{"quota exhausted", func() { cp.SetAuthorize(enterprisetest.Quota) }, "POST", 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, "authorize"},
-			{"deny with quota 0", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"deny","quota":{"remaining":0}}`}) }, "POST", 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, "authorize"},
-			{"slower than decision_timeout", func() { cp.SetAuthorize(enterprisetest.Answer{Body: enterprisetest.Allow.Body, Delay: slow}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, "authorize"},
-			{"status 500", func() { cp.SetAuthorize(enterprisetest.Answer{Status: 500, Body: enterprisetest.Allow.Body}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, "authorize"},
-			{"status 401", func() { cp.SetAuthorize(enterprisetest.Answer{Status: 401, Body: enterprisetest.Allow.Body}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, "authorize"},
-			{"status 204", func() { cp.SetAuthorize(enterprisetest.Answer{Status: 204}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, "authorize"},
-			{"redirect not followed", func() {
-				cp.SetAuthorize(enterprisetest.Answer{Status: 307, Location: cp.URL() + "/elsewhere", Body: enterprisetest.Allow.Body})
-			}, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, "authorize"},
-			{"not JSON", func() { cp.SetAuthorize(enterprisetest.Answer{Body: "allow"}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"empty", func() { cp.SetAuthorize(enterprisetest.Answer{}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"unknown member", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"allow","scope":"all"}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"not a decision", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"yes"}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"negative quota", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"allow","quota":{"remaining":-1}}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"duplicate key", func() { cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"deny","decision":"allow"}`}) }, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"not application/json", func() {
-				cp.SetAuthorize(enterprisetest.Answer{ContentType: "text/html", Body: enterprisetest.Allow.Body})
-			}, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"answer too large", func() {
-				cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"allow","reason":"` + strings.Repeat("x", 20000) + `"}`})
-			}, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, "authorize"},
-			{"a reason that echoes the token", func() {
-				cp.SetAuthorize(enterprisetest.Answer{Body: `{"decision":"deny","reason":"` + enterprisetest.EchoAuth + `"}`})
-			}, "POST", 403, errcode.EnterpriseDenied, api.DecisionDeny, "authorize"},
-			{"connection refused", cp.Stop, "POST", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, ""},
-			{"admission hook fails", func() { cp.SetHook(api.PhaseAdmission, enterprisetest.Failing) }, "POST", 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
-			{"admission hook slow", func() { cp.SetHook(api.PhaseAdmission, enterprisetest.Answer{Status: 204, Delay: slow}) }, "POST", 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
-			{"result hook fails on a read", func() { cp.SetHook(api.PhaseResult, enterprisetest.Failing) }, "GET", 200, "", api.DecisionAllow, "authorize admission result"},
+			{"allow", authorize(enterprisetest.Allow), false, 201, "", api.DecisionAllow, all},
+			{"allow without quota", authorize(enterprisetest.AllowBare), false, 201, "", api.DecisionAllow, all},
+			{"deny", authorize(enterprisetest.Deny), false, 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
+			{"quota exhausted", authorize(enterprisetest.Quota), false, 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, refused},
+			{"deny with quota 0", answer(`{"decision":"deny","quota":{"remaining":0}}`), false, 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, refused},
+			{"slower than decision_timeout", authorize(enterprisetest.Answer{Body: allowBody, Delay: slow}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"status 500", authorize(enterprisetest.Answer{Status: 500, Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"status 401", authorize(enterprisetest.Answer{Status: 401, Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"status 204", authorize(enterprisetest.Answer{Status: 204}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"redirect not followed", authorize(enterprisetest.Answer{Status: 307, Location: cp.URL() + "/elsewhere", Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"connection refused", cp.Stop, false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, ""},
+			{"not JSON", answer("allow"), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"empty", answer(""), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"unknown member", answer(`{"decision":"allow","scope":"all"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"not a decision", answer(`{"decision":"yes"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"negative quota", answer(`{"decision":"allow","quota":{"remaining":-1}}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"duplicate key", answer(`{"decision":"deny","decision":"allow"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"not application/json", authorize(enterprisetest.Answer{ContentType: "text/html", Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"answer too large", answer(`{"decision":"allow","reason":"` + strings.Repeat("x", 20000) + `"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"a reason that echoes the token", answer(`{"decision":"deny","reason":"` + enterprisetest.EchoAuth + `"}`), false, 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
+			{"admission hook fails", hook(api.PhaseAdmission, enterprisetest.Failing), false, 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
+			{"admission hook slow", hook(api.PhaseAdmission, enterprisetest.Answer{Status: 204, Delay: slow}), false, 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
+			{"result hook fails on a read", hook(api.PhaseResult, enterprisetest.Failing), true, 200, "", api.DecisionAllow, all},
 		} {
 			allowAll()
 			before := x.envelopes()
 			tc.set()
 			var r reply
 			var corr string
-			if tc.method == "GET" {
+			if tc.read {
 				r, corr = x.send("GET", "/v1/segments", nil)
 			} else {
 				r, corr = x.send("POST", "/v1/envelopes", event(100+i))
