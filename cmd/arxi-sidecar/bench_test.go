@@ -22,6 +22,8 @@ import (
 	"arxi.dev/arxi/internal/benchdata"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/sidecar/api"
+	"arxi.dev/arxi/pkg/sidecar/enterprise/enterprisetest"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 )
@@ -35,7 +37,12 @@ import (
 //     work in one process, no HTTP);
 //   - single-64: 64 clients each POSTing one envelope per request to
 //     /v1/envelopes over the Unix socket, every answer after its commit;
-//   - batch1000-64: 64 clients POSTing /v1/envelopes/batch of 1000 lines.
+//   - batch1000-64: 64 clients POSTing /v1/envelopes/batch of 1000 lines;
+//   - single-64-off and single-64-enforce: single-64 with token auth and
+//     the identity headers, in enterprise mode off and enforce, the latter
+//     against a control plane on loopback TCP in this process
+//     (enterprisetest, counting its calls) that allows everything: the
+//     cost of the gate and the hooks, as a ratio to off in the same run.
 //
 // The sidecar runs as its own process (this binary as arxi-sidecar); its
 // peak RSS is its VmHWM. make bench runs it once (-benchtime 1x).
@@ -74,18 +81,38 @@ func BenchmarkIngest(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	})
 	b.Run("single-64", func(b *testing.B) {
-		load(b, n, 1, 64, pipeline)
+		load(b, n, 1, 64, pipeline, loadMode{})
 	})
 	b.Run("batch1000-64", func(b *testing.B) {
-		load(b, 128_000, 1000, 64, pipeline)
+		load(b, 128_000, 1000, 64, pipeline, loadMode{})
 	})
+	var off loadResult
+	b.Run("single-64-off", func(b *testing.B) {
+		off = load(b, n, 1, 64, pipeline, loadMode{identity: true})
+	})
+	b.Run("single-64-enforce", func(b *testing.B) {
+		load(b, n, 1, 64, pipeline, loadMode{identity: true, enforce: true, off: off})
+	})
+}
+
+// loadMode is how load runs the sidecar: with token auth and the
+// identity headers, in enterprise mode enforce, with off the same run's
+// figures in mode off.
+type loadMode struct {
+	identity, enforce bool
+	off               loadResult
+}
+
+// loadResult is what load measured.
+type loadResult struct {
+	rate, p50, p99 float64
 }
 
 // load runs a sidecar and posts total envelopes, per to a request, from
 // clients goroutines; it reports envelopes/s, the latency percentiles,
 // the mean group commit, the sidecar's peak RSS and the ratio to the
 // pipeline's rate.
-func load(b *testing.B, total, per, clients int, pipeline float64) {
+func load(b *testing.B, total, per, clients int, pipeline float64, mode loadMode) loadResult {
 	lines := make([][]byte, total)
 	for i := range lines {
 		lines[i] = benchdata.Line(i)
@@ -95,8 +122,29 @@ func load(b *testing.B, total, per, clients int, pipeline float64) {
 	var rss float64
 	var cpu time.Duration
 	var metrics []byte
+	var cp *enterprisetest.ControlPlane
+	requests := 0
 	for range b.N {
-		e := newEnv(b, "unix", map[string]string{"log": `level = "info"`, "limits": "max_body_bytes = 16777216"})
+		sections := map[string]string{"log": `level = "info"`, "limits": "max_body_bytes = 16777216"}
+		var hdr []byte
+		if mode.identity {
+			sections["auth"] = `mode = "token"` + "\n" + `token_file = "token"`
+			for _, h := range identity {
+				hdr = append(hdr, h+"\r\n"...)
+			}
+		}
+		if mode.enforce {
+			cp = enterprisetest.Start(b, "bench-control-plane-token-0123456789abcdef")
+			cp.Counting()
+			sections["enterprise"] = `mode = "enforce"` + "\n" + `control_plane_url = "` + cp.URL() + `"` + "\n" + `control_plane_token_file = "cp-token"`
+		}
+		e := newEnv(b, "unix", sections)
+		if mode.identity {
+			hdr = append(hdr, "Authorization: Bearer "+e.token+"\r\n"...)
+		}
+		if cp != nil {
+			os.WriteFile(filepath.Join(e.dir, "cp-token"), []byte(cp.Token), 0o600)
+		}
 		p := e.start(b)
 		path := "/v1/envelopes"
 		ctype := "application/json"
@@ -117,6 +165,7 @@ func load(b *testing.B, total, per, clients int, pipeline float64) {
 					b.Error(err)
 					return
 				}
+				c.hdr = hdr
 				defer c.Close()
 				var mine []time.Duration
 				for {
@@ -145,6 +194,7 @@ func load(b *testing.B, total, per, clients int, pipeline float64) {
 		}
 		wg.Wait()
 		took += time.Since(start)
+		requests += (total + per - 1) / per
 		metrics = p.do("GET", "/metrics", nil).body
 		rss = max(rss, peakRSS(p.cmd.Process.Pid))
 		cpu += cpuTime(p.cmd.Process.Pid)
@@ -167,7 +217,20 @@ func load(b *testing.B, total, per, clients int, pipeline float64) {
 	if pipeline > 0 {
 		b.ReportMetric(rate/pipeline, "ratio-to-pipeline")
 	}
+	res := loadResult{rate, pct(0.50), pct(0.99)}
+	if mode.enforce {
+		// The gate's one round trip, and the hooks' two.
+		b.ReportMetric(float64(cp.Count(api.PathAuthorize))/float64(requests), "authorize-calls/request")
+		b.ReportMetric(float64(cp.Count(api.PathAuthorize)+cp.Count(api.PathHooks))/float64(requests), "control-plane-calls/request")
+		b.ReportMetric(float64(cp.Conns()), "control-plane-connections")
+		if mode.off.rate > 0 {
+			b.ReportMetric(rate/mode.off.rate, "ratio-to-off")
+			b.ReportMetric(res.p50-mode.off.p50, "p50-added-ms")
+			b.ReportMetric(res.p99-mode.off.p99, "p99-added-ms")
+		}
+	}
 	b.ReportMetric(0, "ns/op")
+	return res
 }
 
 // metric reads one sample of the Prometheus text.
@@ -203,6 +266,7 @@ type rawConn struct {
 	c   net.Conn
 	r   *bufio.Reader
 	req []byte
+	hdr []byte // more header lines, each ending in CRLF
 }
 
 func dialRaw(sock string) (*rawConn, error) {
@@ -223,7 +287,9 @@ func (c *rawConn) post(path, ctype string, body []byte) (int, []byte, error) {
 	c.req = append(c.req, ctype...)
 	c.req = append(c.req, "\r\nContent-Length: "...)
 	c.req = strconv.AppendInt(c.req, int64(len(body)), 10)
-	c.req = append(c.req, "\r\n\r\n"...)
+	c.req = append(c.req, "\r\n"...)
+	c.req = append(c.req, c.hdr...)
+	c.req = append(c.req, "\r\n"...)
 	c.req = append(c.req, body...)
 	if _, err := c.c.Write(c.req); err != nil {
 		return 0, nil, err

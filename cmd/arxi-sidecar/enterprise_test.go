@@ -545,6 +545,7 @@ func TestEnterprise(t *testing.T) {
 func TestEnterpriseWriterLease(t *testing.T) {
 	x := startEnterprise(t, map[string]string{"enterprise": "require_writer_lease = true"})
 	lease := api.HeaderWriterLease + ": " + api.HeaderTrue
+	conns := x.cp.Conns()
 	for _, tc := range []struct {
 		name    string
 		headers []string
@@ -574,6 +575,10 @@ func TestEnterpriseWriterLease(t *testing.T) {
 	}
 	r, _ := x.send("POST", "/v1/segments/seal", []byte(`{}`))
 	problem(t, "seal without a lease", r, 409, errcode.EnterpriseWriterLease)
+	// Sequential requests reuse one connection to the control plane.
+	if calls, n := len(x.cp.Calls("")), x.cp.Conns()-conns; calls != 12 || n != 1 {
+		t.Errorf("%d control-plane calls on %d new connections, want 12 on 1", calls, n)
+	}
 	x.cp.Stop()
 	for _, path := range []string{"/health", "/startup", "/ready"} {
 		want(t, path+" with the control plane down (storage_only)", x.p.do("GET", path, nil), 200)

@@ -131,7 +131,8 @@ type env struct {
 
 // newEnv writes sidecar.toml for transport "unix" or "tcp" (token auth
 // on TCP, open on the socket unless extra says otherwise) with a SQLite
-// store, and a token file; extra is TOML appended to the sections.
+// store, and a token file; extra is TOML appended to the sections, or
+// replacing sections log and auth.
 func newEnv(t testing.TB, transport string, extra map[string]string) *env {
 	t.Helper()
 	dir := t.TempDir()
@@ -153,7 +154,7 @@ func newEnv(t testing.TB, transport string, extra map[string]string) *env {
 		sections["auth"] = `mode = "token"` + "\n" + `token_file = "token"`
 	}
 	for k, v := range extra {
-		if k == "log" {
+		if k == "log" || k == "auth" {
 			sections[k] = v
 			continue
 		}

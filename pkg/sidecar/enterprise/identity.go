@@ -78,7 +78,7 @@ func one(h http.Header, name string, required bool) (string, error) {
 }
 
 func invalid(name, msg string) error {
-	return &errcode.Error{Code: errcode.EnterpriseIdentity, Field: strings.ToLower(name), Msg: "the header " + msg}
+	return &errcode.Error{Code: errcode.EnterpriseIdentity, Field: strings.ToLower(name), Msg: "the header " + strings.ToLower(name) + " " + msg}
 }
 
 // writerLease checks the writer-lease assertion of a mutating request.
