@@ -208,49 +208,59 @@ func TestEnterprise(t *testing.T) {
 		for i, tc := range []struct {
 			name     string
 			set      func() // switches the control plane
-			read     bool   // GET /v1/segments instead of POST /v1/envelopes
+			req      string // "": POST /v1/envelopes; list, bundle, bad: a segment list, a bundle, a bad envelope
 			status   int
 			code     errcode.Code
 			decision string // the outcome counted
 			calls    string // the control plane's calls for the request
 		}{
-			{"allow", authorize(enterprisetest.Allow), false, 201, "", api.DecisionAllow, all},
-			{"allow without quota", authorize(enterprisetest.AllowBare), false, 201, "", api.DecisionAllow, all},
-			{"deny", authorize(enterprisetest.Deny), false, 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
-			{"quota exhausted", authorize(enterprisetest.Quota), false, 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, refused},
-			{"deny with quota 0", answer(`{"decision":"deny","quota":{"remaining":0}}`), false, 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, refused},
-			{"slower than decision_timeout", authorize(enterprisetest.Answer{Body: allowBody, Delay: slow}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
-			{"status 500", authorize(enterprisetest.Answer{Status: 500, Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
-			{"status 401", authorize(enterprisetest.Answer{Status: 401, Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
-			{"status 204", authorize(enterprisetest.Answer{Status: 204}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
-			{"redirect not followed", authorize(enterprisetest.Answer{Status: 307, Location: cp.URL() + "/elsewhere", Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
-			{"connection refused", cp.Stop, false, 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, ""},
-			{"not JSON", answer("allow"), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"empty", answer(""), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"unknown member", answer(`{"decision":"allow","scope":"all"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"not a decision", answer(`{"decision":"yes"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"negative quota", answer(`{"decision":"allow","quota":{"remaining":-1}}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"duplicate key", answer(`{"decision":"deny","decision":"allow"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"not application/json", authorize(enterprisetest.Answer{ContentType: "text/html", Body: allowBody}), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"answer too large", answer(`{"decision":"allow","reason":"` + strings.Repeat("x", 20000) + `"}`), false, 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
-			{"a reason that echoes the token", answer(`{"decision":"deny","reason":"` + enterprisetest.EchoAuth + `"}`), false, 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
-			{"admission hook fails", hook(api.PhaseAdmission, enterprisetest.Failing), false, 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
-			{"admission hook slow", hook(api.PhaseAdmission, enterprisetest.Answer{Status: 204, Delay: slow}), false, 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
-			{"result hook fails on a read", hook(api.PhaseResult, enterprisetest.Failing), true, 200, "", api.DecisionAllow, all},
+			{"allow", authorize(enterprisetest.Allow), "", 201, "", api.DecisionAllow, all},
+			{"allow without quota", authorize(enterprisetest.AllowBare), "", 201, "", api.DecisionAllow, all},
+			{"deny", authorize(enterprisetest.Deny), "", 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
+			{"quota exhausted", authorize(enterprisetest.Quota), "", 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, refused},
+			{"deny with quota 0", answer(`{"decision":"deny","quota":{"remaining":0}}`), "", 429, errcode.EnterpriseQuota, api.DecisionQuotaExhausted, refused},
+			{"slower than decision_timeout", authorize(enterprisetest.Answer{Body: allowBody, Delay: slow}), "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"status 500", authorize(enterprisetest.Answer{Status: 500, Body: allowBody}), "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"status 401", authorize(enterprisetest.Answer{Status: 401, Body: allowBody}), "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"status 204", authorize(enterprisetest.Answer{Status: 204}), "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"redirect not followed", authorize(enterprisetest.Answer{Status: 307, Location: cp.URL() + "/elsewhere", Body: allowBody}), "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
+			{"connection refused", cp.Stop, "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, ""},
+			{"not JSON", answer("allow"), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"empty", answer(""), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"unknown member", answer(`{"decision":"allow","scope":"all"}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"not a decision", answer(`{"decision":"yes"}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"negative quota", answer(`{"decision":"allow","quota":{"remaining":-1}}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"duplicate key", answer(`{"decision":"deny","decision":"allow"}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"not application/json", authorize(enterprisetest.Answer{ContentType: "text/html", Body: allowBody}), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"answer too large", answer(`{"decision":"allow","reason":"` + strings.Repeat("x", 20000) + `"}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"a reason that echoes the token", answer(`{"decision":"deny","reason":"` + enterprisetest.EchoAuth + `"}`), "", 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
+			{"admission hook fails", hook(api.PhaseAdmission, enterprisetest.Failing), "", 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
+			{"admission hook slow", hook(api.PhaseAdmission, enterprisetest.Answer{Status: 204, Delay: slow}), "", 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
+			{"result hook fails on a read", hook(api.PhaseResult, enterprisetest.Failing), "list", 200, "", api.DecisionAllow, all},
+			{"result hook fails after a streamed bundle", hook(api.PhaseResult, enterprisetest.Failing), "bundle", 200, "", api.DecisionAllow, all},
+			{"result hook fails after a failed write", hook(api.PhaseResult, enterprisetest.Failing), "bad", 400, errcode.InputMissingField, api.DecisionAllow, all},
 		} {
 			allowAll()
 			before := x.envelopes()
 			tc.set()
 			var r reply
 			var corr string
-			if tc.read {
+			switch tc.req {
+			case "list":
 				r, corr = x.send("GET", "/v1/segments", nil)
-			} else {
+			case "bundle":
+				r, corr = x.send("POST", "/v1/bundles/build", []byte(`{"selector":{"all":true}}`))
+				// Its result hook follows the stream's last byte.
+				for deadline := time.Now().Add(10 * time.Second); len(cp.For(corr)) < 3 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				}
+			case "bad":
+				r, corr = x.send("POST", "/v1/envelopes", []byte(`{"event_type":"x"}`))
+			default:
 				r, corr = x.send("POST", "/v1/envelopes", event(100+i))
 			}
 			if tc.code != "" {
 				p := problem(t, tc.name, r, tc.status, tc.code)
-				if tc.code == errcode.EnterpriseUnavailable && r.header.Get("Retry-After") != "1" {
+				if tc.code == errcode.EnterpriseUnavailable && r.header.Get(api.HeaderRetryAfter) != "1" {
 					t.Errorf("%s: 503 without Retry-After", tc.name)
 				}
 				if p["receipts"] != nil {

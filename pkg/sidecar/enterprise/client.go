@@ -29,9 +29,10 @@ const MaxAnswerBytes = 16 << 10
 // answer by MaxAnswerBytes, no redirect followed, no proxy taken from the
 // environment, connections kept alive for the next call.
 type client struct {
-	http *http.Client
-	base string // the control plane's URL, without a trailing slash
-	auth string // the Authorization header
+	http    *http.Client
+	base    string // the control plane's URL, without a trailing slash
+	auth    string // the Authorization header
+	timeout time.Duration
 }
 
 func newClient(cfg Config) *client {
@@ -51,10 +52,11 @@ func newClient(cfg Config) *client {
 		ForceAttemptHTTP2:   true,
 	}
 	return &client{
-		http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+		http: &http.Client{Transport: tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		base: strings.TrimSuffix(cfg.URL, "/"),
-		auth: "Bearer " + string(cfg.Token),
+		base:    strings.TrimSuffix(cfg.URL, "/"),
+		auth:    "Bearer " + string(cfg.Token),
+		timeout: cfg.Timeout,
 	}
 }
 
@@ -62,10 +64,14 @@ func newClient(cfg Config) *client {
 // media type, size or body.
 var errAnswer = errors.New("not an answer of the control plane's API")
 
-// call sends one request to path and returns the answer's status and
-// body. A transport failure or a timeout is an error; so is an answer
-// longer than MaxAnswerBytes (wrapping errAnswer).
+// call sends one request to path and returns the answer's status, media
+// type and body, all within the timeout (the request's context bounds
+// the dial, the headers and the body alike). A transport failure or a
+// timeout is an error; so is an answer longer than MaxAnswerBytes
+// (wrapping errAnswer).
 func (c *client) call(ctx context.Context, method, path string, body []byte) (int, string, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)

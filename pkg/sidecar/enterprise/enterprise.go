@@ -150,10 +150,8 @@ func (b *Bridge) Gate(next func(*api.Call) (*api.Reply, error)) func(*api.Call) 
 // an explicit allow, the problem of any other end.
 func (b *Bridge) decide(c *api.Call, id Identity) error {
 	op := c.Route.Operation
-	ctx, cancel := context.WithTimeout(c.Context, b.cfg.Timeout)
-	defer cancel()
 	start := time.Now()
-	status, ctype, answer, err := b.cp.call(ctx, http.MethodPost, api.PathAuthorize, authorizeBody(id, op, c.Correlation))
+	status, ctype, answer, err := b.cp.call(c.Context, http.MethodPost, api.PathAuthorize, authorizeBody(id, op, c.Correlation))
 	var d Decision
 	outcome := api.DecisionUnavailable
 	switch {
@@ -232,8 +230,6 @@ func (b *Bridge) result(c *api.Call, h *Hook, rep *api.Reply, err error) error {
 
 // hook delivers one hook: any 2xx answer is a delivery.
 func (b *Bridge) hook(ctx context.Context, h *Hook) error {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-	defer cancel()
 	status, _, _, err := b.cp.call(ctx, http.MethodPost, api.PathHooks, h.body())
 	if err == nil && status/100 != 2 {
 		err = errcode.New(errcode.EnterpriseHookFailed, "the %s hook was answered with HTTP status %d", h.Phase, status)
@@ -271,8 +267,6 @@ func (b *Bridge) Watch(ctx context.Context) {
 }
 
 func (b *Bridge) poll(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-	defer cancel()
 	status, _, _, err := b.cp.call(ctx, http.MethodGet, api.PathControlPlaneReady, nil)
 	ok := err == nil && status == http.StatusOK
 	if was := b.ready.Swap(ok); was != ok {
