@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"arxi.dev/arxi/pkg/canonical"
-	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sidecar/api"
@@ -139,7 +138,7 @@ func DecodeDecision(body []byte) (Decision, error) {
 	case v == api.DecisionAllow || v == api.DecisionDeny:
 		d.Outcome = v
 	default:
-		return Decision{}, o.Errorf("decision", "must be %q or %q, not %q", api.DecisionAllow, api.DecisionDeny, errcode.Abbrev(v, 32))
+		return Decision{}, o.Errorf("decision", "must be %q or %q", api.DecisionAllow, api.DecisionDeny)
 	}
 	if d.Reason, _, err = o.OptString("reason"); err != nil {
 		return Decision{}, err

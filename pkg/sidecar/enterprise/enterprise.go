@@ -42,6 +42,7 @@ package enterprise
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -159,12 +160,15 @@ func (b *Bridge) decide(c *api.Call, id Identity) error {
 		outcome = api.DecisionMalformed
 	case err != nil:
 	case status != http.StatusOK:
-		err = errcode.New(errcode.EnterpriseUnavailable, "the authorize call was answered with HTTP status %d", status)
+		err = fmt.Errorf("the authorize call was answered with HTTP status %d", status)
 	case !isJSON(ctype):
-		outcome, err = api.DecisionMalformed, errcode.New(errcode.EnterpriseUnavailable, "the authorize answer's Content-Type is %q, not %s", errcode.Abbrev(ctype, 64), api.MediaJSON)
+		outcome, err = api.DecisionMalformed, fmt.Errorf("the authorize answer's Content-Type is not %s", api.MediaJSON)
 	default:
 		if d, err = DecodeDecision(answer); err != nil {
-			outcome = api.DecisionMalformed
+			// The cause names the rule and the path, never a value or a
+			// key of the answer: a control plane that echoes what it got
+			// must not put the token into the log.
+			outcome, err = api.DecisionMalformed, fmt.Errorf("the answer is not a decision: %s at %s", errcode.CodeOf(err), fieldOf(err))
 		} else {
 			outcome = d.Outcome
 		}
@@ -182,6 +186,14 @@ func (b *Bridge) decide(c *api.Call, id Identity) error {
 		return errcode.Wrap(errcode.EnterpriseUnavailable, err, "the control plane's answer to the authorize call is not a decision; nothing was done, retry later")
 	}
 	return errcode.Wrap(errcode.EnterpriseUnavailable, err, "the control plane gave no decision (unreachable, failing, or slower than decision_timeout %s); nothing was done, retry later", b.cfg.Timeout)
+}
+
+// fieldOf is the JSON path of a decoding error, "$" when it has none.
+func fieldOf(err error) string {
+	if e, ok := errcode.As(err); ok && e.Field != "" {
+		return e.Field
+	}
+	return "$"
 }
 
 // shown is the control plane's reason as a problem's detail shows it: a
@@ -232,7 +244,7 @@ func (b *Bridge) result(c *api.Call, h *Hook, rep *api.Reply, err error) error {
 func (b *Bridge) hook(ctx context.Context, h *Hook) error {
 	status, _, _, err := b.cp.call(ctx, http.MethodPost, api.PathHooks, h.body())
 	if err == nil && status/100 != 2 {
-		err = errcode.New(errcode.EnterpriseHookFailed, "the %s hook was answered with HTTP status %d", h.Phase, status)
+		err = fmt.Errorf("the %s hook was answered with HTTP status %d", h.Phase, status)
 	}
 	if err != nil {
 		b.metrics.hookFailures.WithLabelValues(h.Phase).Inc()

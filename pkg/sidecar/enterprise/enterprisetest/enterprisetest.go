@@ -24,7 +24,7 @@ import (
 // Answer is how the control plane answers a call.
 type Answer struct {
 	Status      int    // 0: 200
-	ContentType string // "": application/json
+	ContentType string // "": application/json; EchoAuth in it as in Body
 	// Body is the answer's body; EchoAuth in it is replaced with the
 	// call's Authorization header (a control plane that leaks it).
 	Body     string
@@ -278,7 +278,7 @@ func (cp *ControlPlane) handle(w http.ResponseWriter, r *http.Request) {
 	if a.Status == 0 {
 		a.Status = http.StatusOK
 	}
-	w.Header().Set("Content-Type", a.ContentType)
+	w.Header().Set("Content-Type", strings.ReplaceAll(a.ContentType, EchoAuth, c.Authorization))
 	if a.Location != "" {
 		w.Header().Set("Location", a.Location)
 	}
