@@ -70,13 +70,11 @@ type Config struct {
 	Conns    int
 	Logger   *slog.Logger         // nil: discard
 	Registry *prometheus.Registry // the API's registry; nil: no metrics
-	// ReadyEvery is how often Watch asks the control plane whether it is
-	// ready; 0 means DefaultReadyEvery.
-	ReadyEvery time.Duration
 }
 
-// DefaultReadyEvery is the default Config.ReadyEvery.
-const DefaultReadyEvery = time.Second
+// ReadyEvery is how often Watch asks the control plane whether it is
+// ready.
+const ReadyEvery = time.Second
 
 // Bridge enforces the control plane's decisions and sends it the hooks.
 type Bridge struct {
@@ -94,9 +92,6 @@ func New(cfg Config) *Bridge {
 	}
 	if cfg.Conns <= 0 {
 		cfg.Conns = 64
-	}
-	if cfg.ReadyEvery <= 0 {
-		cfg.ReadyEvery = DefaultReadyEvery
 	}
 	return &Bridge{cfg: cfg, cp: newClient(cfg), log: cfg.Logger, metrics: newMetrics(cfg.Registry)}
 }
@@ -261,11 +256,11 @@ func (b *Bridge) Ready() string {
 	return api.ReasonControlPlaneUnavailable
 }
 
-// Watch polls the control plane's readiness every Config.ReadyEvery until
-// ctx ends; it returns at once.
+// Watch polls the control plane's readiness every ReadyEvery until ctx
+// ends; it returns at once.
 func (b *Bridge) Watch(ctx context.Context) {
 	go func() {
-		t := time.NewTicker(b.cfg.ReadyEvery)
+		t := time.NewTicker(ReadyEvery)
 		defer t.Stop()
 		for {
 			b.poll(ctx)

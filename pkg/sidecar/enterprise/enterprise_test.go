@@ -4,27 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/sidecar"
 	"arxi.dev/arxi/pkg/sidecar/api"
 	"arxi.dev/arxi/pkg/sidecar/config"
 	"arxi.dev/arxi/pkg/sidecar/enterprise"
 	"arxi.dev/arxi/pkg/sidecar/enterprise/enterprisetest"
-	"arxi.dev/arxi/pkg/sidecar/recorder"
-	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/storetest"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestDecodeDecision: only an explicit allow with quota left allows; every
@@ -192,14 +190,13 @@ const (
 
 type gated struct {
 	t      *testing.T
-	url    string
+	client *http.Client
 	cp     *enterprisetest.ControlPlane
-	bridge *enterprise.Bridge
-	reg    *prometheus.Registry
 }
 
-// startGated runs an API server over a memory store with a bridge to a
-// test control plane; extra is TOML for the [enterprise] section.
+// startGated runs the sidecar (sidecar.Run, as the daemon does) on a
+// Unix socket over a memory store, in enforce mode against a test control
+// plane; extra is TOML for the [enterprise] section.
 func startGated(t *testing.T, extra string) *gated {
 	t.Helper()
 	cp := enterprisetest.Start(t, cpToken)
@@ -209,8 +206,8 @@ func startGated(t *testing.T, extra string) *gated {
 	cfg, err := config.Parse([]byte(`schema_version = 1
 api_version = "v1"
 [transport]
-mode = "tcp"
-port = 0
+mode = "unix"
+unix_socket = "s.sock"
 [auth]
 mode = "token"
 token_file = "token"
@@ -218,8 +215,6 @@ token_file = "token"
 backend = "memory"
 [recorder]
 recorder_id = "gate-test"
-[probes]
-readiness_mode = "storage_and_enterprise"
 [enterprise]
 mode = "enforce"
 control_plane_url = "`+cp.URL()+`"
@@ -229,28 +224,34 @@ decision_timeout = "300ms"
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	e := cfg.Enterprise
-	br := enterprise.New(enterprise.Config{URL: e.ControlPlaneURL, Token: cfg.ControlPlaneToken(), Timeout: e.DecisionTimeout.Duration,
-		RequireWriterLease: e.RequireWriterLease, Conns: 4, Registry: reg, ReadyEvery: 20 * time.Millisecond})
-	t.Cleanup(br.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	br.Watch(ctx)
-	srv := api.New(api.Config{Sidecar: cfg, Registry: reg, Intercept: []api.Middleware{br.Gate}, ReadyChecks: []func() string{br.Ready}})
-	s, err := store.Open(context.Background(), memory.New(), store.Config{})
-	if err != nil {
-		t.Fatal(err)
+	done := make(chan error, 1)
+	go func() {
+		done <- sidecar.Run(ctx, cfg, sidecar.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	sock := filepath.Join(dir, "s.sock")
+	g := &gated{t: t, cp: cp, client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}}}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, err := g.client.Get("http://sidecar/startup"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return g
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sidecar did not start")
+		}
 	}
-	rec, err := recorder.Start(context.Background(), recorder.Config{Store: s, RecorderID: scalar.MustLabel("gate-test"),
-		IdempotencyTTL: time.Hour, IdempotencyMax: 100, Observer: srv.Observer()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.SetBackend(&api.Backend{Store: s, Recorder: rec, Catalog: &storesource.Catalog{}})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); rec.Close(false); s.Close() })
-	return &gated{t: t, url: hs.URL, cp: cp, bridge: br, reg: reg}
 }
 
 type answer struct {
@@ -263,7 +264,7 @@ type answer struct {
 // the correlation id corr.
 func (g *gated) do(method, path, corr, body string, headers ...string) answer {
 	g.t.Helper()
-	req, _ := http.NewRequest(method, g.url+path, strings.NewReader(body))
+	req, _ := http.NewRequest(method, "http://sidecar"+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+sidecarToken)
 	req.Header.Set(api.HeaderTenantID, "acme")
 	req.Header.Set(api.HeaderPrincipalID, "agent:alpha")
@@ -276,7 +277,7 @@ func (g *gated) do(method, path, corr, body string, headers ...string) answer {
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := g.client.Do(req)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -421,43 +422,10 @@ func TestGateRefusals(t *testing.T) {
 	if n := len(g.cp.For("no-lease")); n != 0 {
 		t.Errorf("a request refused for its lease cost %d control-plane calls", n)
 	}
-	mfs, _ := g.reg.Gather()
-	counts := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() == "arxi_sidecar_enterprise_decisions_total" {
-			for _, m := range mf.GetMetric() {
-				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-			}
+	m := g.do("GET", "/metrics", "metrics", "")
+	for outcome, n := range map[string]int{api.DecisionDeny: 1, api.DecisionQuotaExhausted: 1, api.DecisionUnavailable: 2, api.DecisionMalformed: 1, api.DecisionAllow: 2} {
+		if line := `arxi_sidecar_enterprise_decisions_total{outcome="` + outcome + `"} ` + strconv.Itoa(n) + "\n"; !strings.Contains(m.body, line) {
+			t.Errorf("metrics lack %s", line)
 		}
 	}
-	if counts["deny"] != 1 || counts["quota_exhausted"] != 1 || counts["unavailable"] != 2 || counts["malformed"] != 1 || counts["allow"] != 2 {
-		t.Errorf("decisions %v", counts)
-	}
-}
-
-// TestWatch: /ready reports control_plane_unavailable while the control
-// plane's readiness fails or it is gone, and recovers.
-func TestWatch(t *testing.T) {
-	g := startGated(t, "")
-	ready := func(want string) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			a := g.do("GET", "/ready", "probe", "")
-			if strings.Contains(a.body, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/ready = %d %s, want %s", a.status, a.body, want)
-			}
-		}
-	}
-	ready(`{"status":"ready"}`)
-	g.cp.SetReady(enterprisetest.Answer{Status: 503})
-	ready(`"reasons":["control_plane_unavailable"]`)
-	g.cp.SetReady(enterprisetest.Answer{})
-	ready(`{"status":"ready"}`)
-	g.cp.Stop()
-	ready(`"reasons":["control_plane_unavailable"]`)
-	g.cp.Restart(t)
-	ready(`{"status":"ready"}`)
 }
