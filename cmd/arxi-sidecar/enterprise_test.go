@@ -241,6 +241,7 @@ func TestEnterprise(t *testing.T) {
 			{"a reason that echoes the token", answer(`{"decision":"deny","reason":"` + enterprisetest.EchoAuth + `"}`), "", 403, errcode.EnterpriseDenied, api.DecisionDeny, refused},
 			{"a decision that echoes the token", answer(`{"decision":"` + enterprisetest.EchoAuth + `"}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
 			{"a key that echoes the token", answer(`{"decision":"allow","` + enterprisetest.EchoAuth + `":1}`), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
+			{"not HTTP, echoing the token", authorize(enterprisetest.Answer{Raw: true, Body: enterprisetest.EchoAuth + "\r\n\r\n"}), "", 503, errcode.EnterpriseUnavailable, api.DecisionUnavailable, refused},
 			{"a media type that echoes the token", authorize(enterprisetest.Answer{ContentType: "text/" + enterprisetest.EchoAuth, Body: allowBody}), "", 503, errcode.EnterpriseUnavailable, api.DecisionMalformed, refused},
 			{"admission hook fails", hook(api.PhaseAdmission, enterprisetest.Failing), "", 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},
 			{"admission hook slow", hook(api.PhaseAdmission, enterprisetest.Answer{Status: 204, Delay: slow}), "", 502, errcode.EnterpriseHookFailed, api.DecisionAllow, "authorize admission"},

@@ -86,13 +86,13 @@ func (c *client) call(ctx context.Context, method, path string, body []byte) (in
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, "", nil, err
+		return 0, "", nil, c.redact(err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	switch {
 	case err != nil:
-		return 0, "", nil, err
+		return 0, "", nil, c.redact(err)
 	case len(answer) > MaxAnswerBytes:
 		return 0, "", nil, fmt.Errorf("%w: the answer exceeds %d bytes", errAnswer, MaxAnswerBytes)
 	}
@@ -100,6 +100,16 @@ func (c *client) call(ctx context.Context, method, path string, body []byte) (in
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
+
+// redact keeps the token out of a transport error, which may quote what
+// the other side sent (a malformed status or header line).
+func (c *client) redact(err error) error {
+	tok := strings.TrimPrefix(c.auth, "Bearer ")
+	if msg := err.Error(); tok != "" && strings.Contains(msg, tok) {
+		return errors.New(strings.ReplaceAll(msg, tok, "[redacted]"))
+	}
+	return err
+}
 
 // Decision is the control plane's answer to an authorize call.
 type Decision struct {

@@ -30,6 +30,9 @@ type Answer struct {
 	Body     string
 	Delay    time.Duration // wait this long first (or until the caller gives up)
 	Location string        // with a 3xx status: the Location header
+	// Raw sends Body alone on the connection, no status line or
+	// headers, and closes it: an answer that is not HTTP.
+	Raw bool
 }
 
 // EchoAuth in an Answer's Body stands for the call's Authorization header.
@@ -271,6 +274,13 @@ func (cp *ControlPlane) handle(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if a.Raw {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			io.WriteString(conn, strings.ReplaceAll(a.Body, EchoAuth, c.Authorization))
+			conn.Close()
+		}
+		return
 	}
 	if a.ContentType == "" {
 		a.ContentType = api.MediaJSON
