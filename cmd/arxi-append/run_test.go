@@ -152,7 +152,7 @@ func TestExitCodes(t *testing.T) {
 		{"tampered", []string{"--store", fresh()}, tampered, 1, "chain.hash_mismatch"},
 		{"malformed", []string{"--store", fresh()}, append(bytes.Clone(good[:200]), '\n'), 3, "input.malformed_json"},
 		{"not canonical", []string{"--store", fresh()}, bytes.Replace(good, []byte(`{"created_at"`), []byte(`{ "created_at"`), 1), 3, "input.not_canonical"},
-		{"unsealed input", []string{"--store", fresh()}, unsealed, 3, "input.unexpected_record"},
+		{"unsealed input", []string{"--store", fresh()}, unsealed, 3, "input.wrong_kind"},
 		{"missing directory", []string{"--store", filepath.Join(dir, "no", "arxi.db")}, good, 4, "store.io"},
 		{"not a store", []string{"--store", notDB}, good, 4, "store.io"},
 		{"newer schema", []string{"--store", newer}, good, 4, "store.schema_unsupported"},

@@ -142,7 +142,7 @@ func TestOutputFile(t *testing.T) {
 	if !zstdio.IsZstd(z) {
 		t.Fatal("-o FILE.zst is not zstd")
 	}
-	rc, _, _ := zstdio.Open(bytes.NewReader(z))
+	rc := zstdio.Auto(bytes.NewReader(z))
 	var got bytes.Buffer
 	got.ReadFrom(rc)
 	if got.String() != want {

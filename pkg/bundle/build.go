@@ -54,7 +54,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits of SPEC §16.
-var DefaultLimits = Limits{Segments: 4096, EnvelopesPerSegment: 100_000, Envelopes: 200_000, Attachments: 200_000}
+var DefaultLimits = Limits{Segments: 4096, EnvelopesPerSegment: evidence.MaxSegmentEnvelopes, Envelopes: 200_000, Attachments: 200_000}
 
 // Options configure Build.
 type Options struct {

@@ -7,19 +7,13 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/stream"
-	"arxi.dev/arxi/pkg/zstdio"
 )
 
 // ReadManifest reads and decodes a bundle's first line, plain or zstd
 // (detected by its magic bytes). It reads nothing past the manifest and
 // checks nothing else: verify.Bundle checks the bundle against it.
 func ReadManifest(r io.Reader) (*Manifest, error) {
-	rc, _, err := zstdio.Open(r)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	in := stream.NewReader(rc, stream.Sealed, evidence.Limits{})
+	in := stream.NewReader(r, stream.Sealed, evidence.Limits{})
 	line, err := in.NextLine()
 	if errors.Is(err, io.EOF) {
 		return nil, errcode.New(errcode.BundleMalformed, "input is empty")

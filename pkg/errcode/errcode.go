@@ -82,10 +82,12 @@ const (
 	InputTooLarge           Code = "input.too_large"
 	InputUnexpectedRecord   Code = "input.unexpected_record"
 	InputUnknownField       Code = "input.unknown_field"
+	InputWrongKind          Code = "input.wrong_kind"
 	InputZstd               Code = "input.zstd"
 	Internal                Code = "internal"
 	IOFailed                Code = "io.failed"
 	KeyExists               Code = "key.exists"
+	KeyInsecureFile         Code = "key.insecure_file"
 	KeyMalformed            Code = "key.malformed"
 	KeyPassphrase           Code = "key.passphrase"
 	KeyPlainRefused         Code = "key.plain_refused"
@@ -157,10 +159,12 @@ var Registry = []Info{
 	{InputTooLarge, ExitRejected, 413, "a line, payload, attachment or reference list exceeds its size limit (SPEC §16)"},
 	{InputUnexpectedRecord, ExitRejected, 400, "a record kind that is not allowed at this point of the stream grammar (SPEC §6)"},
 	{InputUnknownField, ExitRejected, 400, "an object carries a key its record does not define"},
+	{InputWrongKind, ExitRejected, 400, "the input is another kind of Arxi file than this tool reads (unsealed events, a sealed stream, a bundle, receipts, a verdict, a store); the hint names the tool that reads it"},
 	{InputZstd, ExitRejected, 400, "zstd-compressed input is corrupt or truncated, or a frame needs more than 8 MiB of window memory"},
 	{Internal, ExitIO, 500, "an internal invariant failed; please report it"},
 	{IOFailed, ExitIO, 500, "reading or writing a file or stream failed"},
 	{KeyExists, ExitUsage, 409, "keygen refuses to overwrite an existing file"},
+	{KeyInsecureFile, ExitUsage, 500, "a key or passphrase file may be read by its group or others (SPEC §11); chmod 600 it"},
 	{KeyMalformed, ExitUsage, 500, "a key file is not a valid PKCS#8 PEM Ed25519 key"},
 	{KeyPassphrase, ExitUsage, 500, "an encrypted key's passphrase is missing or wrong"},
 	{KeyPlainRefused, ExitUsage, 500, "an unencrypted key was given without --insecure-plain-key"},

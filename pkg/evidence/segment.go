@@ -257,6 +257,11 @@ func DeriveBundleID(firstCreatedAt scalar.Timestamp, manifestJCS []byte) scalar.
 	return scalar.DeriveUUID7(firstCreatedAt, seed)
 }
 
+// MaxSegmentEnvelopes is the most envelopes a segment may hold and still
+// be bundled and verified: the verifier's per-segment limit (SPEC §16),
+// which no flag raises. Sealing auto-seals at it by default (SPEC §7).
+const MaxSegmentEnvelopes = 100_000
+
 // Chain follows one segment's hash chain: the sealer extends it, and the
 // store and the verifier replay it to check what they read. It starts at a
 // genesis and holds the count, the head and the Merkle accumulator.

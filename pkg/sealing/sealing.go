@@ -23,6 +23,7 @@ package sealing
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -72,10 +73,16 @@ type Static Start
 // Start implements Source.
 func (s Static) Start(context.Context) (Start, error) { return Start(s), nil }
 
+// DefaultMaxEnvelopes is the auto-seal count of a Config that sets none,
+// and the most one may set: the verifier's per-segment limit (SPEC §7,
+// §16), so every segment a default pipeline — arxi-seal or the sidecar —
+// writes can be bundled and verified.
+const DefaultMaxEnvelopes = evidence.MaxSegmentEnvelopes
+
 // Config configures a Sealer.
 type Config struct {
 	RecorderID   scalar.Label  // required
-	MaxEnvelopes uint64        // seal after this many envelopes; 0 for no limit
+	MaxEnvelopes uint64        // seal after this many envelopes; 0 for DefaultMaxEnvelopes, never more
 	MaxDuration  time.Duration // seal on event time; 0 for no limit, negative is invalid
 	Signers      []Signer
 	Start        Start
@@ -109,6 +116,13 @@ func New(cfg Config) (*Sealer, error) {
 	}
 	if cfg.MaxDuration < 0 {
 		return nil, errcode.New(errcode.ConfigInvalid, "max duration must be positive")
+	}
+	switch {
+	case cfg.MaxEnvelopes == 0:
+		cfg.MaxEnvelopes = DefaultMaxEnvelopes
+	case cfg.MaxEnvelopes > DefaultMaxEnvelopes:
+		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Field: "max-envelopes",
+			Msg: fmt.Sprintf("%d exceeds %d, the verifier's limit of envelopes per segment (SPEC §16)", cfg.MaxEnvelopes, DefaultMaxEnvelopes)}
 	}
 	if cfg.MaxPendingBytes <= 0 {
 		cfg.MaxPendingBytes = 64 << 20
@@ -174,7 +188,7 @@ func (s *Sealer) Append(out []evidence.Record, u *evidence.Unsealed) ([]evidence
 		switch {
 		case s.cfg.MaxDuration > 0 && u.ClaimedAt.AtLeast(o.genesis.CreatedAt, s.cfg.MaxDuration):
 			out = s.seal(out, evidence.SealAutoDuration, o.lastClaimed)
-		case s.cfg.MaxEnvelopes > 0 && o.chain.Count >= s.cfg.MaxEnvelopes:
+		case o.chain.Count >= s.cfg.MaxEnvelopes:
 			out = s.seal(out, evidence.SealAutoCount, o.lastClaimed) // a continued segment already full
 		}
 	}
@@ -209,7 +223,7 @@ func (s *Sealer) Append(out []evidence.Record, u *evidence.Unsealed) ([]evidence
 	}
 	o.lastClaimed = u.ClaimedAt
 	out = append(out, e)
-	if s.cfg.MaxEnvelopes > 0 && o.chain.Count >= s.cfg.MaxEnvelopes {
+	if o.chain.Count >= s.cfg.MaxEnvelopes {
 		out = s.seal(out, evidence.SealAutoCount, o.lastClaimed)
 	}
 	return out, nil

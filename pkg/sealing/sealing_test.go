@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -385,6 +386,29 @@ func TestContinueOpenSegment(t *testing.T) {
 	out, err := s.Append(nil, rec.(*evidence.Unsealed))
 	if err != nil || shape(out) != "S:auto_count G E1" {
 		t.Errorf("full continued segment: %s, %v", shape(out), err)
+	}
+
+	// With no count set, the default is the verifier's per-segment limit:
+	// the envelope that brings a continued segment to it seals it.
+	full.Count = DefaultMaxEnvelopes - 1
+	s, _ = New(Config{RecorderID: recorder, Start: Start{Open: &Open{Genesis: g, Chain: full, LastClaimedAt: last}}})
+	if out, err = s.Append(nil, rec.(*evidence.Unsealed)); err != nil || shape(out) != "E100000 S:auto_count" {
+		t.Errorf("default count: %s, %v", shape(out), err)
+	}
+}
+
+// TestMaxEnvelopesCap: no Config may ask for segments larger than a
+// verifier accepts (SPEC §7, §16).
+func TestMaxEnvelopesCap(t *testing.T) {
+	if DefaultMaxEnvelopes != bundle.DefaultLimits.EnvelopesPerSegment {
+		t.Fatalf("DefaultMaxEnvelopes = %d, the verifier's limit is %d", DefaultMaxEnvelopes, bundle.DefaultLimits.EnvelopesPerSegment)
+	}
+	if _, err := New(Config{RecorderID: recorder, MaxEnvelopes: DefaultMaxEnvelopes}); err != nil {
+		t.Errorf("MaxEnvelopes at the limit: %v", err)
+	}
+	_, err := New(Config{RecorderID: recorder, MaxEnvelopes: DefaultMaxEnvelopes + 1})
+	if e, ok := errcode.As(err); !ok || e.Code != errcode.ConfigInvalid || e.Field != "max-envelopes" {
+		t.Errorf("MaxEnvelopes above the limit: %v, want config.invalid on max-envelopes", err)
 	}
 }
 

@@ -24,13 +24,12 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 	"github.com/youmark/pkcs8"
 )
@@ -241,49 +240,46 @@ func checkKDF(der []byte) error {
 	return nil
 }
 
-// ReadLimited reads at most max bytes from path, failing with code when
-// the file is larger.
-func ReadLimited(path string, max int64, code errcode.Code, what string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &errcode.Error{Code: code, Path: path, Msg: "open " + what, Err: unwrapPath(err)}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, &errcode.Error{Code: code, Path: path, Msg: "read " + what, Err: unwrapPath(err)}
-	}
-	if int64(len(data)) > max {
-		return nil, &errcode.Error{Code: code, Path: path, Msg: what + " exceeds the limit"}
-	}
-	return data, nil
+// KeyFile is a private key file to load (SPEC §11).
+type KeyFile struct {
+	Path       string
+	Passphrase []byte // for an encrypted key
+	// AllowPlain accepts an unencrypted key (--insecure-plain-key).
+	AllowPlain bool
+	// AllowReadable accepts a file its group or others may read; only the
+	// sidecar's dev profile sets it. --insecure-plain-key does not.
+	AllowReadable bool
 }
 
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// LoadKey reads a key file (at most 64 KiB) with ParsePEM.
-func LoadKey(path string, passphrase []byte, allowPlain bool) (*Key, error) {
-	data, err := ReadLimited(path, MaxKeyFile, errcode.KeyMalformed, "key file")
+// Load reads the key file (a regular file of at most 64 KiB that only its
+// owner may read, else key.insecure_file) with ParsePEM.
+func (kf KeyFile) Load() (*Key, error) {
+	data, err := safefile.Input{What: "key file", Code: errcode.KeyMalformed, Max: MaxKeyFile, Private: true,
+		AllowReadable: kf.AllowReadable}.Read(kf.Path)
 	if err != nil {
 		return nil, err
 	}
-	k, err := ParsePEM(data, passphrase, allowPlain)
+	k, err := ParsePEM(data, kf.Passphrase, kf.AllowPlain)
 	if e, ok := errcode.As(err); ok && e.Path == "" {
-		e.Path = path
+		e.Path = kf.Path
 	}
 	return k, err
 }
 
-// ReadPassphrase reads a passphrase file (at most 1 KiB), dropping one
-// trailing newline.
-func ReadPassphrase(path string) ([]byte, error) {
-	data, err := ReadLimited(path, MaxPassphrase, errcode.KeyPassphrase, "passphrase file")
+// LoadKey loads the key file at path: KeyFile{path, passphrase, allowPlain}.Load().
+func LoadKey(path string, passphrase []byte, allowPlain bool) (*Key, error) {
+	return KeyFile{Path: path, Passphrase: passphrase, AllowPlain: allowPlain}.Load()
+}
+
+// ReadPassphrase reads a passphrase file (a regular file of at most 1 KiB
+// that only its owner may read), dropping one trailing newline.
+func ReadPassphrase(path string) ([]byte, error) { return ReadPassphraseFile(path, false) }
+
+// ReadPassphraseFile is ReadPassphrase; allowReadable accepts a file its
+// group or others may read (the sidecar's dev profile only).
+func ReadPassphraseFile(path string, allowReadable bool) ([]byte, error) {
+	data, err := safefile.Input{What: "passphrase file", Code: errcode.KeyPassphrase, Max: MaxPassphrase, Private: true,
+		AllowReadable: allowReadable}.Read(path)
 	if err != nil {
 		return nil, err
 	}

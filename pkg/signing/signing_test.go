@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -124,12 +125,36 @@ func TestDefaultIterations(t *testing.T) {
 	}
 }
 
+// privateCopy copies the key files of testdata to a directory, with mode
+// 0600 (a checkout makes them 0644, which LoadKey refuses), and returns it.
+func privateCopy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	pems, _ := filepath.Glob("testdata/*.pem")
+	for _, p := range pems {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestOpenSSLKeys(t *testing.T) {
 	pub, err := os.ReadFile("testdata/openssl-ed25519.pub.b64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantPub, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(string(pub)))
+	t.Chdir(privateCopy(t))
+	os.Mkdir("testdata", 0o700)
+	pems, _ := filepath.Glob("*.pem")
+	for _, p := range pems {
+		os.Rename(p, filepath.Join("testdata", p))
+	}
 	k, err := LoadKey("testdata/openssl-ed25519-aes256.pem", []byte("openssl-passphrase"), false)
 	if err != nil {
 		t.Fatalf("openssl genpkey -aes-256-cbc key: %v", err)
@@ -155,6 +180,36 @@ func TestOpenSSLKeys(t *testing.T) {
 	}
 	if _, err := LoadKey("testdata/missing.pem", nil, true); !errors.Is(err, errcode.KeyMalformed) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestKeyFileMode checks SPEC §11: a key or passphrase file its group or
+// others may read is refused, whatever else is allowed, unless the caller
+// sets AllowReadable (the sidecar's dev profile).
+func TestKeyFileMode(t *testing.T) {
+	dir := t.TempDir()
+	k, _ := Generate(nil)
+	plain, _ := k.MarshalPEM(nil, 0)
+	key := filepath.Join(dir, "key.pem")
+	pass := filepath.Join(dir, "pass")
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
+		os.WriteFile(key, plain, 0o600)
+		os.Chmod(key, mode)
+		os.WriteFile(pass, []byte("secret"), 0o600)
+		os.Chmod(pass, mode)
+		if _, err := LoadKey(key, nil, true); !errors.Is(err, errcode.KeyInsecureFile) {
+			t.Errorf("key mode %04o: %v, want key.insecure_file", mode, err)
+		}
+		if _, err := ReadPassphrase(pass); !errors.Is(err, errcode.KeyInsecureFile) {
+			t.Errorf("passphrase mode %04o: %v, want key.insecure_file", mode, err)
+		}
+		if got, err := (KeyFile{Path: key, AllowPlain: true, AllowReadable: true}).Load(); err != nil || got.KeyID() != k.KeyID() {
+			t.Errorf("AllowReadable, mode %04o: %v", mode, err)
+		}
+	}
+	os.Chmod(key, 0o400)
+	if _, err := LoadKey(key, nil, true); err != nil {
+		t.Errorf("mode 0400: %v", err)
 	}
 }
 
@@ -277,6 +332,8 @@ func TestParseTrustRootRejects(t *testing.T) {
 		{"threshold fraction", trustRootJSON(`{"kind":"threshold","threshold":1.5}`, tk), "policy.threshold"},
 		{"unknown policy", trustRootJSON(`{"kind":"most"}`, tk), "policy.kind"},
 		{"extra policy key", trustRootJSON(`{"kind":"all_must_sign","threshold":1}`, tk), "policy.threshold"},
+		{"no policy kind", trustRootJSON(`{"follow_rotations":true}`, tk), "policy.kind"},
+		{"follow_rotations not bool", trustRootJSON(`{"follow_rotations":1,"kind":"any_trusted_key"}`, tk), "policy.follow_rotations"},
 		{"bad algorithm", strings.Replace(good, `"ed25519"`, `"ed448"`, 1), "keys[0].algorithm"},
 		{"short public key", strings.Replace(good, base64.StdEncoding.EncodeToString(k.PublicKey()), "AAAA", 1), "keys[0].public_key"},
 	} {
@@ -309,7 +366,75 @@ func FuzzParseTrustRoot(f *testing.F) {
 		if tr.Policy.Kind == Threshold && (tr.Policy.Threshold < 1 || tr.Policy.Threshold > len(tr.Keys)) {
 			t.Fatalf("accepted threshold %d with %d keys", tr.Policy.Threshold, len(tr.Keys))
 		}
+		// What is accepted is written back as one canonical form that
+		// parses to the same root.
+		enc := tr.AppendJCS(nil)
+		back, err := ParseTrustRoot(enc)
+		if err != nil {
+			t.Fatalf("re-parse %s: %v", enc, err)
+		}
+		if again := back.AppendJCS(nil); !bytes.Equal(again, enc) {
+			t.Fatalf("AppendJCS not stable:\n%s\n%s", enc, again)
+		}
 	})
+}
+
+// TestTrustRootWrite checks that NewTrustRoot applies ParseTrustRoot's
+// rules and that AppendJCS writes canonical JSON that parses back to the
+// same root, for every policy.
+func TestTrustRootWrite(t *testing.T) {
+	a, _ := Generate(nil)
+	b, _ := Generate(nil)
+	keys := []TrustedKey{b.TrustedKey(), a.TrustedKey()}
+	for _, p := range []Policy{{Kind: AnyTrustedKey}, {Kind: AllMustSign, FollowRotations: true}, {Kind: Threshold, Threshold: 2}} {
+		tr, err := NewTrustRoot(keys, p)
+		if err != nil {
+			t.Fatalf("NewTrustRoot(%v): %v", p, err)
+		}
+		enc := tr.AppendJCS(nil)
+		if canon, err := canonical.Transform(enc); err != nil || !bytes.Equal(canon, enc) {
+			t.Errorf("%s is not canonical JSON: %v", enc, err)
+		}
+		back, err := ParseTrustRoot(enc)
+		if err != nil {
+			t.Fatalf("ParseTrustRoot(%s): %v", enc, err)
+		}
+		if back.Policy != p || len(back.Keys) != 2 || back.Keys[0].KeyID != tr.Keys[0].KeyID || back.Keys[1].KeyID != tr.Keys[1].KeyID {
+			t.Errorf("round trip: %+v, want %+v", back, tr)
+		}
+	}
+	mismatched := TrustedKey{KeyID: a.KeyID(), PublicKey: b.PublicKey()}
+	for _, tc := range []struct {
+		name   string
+		keys   []TrustedKey
+		policy Policy
+	}{
+		{"no keys", nil, Policy{Kind: AnyTrustedKey}},
+		{"twice", []TrustedKey{a.TrustedKey(), a.TrustedKey()}, Policy{Kind: AnyTrustedKey}},
+		{"mismatched id", []TrustedKey{mismatched}, Policy{Kind: AnyTrustedKey}},
+		{"threshold above keys", keys, Policy{Kind: Threshold, Threshold: 3}},
+		{"threshold zero", keys, Policy{Kind: Threshold}},
+		{"threshold on any", keys, Policy{Kind: AnyTrustedKey, Threshold: 1}},
+		{"unknown kind", keys, Policy{Kind: "most"}},
+	} {
+		if _, err := NewTrustRoot(tc.keys, tc.policy); !errors.Is(err, errcode.ConfigInvalid) {
+			t.Errorf("%s: %v, want config.invalid", tc.name, err)
+		}
+	}
+}
+
+func TestParseKeyEntry(t *testing.T) {
+	k, _ := Generate(nil)
+	line := k.TrustedKey().AppendJCS(nil)
+	got, err := ParseKeyEntry(append([]byte(" "), append(line, '\n')...))
+	if err != nil || got.KeyID != k.KeyID() {
+		t.Fatalf("ParseKeyEntry(%s) = %v, %v", line, got, err)
+	}
+	for _, bad := range []string{`{}`, `[]`, `{"algorithm":"ed25519"}`, string(line[:len(line)-1])} {
+		if _, err := ParseKeyEntry([]byte(bad)); !errors.Is(err, errcode.ConfigInvalid) {
+			t.Errorf("ParseKeyEntry(%s) = %v, want config.invalid", bad, err)
+		}
+	}
 }
 
 func FuzzParsePEM(f *testing.F) {

@@ -10,6 +10,7 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/jsonobj"
+	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 )
 
@@ -30,6 +31,9 @@ const (
 type Policy struct {
 	Kind      PolicyKind
 	Threshold int // for Threshold: distinct trusted keys required
+	// FollowRotations is the policy's "follow_rotations" (SPEC §11.1):
+	// keys introduced by valid lifecycle envelopes become trusted.
+	FollowRotations bool
 }
 
 // TrustRoot is a set of trusted keys and a policy.
@@ -93,7 +97,7 @@ func (p Policy) String() string {
 
 // LoadTrustRoot reads and parses a trust-root file (at most 1 MiB).
 func LoadTrustRoot(path string) (*TrustRoot, error) {
-	data, err := ReadLimited(path, MaxTrustRoot, errcode.ConfigInvalid, "trust root")
+	data, err := safefile.Input{What: "trust root", Code: errcode.ConfigInvalid, Max: MaxTrustRoot}.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -163,14 +167,25 @@ func ParseTrustRoot(data []byte) (*TrustRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch kind := PolicyKind(pol.Get("kind").Str()); kind {
-	case AnyTrustedKey, AllMustSign:
-		if err := exactly(&pol, "kind"); err != nil {
+	if err := pol.Only("kind", "threshold", "follow_rotations"); err != nil {
+		return nil, err
+	}
+	if err := pol.Require("kind"); err != nil {
+		return nil, err
+	}
+	p := Policy{Kind: PolicyKind(pol.Get("kind").Str())}
+	if pol.Has("follow_rotations") {
+		if p.FollowRotations, err = pol.Bool("follow_rotations"); err != nil {
 			return nil, err
 		}
-		tr.Policy = Policy{Kind: kind}
+	}
+	switch p.Kind {
+	case AnyTrustedKey, AllMustSign:
+		if pol.Has("threshold") {
+			return nil, pol.Errorf("threshold", "only the threshold policy takes a threshold")
+		}
 	case Threshold:
-		if err := exactly(&pol, "kind", "threshold"); err != nil {
+		if err := pol.Require("threshold"); err != nil {
 			return nil, err
 		}
 		t := pol.Get("threshold")
@@ -178,11 +193,93 @@ func ParseTrustRoot(data []byte) (*TrustRoot, error) {
 		if t.Type() != jsonobj.Number || err != nil || n < 1 || n > len(tr.Keys) {
 			return nil, pol.Errorf("threshold", "must be an integer from 1 to the number of keys (%d)", len(tr.Keys))
 		}
-		tr.Policy = Policy{Kind: Threshold, Threshold: n}
+		p.Threshold = n
 	default:
 		return nil, pol.Errorf("kind", "must be any_trusted_key, all_must_sign or threshold")
 	}
+	tr.Policy = p
 	return tr, nil
+}
+
+// check validates a policy for a root of n keys, as ParseTrustRoot does.
+func (p Policy) check(n int) error {
+	bad := func(field, msg string) error {
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: "policy." + field, Msg: msg}
+	}
+	switch p.Kind {
+	case AnyTrustedKey, AllMustSign:
+		if p.Threshold != 0 {
+			return bad("threshold", "only the threshold policy takes a threshold")
+		}
+	case Threshold:
+		if p.Threshold < 1 || p.Threshold > n {
+			return bad("threshold", "must be an integer from 1 to the number of keys ("+strconv.Itoa(n)+")")
+		}
+	default:
+		return bad("kind", "must be any_trusted_key, all_must_sign or threshold")
+	}
+	return nil
+}
+
+// NewTrustRoot returns the trust root of keys under policy, with the
+// rules ParseTrustRoot applies: at least one key, none twice, each key id
+// the SHA-256 of its key, a threshold from 1 to the number of keys.
+func NewTrustRoot(keys []TrustedKey, policy Policy) (*TrustRoot, error) {
+	tr := &TrustRoot{Keys: slices.Clone(keys), Policy: policy}
+	if len(tr.Keys) == 0 {
+		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Field: "keys", Msg: "must list at least one key"}
+	}
+	slices.SortFunc(tr.Keys, func(a, b TrustedKey) int { return a.KeyID.Compare(b.KeyID) })
+	for i, k := range tr.Keys {
+		if len(k.PublicKey) != ed25519.PublicKeySize || scalar.KeyIDOf(k.PublicKey) != k.KeyID {
+			return nil, &errcode.Error{Code: errcode.ConfigInvalid, Field: "keys", Msg: "key " + k.KeyID.String() + " does not match its public key"}
+		}
+		if i > 0 && k.KeyID == tr.Keys[i-1].KeyID {
+			return nil, &errcode.Error{Code: errcode.ConfigInvalid, Field: "keys", Msg: "key " + k.KeyID.String() + " is listed twice"}
+		}
+	}
+	if err := policy.check(len(tr.Keys)); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// AppendJCS appends the trust root's canonical JSON (SPEC §11), which
+// ParseTrustRoot reads back as the same root.
+func (tr *TrustRoot) AppendJCS(dst []byte) []byte {
+	dst = append(dst, `{"keys":[`...)
+	for i, k := range tr.Keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = k.AppendJCS(dst)
+	}
+	dst = append(dst, `],"policy":{`...)
+	if tr.Policy.FollowRotations {
+		dst = append(dst, `"follow_rotations":true,`...)
+	}
+	dst = append(dst, `"kind":"`...)
+	dst = append(dst, tr.Policy.Kind...)
+	dst = append(dst, '"')
+	if tr.Policy.Kind == Threshold {
+		dst = append(dst, `,"threshold":`...)
+		dst = strconv.AppendInt(dst, int64(tr.Policy.Threshold), 10)
+	}
+	return append(dst, `},"trust_root_version":1}`...)
+}
+
+// ParseKeyEntry parses one trust-root key entry
+// {"algorithm","key_id","public_key"}, the line keygen and pubkey print.
+func ParseKeyEntry(data []byte) (TrustedKey, error) {
+	canon, err := canonical.Transform(data)
+	if err != nil {
+		return TrustedKey{}, errcode.Wrap(errcode.ConfigInvalid, err, "key entry is not strict JSON")
+	}
+	o, err := trustRootFields.Object(jsonobj.Value{Raw: string(canon)})
+	if err != nil {
+		return TrustedKey{}, err
+	}
+	return parseTrustedKey(&o)
 }
 
 // exactly fails on the first key of o not in keys, and on a missing one.

@@ -26,6 +26,7 @@ import (
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/zstdio"
 )
 
 // LineReader reads newline-terminated lines of at most a fixed length.
@@ -35,6 +36,8 @@ type LineReader struct {
 	line int64
 	buf  []byte
 	err  error
+	head []byte // the input's first bytes, for telling what it is
+	read bool   // head is set
 }
 
 // NewLineReader reads lines of at most max bytes (not counting the newline)
@@ -45,6 +48,10 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 
 // Line is the number of the last line returned (1-based).
 func (l *LineReader) Line() int64 { return l.line }
+
+// Head returns the first bytes of the input (up to 16), once a line has
+// been read, whether it could be returned or not.
+func (l *LineReader) Head() []byte { return l.head }
 
 // Next returns the next line without its newline; the slice is valid until
 // the next call. It returns io.EOF after the last line. A line longer than
@@ -66,6 +73,10 @@ func (l *LineReader) next() ([]byte, error) {
 	l.buf = l.buf[:0]
 	for {
 		chunk, err := l.r.ReadSlice('\n')
+		if !l.read {
+			l.read = true
+			l.head = append([]byte(nil), chunk[:min(len(chunk), 16)]...)
+		}
 		switch {
 		case err == nil:
 			l.line++
@@ -143,10 +154,11 @@ type Reader struct {
 	enc   []byte
 }
 
-// NewReader returns a Reader over r. Zero fields of lim take the defaults.
+// NewReader returns a Reader over r, plain or zstd (detected by its magic
+// bytes, SPEC §9.1). Zero fields of lim take the defaults.
 func NewReader(r io.Reader, mode Mode, lim evidence.Limits) *Reader {
 	lim = lim.WithDefaults()
-	rd := &Reader{lines: NewLineReader(r, lim.Line), mode: mode, lim: lim}
+	rd := &Reader{lines: NewLineReader(zstdio.Auto(r), lim.Line), mode: mode, lim: lim}
 	// A record wraps its payload in one object, so the line may be one
 	// level deeper than the payload limit of SPEC §3.
 	rd.canon.MaxDepth = canonical.DefaultMaxDepth + 1
@@ -168,18 +180,30 @@ func (r *Reader) NextLine() ([]byte, error) {
 	r.raw = nil
 	line, err := r.lines.Next()
 	if err != nil {
-		return nil, err
+		return nil, r.first(err, nil)
 	}
 	r.buf, err = r.canon.Append(r.buf[:0], line)
 	if err != nil {
-		return nil, errcode.AtLine(err, r.lines.Line())
+		return nil, r.first(errcode.AtLine(err, r.lines.Line()), line)
 	}
 	if r.mode == Sealed && !bytes.Equal(r.buf, line) {
-		return nil, &errcode.Error{Code: errcode.InputNotCanonical, Line: r.lines.Line(),
-			Msg: "line is not in RFC 8785 canonical form"}
+		return nil, r.first(&errcode.Error{Code: errcode.InputNotCanonical, Line: r.lines.Line(),
+			Msg: "line is not in RFC 8785 canonical form"}, line)
 	}
 	r.raw = r.buf
 	return r.buf, nil
+}
+
+// first replaces an error on the input's first line by input.wrong_kind
+// when the input is another kind of Arxi file.
+func (r *Reader) first(err error, line []byte) error {
+	if r.lines.Line() > 1 || errors.Is(err, io.EOF) {
+		return err
+	}
+	if wk := wrongKind(r.mode, r.lines.Head(), line); wk != nil {
+		return wk
+	}
+	return err
 }
 
 // Next reads and decodes the next record. It returns io.EOF after the last.
@@ -190,7 +214,12 @@ func (r *Reader) Next() (evidence.Record, error) {
 	}
 	rec, err := evidence.Decode(string(canon), r.lim)
 	if err != nil {
-		return nil, errcode.AtLine(err, r.lines.Line())
+		return nil, r.first(errcode.AtLine(err, r.lines.Line()), canon)
+	}
+	if r.lines.Line() == 1 && !r.allows(rec.Kind()) {
+		if wk := wrongKind(r.mode, nil, canon); wk != nil {
+			return nil, wk
+		}
 	}
 	if !r.allows(rec.Kind()) {
 		want := "unsealed envelopes and attachment records"

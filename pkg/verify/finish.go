@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"strings"
+
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
 	"github.com/tidwall/gjson"
@@ -24,6 +26,12 @@ func (w *walker) finish() *Verdict {
 	}
 	if w.readErr != nil {
 		w.unreadable(w.readErr)
+	}
+	if skipped := w.cfg.Phases.skipped(); len(skipped) > 0 {
+		// Config.Phases lowers assurance: a verdict says so, and --strict
+		// counts it (SPEC §10).
+		w.v.Warnings = append(w.v.Warnings, Warning{Code: WarnPhasesSkipped,
+			Message: "phases were not run: " + strings.Join(skipped, ", ") + "; the verdict does not cover what they check"})
 	}
 	if w.on(PhaseSignatures) && w.cfg.TrustRoot == nil {
 		w.v.Warnings = append([]Warning{{Code: WarnSignatureSkipped,

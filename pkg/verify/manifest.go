@@ -38,6 +38,16 @@ func (w *walker) manifest() error {
 		return err
 	}
 	w.blobSeen = make([]bool, len(m.Attachments))
+	if w.cfg.ProgressTotal != nil {
+		lines := int64(1 + len(m.Attachments))
+		for _, s := range m.Segments {
+			lines += 1 + int64(s.EnvelopeCount)
+			if s.Sealed {
+				lines++
+			}
+		}
+		w.cfg.ProgressTotal(lines)
+	}
 	return nil
 }
 

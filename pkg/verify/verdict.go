@@ -52,6 +52,17 @@ const AllPhases PhaseSet = 1<<(NumPhases+1) - 2
 // Has reports whether p is in the set (every phase, for the zero set).
 func (s PhaseSet) Has(p Phase) bool { return s == 0 || s&(1<<p) != 0 }
 
+// skipped names the phases not in the set, in order.
+func (s PhaseSet) skipped() []string {
+	var names []string
+	for p := PhaseManifest; p <= PhaseSeals; p++ {
+		if !s.Has(p) {
+			names = append(names, p.String())
+		}
+	}
+	return names
+}
+
 // ParsePhases parses a comma-separated list of phase numbers and names,
 // such as "1,3,chain". Errors are usage.invalid.
 func ParsePhases(list string) (PhaseSet, error) {
@@ -120,6 +131,7 @@ const (
 	WarnUntrustedSignature = "untrusted_signature"
 	WarnOmittedParent      = "omitted_parent"
 	WarnUnsealedSegment    = "unsealed_segment"
+	WarnPhasesSkipped      = "phases_skipped"
 )
 
 // Warning is something a verifier could not establish that does not make

@@ -77,7 +77,6 @@ import (
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/stream"
-	"arxi.dev/arxi/pkg/zstdio"
 )
 
 // Config configures a verification.
@@ -98,18 +97,16 @@ type Config struct {
 	// Progress, when set, is called with the number of records read since
 	// the previous call.
 	Progress func(n int)
+	// ProgressTotal, when set, is called once with the number of lines a
+	// bundle holds, as its manifest tells, before the records are read.
+	ProgressTotal func(n int64)
 }
 
 // Bundle verifies the bundle or sealed stream read from r, plain or zstd
 // (detected by its magic bytes), and returns the verdict. See the package
 // documentation for what is an error and what is a failure.
 func Bundle(ctx context.Context, r io.Reader, cfg Config) (*Verdict, error) {
-	rc, _, err := zstdio.Open(r)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	w := newWalker(ctx, cfg, stream.NewReader(rc, stream.Sealed, cfg.Records))
+	w := newWalker(ctx, cfg, stream.NewReader(r, stream.Sealed, cfg.Records))
 	defer w.stop()
 	if err := w.start(); err != nil {
 		return nil, err
@@ -241,6 +238,9 @@ func (w *walker) start() error {
 		}
 		w.streamBlobs = map[scalar.Digest]int64{}
 		return w.record(rec)
+	}
+	if wk := stream.WrongKind(stream.Sealed, line); wk != nil {
+		return wk
 	}
 	return &errcode.Error{Code: errcode.BundleMalformed, Line: 1,
 		Msg: "the first line is neither a bundle manifest nor a genesis record: this is not a bundle or a sealed stream", Err: err}

@@ -203,20 +203,22 @@ func TestBareStream(t *testing.T) {
 	}
 }
 
-// TestPhases: a subset runs only those phases; the others are skipped and
-// their faults go unreported.
+// TestPhases: a subset runs only those phases; the others are skipped,
+// their faults go unreported, and the verdict carries phases_skipped
+// (SPEC §10), which --strict counts.
 func TestPhases(t *testing.T) {
 	l := split(fixture.MustBuild(t, baseStream(), baseSelector()))
 	l.edit(t, l.find(t, 1, "seal", 1), func(r evidence.Record) { r.(*evidence.Seal).MerkleRoot[0] ^= 1 })
 	b := l.bytes()
 	for _, tc := range []struct {
-		phases string
-		valid  bool
-		run    []verify.Phase
+		phases   string
+		valid    bool
+		run      []verify.Phase
+		warnings []string
 	}{
-		{"1,3,chain", true, []verify.Phase{1, 3, 4}},
-		{"seals", false, []verify.Phase{7}},
-		{"1,2,3,4,5,6,7", false, []verify.Phase{1, 2, 3, 4, 5, 7}}, // 6: no trust root
+		{"1,3,chain", true, []verify.Phase{1, 3, 4}, []string{"phases_skipped"}},
+		{"seals", false, []verify.Phase{7}, []string{"phases_skipped"}},
+		{"1,2,3,4,5,6,7", false, []verify.Phase{1, 2, 3, 4, 5, 7}, []string{"signature_skipped"}}, // 6: no trust root
 	} {
 		set, err := verify.ParsePhases(tc.phases)
 		if err != nil {
@@ -225,6 +227,9 @@ func TestPhases(t *testing.T) {
 		v := run(t, b, verify.Config{Phases: set})
 		if v.Valid() != tc.valid {
 			t.Errorf("--phases %s: valid = %v, want %v", tc.phases, v.Valid(), tc.valid)
+		}
+		if diff := cmp.Diff(tc.warnings, codes(v.Warnings)); diff != "" {
+			t.Errorf("--phases %s: warnings (-want +got):\n%s", tc.phases, diff)
 		}
 		for _, p := range v.Phases {
 			ran := p.Status != verify.Skipped
@@ -298,8 +303,13 @@ func TestNotVerifiable(t *testing.T) {
 	}{
 		{"empty", "", errcode.BundleMalformed},
 		{"garbage", "garbage\n", errcode.InputMalformedJSON},
-		{"an envelope first", split(b)[3] + "\n", errcode.BundleMalformed},
-		{"unsealed events", `{"actor_id":"a","adapter_id":"b","claimed_at":"2026-11-22T10:00:00Z","environment_id":"e","event_type":"t","payload":null}` + "\n", errcode.BundleMalformed},
+		{"not a record", `{"a":1}` + "\n", errcode.BundleMalformed},
+		{"an envelope first", split(b)[3] + "\n", errcode.InputWrongKind},
+		{"unsealed events", `{"actor_id":"a","adapter_id":"b","claimed_at":"2026-11-22T10:00:00Z","environment_id":"e","event_type":"t","payload":null}` + "\n", errcode.InputWrongKind},
+		{"unsealed events, not canonical", `{"event_type":"t", "actor_id":"a"}` + "\n", errcode.InputWrongKind},
+		{"receipts", `{"chain_hash":"sha256:00","envelope_id":"x","record":"receipt","segment_id":"y","sequence":1}` + "\n", errcode.InputWrongKind},
+		{"a verdict", `{"record":"verdict","status":"valid"}` + "\n", errcode.InputWrongKind},
+		{"an SQLite file", "SQLite format 3\x00\x10\x00\x02\x02" + strings.Repeat("\x00", 90), errcode.InputWrongKind},
 		{"malformed manifest", strings.Replace(manifest, `"bundle_version":1`, `"bundle_version":"1"`, 1) + "\n", errcode.BundleMalformed},
 		{"zstd garbage", "\x28\xb5\x2f\xfdgarbage", errcode.InputZstd},
 	} {
@@ -332,5 +342,21 @@ func TestContextCancelled(t *testing.T) {
 	_, err := verify.Bundle(ctx, bytes.NewReader(b), verify.Config{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestProgressTotal: a bundle's manifest gives the number of lines to
+// read, so progress can show a percentage.
+func TestProgressTotal(t *testing.T) {
+	b := fixture.MustBuild(t, baseStream(), baseSelector())
+	var total int64
+	run(t, b, verify.Config{ProgressTotal: func(n int64) { total = n }})
+	if want := int64(bytes.Count(b, []byte("\n"))); total != want {
+		t.Errorf("ProgressTotal = %d, want the %d lines of the bundle", total, want)
+	}
+	total = -1
+	run(t, baseStream(), verify.Config{ProgressTotal: func(n int64) { total = n }})
+	if total != -1 {
+		t.Errorf("a bare stream has no total, got %d", total)
 	}
 }

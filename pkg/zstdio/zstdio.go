@@ -32,7 +32,6 @@
 package zstdio
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -56,21 +55,56 @@ const Level = 3
 // IsZstd reports whether b starts with the zstd magic number.
 func IsZstd(b []byte) bool { return bytes.HasPrefix(b, Magic) }
 
-// Open returns a reader of r's content: decompressed when r starts with the
-// zstd magic number, as is otherwise. Close releases the decoder; it does
-// not close r.
-func Open(r io.Reader) (rc io.ReadCloser, compressed bool, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(len(Magic))
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, false, &errcode.Error{Code: errcode.IOFailed, Msg: "read input", Err: err}
-	}
-	if !IsZstd(head) {
-		return io.NopCloser(br), false, nil
-	}
-	rc, err = NewReader(br)
-	return rc, true, err
+// Auto returns a reader of r's content, decompressed when it starts with
+// the zstd magic number, as it is otherwise. Nothing is read from r before
+// the first Read, whose errors include detection's. The decoder is
+// released when the input ends or fails, or by Close; Close does not
+// close r. Stream readers read through it, so every one of them accepts
+// zstd (SPEC §9.1).
+func Auto(r io.Reader) io.ReadCloser { return &auto{src: r} }
+
+type auto struct {
+	src io.Reader
+	r   io.Reader // set by the first Read
+	dec io.ReadCloser
 }
+
+func (a *auto) Read(p []byte) (int, error) {
+	if a.r == nil {
+		var head [4]byte
+		n, err := io.ReadFull(a.src, head[:])
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, err
+		}
+		in := io.MultiReader(bytes.NewReader(head[:n]), a.src)
+		if !IsZstd(head[:n]) {
+			a.r = in
+		} else if a.dec, err = NewReader(in); err != nil {
+			a.r = errReader{err}
+		} else {
+			a.r = a.dec
+		}
+	}
+	n, err := a.r.Read(p)
+	if err != nil {
+		a.Close()
+		a.r = errReader{err} // the same error again, from nothing released
+	}
+	return n, err
+}
+
+func (a *auto) Close() error {
+	if a.dec == nil {
+		return nil
+	}
+	d := a.dec
+	a.dec = nil
+	return d.Close()
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // NewReader returns a reader that decompresses r, which must hold zstd
 // frames and nothing else. Close releases the decoder; it does not close r.

@@ -29,10 +29,7 @@ func compress(t testing.TB, data []byte) []byte {
 }
 
 func readAll(r io.Reader) ([]byte, error) {
-	rc, _, err := Open(r)
-	if err != nil {
-		return nil, err
-	}
+	rc := Auto(r)
 	defer rc.Close()
 	return io.ReadAll(rc)
 }
@@ -73,16 +70,27 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestOpenPlain(t *testing.T) {
-	for _, in := range []string{"", "{", "{\"a\":1}\n"} {
-		rc, compressed, err := Open(strings.NewReader(in))
-		if err != nil || compressed {
-			t.Fatalf("Open(%q) = compressed %v, err %v", in, compressed, err)
+// TestAuto: plain input passes through as it is, however short; zstd
+// input is decompressed; a failing source fails the first Read.
+func TestAuto(t *testing.T) {
+	for _, in := range []string{"", "{", "\x28\xb5", "{\"a\":1}\n"} {
+		got, err := io.ReadAll(Auto(iotest.OneByteReader(strings.NewReader(in))))
+		if err != nil || string(got) != in {
+			t.Errorf("Auto(%q) read %q, %v", in, got, err)
 		}
-		got, _ := io.ReadAll(rc)
-		if string(got) != in {
-			t.Errorf("Open(%q) read %q", in, got)
-		}
+	}
+	data := []byte(strings.Repeat("{\"a\":1}\n", 1000))
+	rc := Auto(bytes.NewReader(compress(t, data)))
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("Auto(zstd): %v, equal %v", err, bytes.Equal(got, data))
+	}
+	if err := rc.Close(); err != nil {
+		t.Errorf("Close after EOF: %v", err)
+	}
+	boom := errors.New("boom")
+	if _, err := Auto(iotest.ErrReader(boom)).Read(make([]byte, 10)); !errors.Is(err, boom) {
+		t.Errorf("failing source: %v", err)
 	}
 }
 

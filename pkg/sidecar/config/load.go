@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
 	"github.com/BurntSushi/toml"
@@ -45,14 +46,7 @@ func (c *Config) Resources() Resources { return c.resources }
 // reads and checks the files it names (token, key, passphrase, trust
 // root). Relative paths in it are relative to its directory.
 func Load(path string) (*Config, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Path: path, Msg: "read the configuration file", Err: unwrapPath(err)}
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Path: path, Msg: "the configuration file is not a regular file"}
-	}
-	data, err := signing.ReadLimited(path, MaxConfigFile, errcode.ConfigInvalid, "configuration file")
+	data, err := safefile.Input{What: "the configuration file", Code: errcode.ConfigInvalid, Max: MaxConfigFile}.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -418,13 +412,13 @@ func (c *Config) load() error {
 			if err := secretFile("recorder.sign_passphrase_file", r.SignPassphraseFile, !dev, false); err != nil {
 				return err
 			}
-			p, err := signing.ReadPassphrase(r.SignPassphraseFile)
+			p, err := signing.ReadPassphraseFile(r.SignPassphraseFile, dev)
 			if err != nil {
 				return asConfig("recorder.sign_passphrase_file", err)
 			}
 			pass = p
 		}
-		k, err := signing.LoadKey(r.SignKey, pass, dev)
+		k, err := signing.KeyFile{Path: r.SignKey, Passphrase: pass, AllowPlain: dev, AllowReadable: dev}.Load()
 		if err != nil {
 			return asConfig("recorder.sign_key", err)
 		}

@@ -42,7 +42,7 @@ import (
 type Config struct {
 	Store        *store.Store
 	RecorderID   scalar.Label
-	MaxEnvelopes uint64        // auto-seal by count; 0 for none
+	MaxEnvelopes uint64        // auto-seal by count; 0 for sealing.DefaultMaxEnvelopes
 	MaxDuration  time.Duration // auto-seal on event time; 0 for none
 	Signers      []sealing.Signer
 	// Clock is the time of operator seals, opened segments and

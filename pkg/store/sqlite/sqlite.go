@@ -42,6 +42,7 @@ import (
 	"sync"
 
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
 	msqlite "modernc.org/sqlite"
@@ -202,7 +203,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 // checkFile fails early, with a clear message and before anything is
-// created, for a missing directory, a missing file (read-only) and a file
+// created, for a missing directory, a missing file (read-only), a path
+// that is not a regular file (a FIFO would block SQLite's open) and a file
 // that is not an SQLite database.
 func checkFile(path, abs string, readOnly bool) error {
 	dir := filepath.Dir(abs)
@@ -210,6 +212,9 @@ func checkFile(path, abs string, readOnly bool) error {
 		// Not wrapping fs.ErrNotExist: that means "no store yet" to callers
 		// (arxi-seal --open), and a missing directory is an error for all.
 		return &errcode.Error{Code: errcode.StoreIO, Path: path, Msg: "the store's directory " + dir + " does not exist"}
+	}
+	if _, err := (safefile.Input{What: "the store", Code: errcode.StoreIO}).Check(path); err != nil {
+		return err
 	}
 	if !readOnly {
 		if err := writable(dir); err != nil {
@@ -238,9 +243,6 @@ func checkFile(path, abs string, readOnly bool) error {
 	st, err := f.Stat()
 	if err != nil {
 		return ioErr(path, "open store", err)
-	}
-	if st.IsDir() {
-		return &errcode.Error{Code: errcode.StoreIO, Path: path, Msg: "is a directory, not a store"}
 	}
 	var head [16]byte
 	n, err := io.ReadFull(f, head[:])
