@@ -12,11 +12,14 @@ import (
 	"arxi.dev/arxi/pkg/store/sqlite"
 )
 
-const usage = `arxi-append reads a sealed stream (NDJSON, the output of arxi-seal) on stdin
-or from FILE, checks every hash and its continuity with the store, and
-appends it to the store in transactions of --batch envelopes. After each
-durable commit it writes one receipt per envelope on stdout:
-{"chain_hash","envelope_id","record":"receipt","segment_id","sequence"}.
+const usage = `arxi-append reads a sealed stream (NDJSON, plain or zstd: the output of
+arxi-seal) on stdin or from FILE, checks every hash and its continuity with
+the store, and appends it to the store in transactions of --batch
+envelopes. After each durable commit it writes one receipt per envelope on
+stdout, unless -q: {"chain_hash","envelope_id","record":"receipt","segment_id","sequence"}.
+
+A writer holds the lock file STORE-lock (arxi.db-lock) while it runs, so a
+second writer fails at once (store.locked); readers never wait for it.
 
 Usage:
   arxi-append [--store arxi.db] [flags] [FILE] > receipts.ndjson
@@ -25,10 +28,13 @@ Usage:
 Example:
   arxi-seal --recorder-id recorder-1 --store arxi.db --open < events.ndjson | arxi-append --store arxi.db`
 
+var program = cli.Program{Name: "arxi-append", Main: appendMain, Subcommands: []cli.Subcommand{{Name: "segment", Run: segment}}}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "segment" {
-		return segment(ctx, args[1:], stdout, stderr)
-	}
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func appendMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-append", usage, stdout, stderr)
 	fs := c.Flags
 	storePath := storeFlag(c)
@@ -37,6 +43,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sync := syncFlag(c)
 	limits := c.LimitFlags()
 	progress := c.ProgressFlag()
+	quiet := fs.Bool("q", false, "write no receipts")
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
 	}
@@ -53,12 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return c.Exit(err)
 	}
-	in, err := cli.OpenInput(inputArg(c), stdin)
-	if err != nil {
-		return c.Exit(err)
-	}
-	defer in.Close()
-	p, err := cli.NewProgress(*progress, stderr, "appending")
+	p, err := c.NewProgress(*progress, "appending", "envelopes")
 	if err != nil {
 		return c.Exit(err)
 	}
@@ -72,6 +74,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.Exit(err)
 	}
 	defer a.Close()
+	in, err := c.Input(ctx, c.Arg(0), stdin)
+	if err != nil {
+		return c.Exit(err)
+	}
+	defer in.Close()
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	var line []byte
 	st, err := store.AppendStream(ctx, a, in, store.AppendOptions{
@@ -79,6 +86,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Limits:   lim,
 		Progress: p.Add,
 		Receipts: func(rs []store.Receipt) error {
+			if *quiet {
+				return nil
+			}
 			for i := range rs {
 				line = rs[i].AppendJCS(line[:0])
 				line = append(line, '\n')
@@ -90,7 +100,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		},
 	})
-	p.Finish()
 	if err != nil {
 		committedHint(err, st)
 		return c.Exit(err)
@@ -117,13 +126,6 @@ func committedHint(err error, st store.AppendStats) {
 	default:
 		e.Hint = "nothing from this input was written to the store"
 	}
-}
-
-func inputArg(c *cli.Command) string {
-	if len(c.Args()) == 1 {
-		return c.Args()[0]
-	}
-	return "-"
 }
 
 func storeFlag(c *cli.Command) *string {

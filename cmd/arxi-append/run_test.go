@@ -247,7 +247,7 @@ func TestSegmentCommands(t *testing.T) {
 		t.Errorf("second open: exit %d, %s", code, stderr)
 	}
 	code, stdout, _ = runAppend(t, nil, "segment", "status", "--store", path)
-	if code != 0 || !strings.Contains(stdout, "state        open") || !strings.Contains(stdout, "recorder     ops") {
+	if code != 0 || !strings.Contains(stdout, "state\topen") || !strings.Contains(stdout, "recorder\tops") {
 		t.Errorf("status: exit %d, %s", code, stdout)
 	}
 	clock = func() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"arxi.dev/arxi/pkg/cli"
@@ -37,7 +35,7 @@ Example:
 // clock is the operator commands' time source; tests replace it.
 var clock = time.Now
 
-func segment(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func segment(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	sub := ""
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
@@ -62,7 +60,11 @@ func segment(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	default:
-		return c.Exit(c.UsageError("unknown subcommand %q: want open, seal, status or list", sub))
+		err := c.UsageError("unknown subcommand %q: want open, seal, status or list", sub)
+		if s := cli.Suggest(sub, []string{"open", "seal", "status", "list"}); s != "" {
+			err.(*errcode.Error).Hint = "did you mean arxi-append segment " + s + "?"
+		}
+		return c.Exit(err)
 	}
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
@@ -238,16 +240,16 @@ func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := c.Table()
 	if table {
-		fmt.Fprintln(tw, "SEGMENT\tSTATE\tENVELOPES\tCREATED\tSEALED\tREASON")
+		tw.Row("SEGMENT", "STATE", "ENVELOPES", "CREATED", "SEALED", "REASON")
 		for _, g := range segs {
 			j := toJSON(g)
 			sealed, reason := "-", "-"
-			if j.SealedAt != nil {
-				sealed, reason = *j.SealedAt, *j.SealReason
+			if g.Seal != nil {
+				sealed, reason = c.Time(g.Seal.SealedAt), *j.SealReason
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", j.SegmentID, j.State, j.EnvelopeCount, j.CreatedAt, sealed, reason)
+			tw.Row(j.SegmentID, j.State, strconv.FormatUint(j.EnvelopeCount, 10), c.Time(g.Genesis.CreatedAt), sealed, reason)
 		}
 	} else {
 		for _, g := range segs {
@@ -256,18 +258,15 @@ func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
 			if j.PredSegment != nil {
 				pred = *j.PredSegment
 			}
-			rows := [][2]string{{"segment", j.SegmentID}, {"state", j.State}, {"recorder", j.RecorderID}, {"created", j.CreatedAt},
+			rows := [][2]string{{"segment", j.SegmentID}, {"state", j.State}, {"recorder", j.RecorderID}, {"created", c.Time(g.Genesis.CreatedAt)},
 				{"envelopes", strconv.FormatUint(j.EnvelopeCount, 10)}, {"head", j.Head}, {"predecessor", pred}}
-			if j.SealedAt != nil {
-				rows = append(rows, [2]string{"sealed", *j.SealedAt + " (" + *j.SealReason + ")"})
+			if g.Seal != nil {
+				rows = append(rows, [2]string{"sealed", c.Time(g.Seal.SealedAt) + " (" + *j.SealReason + ")"})
 			}
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+				tw.Row(r[0], r[1])
 			}
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return errcode.Wrap(errcode.IOFailed, err, "write output")
-	}
-	return nil
+	return tw.Flush()
 }

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/cli"
@@ -23,7 +24,7 @@ Usage:
 Example:
   arxi-bundle inspect case.arxb.zst`
 
-func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func inspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-bundle inspect", inspectUsage, stdout, stderr)
 	asJSON := c.Flags.Bool("json", false, "print the manifest as one canonical JSON line")
 	if err := c.Parse(args); err != nil {
@@ -33,7 +34,7 @@ func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Exit(c.UsageError("inspect takes one bundle file (or - for stdin)"))
 	}
 	path := c.Args()[0]
-	in, err := cli.OpenInput(path, stdin)
+	in, err := c.Input(ctx, path, stdin)
 	if err != nil {
 		return c.Exit(err)
 	}
@@ -48,7 +49,7 @@ func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *asJSON {
 		_, err = stdout.Write(append(m.AppendJCS(nil), '\n'))
 	} else {
-		err = describe(stdout, m)
+		err = describe(c, m)
 	}
 	if err != nil {
 		return c.Exit(errcode.Wrap(errcode.IOFailed, err, "write stdout"))
@@ -57,7 +58,7 @@ func inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // describe writes the human summary.
-func describe(w io.Writer, m *bundle.Manifest) error {
+func describe(c *cli.Command, m *bundle.Manifest) error {
 	envelopes, disclosed, elided := m.Totals()
 	sealed := 0
 	for _, s := range m.Segments {
@@ -85,17 +86,21 @@ func describe(w io.Writer, m *bundle.Manifest) error {
 		fmt.Fprintf(b, "omitted      %d parent segment(s) not included: %s\n", len(parts), strings.Join(parts, ", "))
 	}
 	b.WriteString("\n")
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEGMENT\tENVELOPES\tDISCLOSED\tELIDED\tSEALED")
+	if _, err := io.WriteString(c.Stdout, b.String()); err != nil {
+		return err
+	}
+	tw := c.Table()
+	tw.Row("SEGMENT", "ENVELOPES", "DISCLOSED", "ELIDED", "SEALED")
 	for _, s := range m.Segments {
 		yes := "no"
 		if s.Sealed {
 			yes = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", s.SegmentID, s.EnvelopeCount, s.Disclosed, s.Elided, yes)
+		tw.Row(s.SegmentID.String(), strconv.FormatUint(s.EnvelopeCount, 10), strconv.FormatUint(s.Disclosed, 10), strconv.FormatUint(s.Elided, 10), yes)
 	}
-	tw.Flush()
-	b.WriteString("\nThis is what the manifest claims; run arxi-verify to check the bundle against it.\n")
-	_, err := io.WriteString(w, b.String())
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(c.Stdout, "\nThis is what the manifest claims; run arxi-verify to check the bundle against it.\n")
 	return err
 }

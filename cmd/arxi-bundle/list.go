@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"text/tabwriter"
+	"strconv"
 
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/cli"
@@ -26,7 +25,7 @@ Usage:
 Example:
   arxi-bundle list --store arxi.db --json`
 
-func list(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func list(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-bundle list", listUsage, stdout, stderr)
 	storePath := c.Flags.String("store", "", "the store `PATH` (SQLite)")
 	asJSON := c.Flags.Bool("json", false, `one JSON object per bundle: {"bundle_id","envelope_count","sealed_at","segment_id"}`)
@@ -41,9 +40,9 @@ func list(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err := sqlite.InSnapshot(ctx, *storePath, func(sn *store.Snapshot) error {
 		var cat storesource.Catalog
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		tw := c.Table()
 		if !*asJSON {
-			fmt.Fprintln(tw, "BUNDLE\tSEGMENT\tENVELOPES\tSEALED")
+			tw.Row("BUNDLE", "SEGMENT", "ENVELOPES", "SEALED")
 		}
 		for cursor := ""; ; {
 			entries, next, err := cat.List(ctx, sn, cursor, store.MaxPageSize)
@@ -55,7 +54,7 @@ func list(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				if *asJSON {
 					_, err = stdout.Write(append(e.AppendJSON(nil), '\n'))
 				} else {
-					_, err = fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", e.BundleID, e.SegmentID, e.EnvelopeCount, e.SealedAt)
+					tw.Row(e.BundleID.String(), e.SegmentID.String(), strconv.FormatUint(e.EnvelopeCount, 10), c.Time(e.SealedAt))
 				}
 				if err != nil {
 					return errcode.Wrap(errcode.IOFailed, err, "write output")
@@ -66,13 +65,7 @@ func list(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			cursor = next
 		}
-		if err := tw.Flush(); err != nil {
-			return errcode.Wrap(errcode.IOFailed, err, "write output")
-		}
-		return nil
+		return tw.Flush()
 	})
-	if err != nil {
-		return c.Exit(err)
-	}
-	return 0
+	return c.Exit(err)
 }

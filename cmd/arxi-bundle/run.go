@@ -8,7 +8,9 @@ import (
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/cli"
+	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/zstdio"
 )
 
 const usage = `arxi-bundle exports selected evidence as a bundle: one NDJSON file with a
@@ -34,25 +36,30 @@ with a stable bundle id: list shows them, and --id fetches one by its id
 (byte for byte the --segment ID bundle; the id is derived again and
 checked, never read from the store).
 
-Output goes to stdout, or to -o FILE, written to a temporary file and
-renamed into place; it is zstd-compressed when FILE ends in .zst or with
---zstd.
+Output goes to stdout, or to -o FILE: a new or regular file is written to
+a temporary file beside it and renamed into place (a symlink's target is
+replaced the same way), a device or FIFO such as /dev/stdout is written
+directly, a directory is refused. It is zstd-compressed when FILE ends in
+.zst or with --zstd; zstd is not written to a terminal.
 
 Example:
   arxi-seal --recorder-id r1 --seal-at-end < events.ndjson | arxi-bundle --from-stream --trace-id trace-7f3a -o case.arxb.zst`
 
+var program = cli.Program{Name: "arxi-bundle", Main: bundleMain, Subcommands: []cli.Subcommand{
+	{Name: "inspect", Run: inspect},
+	{Name: "list", Run: list},
+}}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "inspect" {
-		return inspect(args[1:], stdin, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "list" {
-		return list(ctx, args[1:], stdout, stderr)
-	}
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func bundleMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-bundle", usage, stdout, stderr)
 	fs := c.Flags
 	fromStream := fs.Bool("from-stream", false, "read a sealed stream on stdin (spooled to a temporary file)")
 	storePath := fs.String("store", "", "export from the store at `PATH`")
-	out := fs.String("o", "", "write the bundle to `FILE` (atomically) instead of stdout")
+	out := fs.String("o", "", "write the bundle to `FILE` (a new or regular file atomically) instead of stdout")
 	compress := fs.Bool("zstd", false, "compress with zstd (implied by an -o name ending in .zst)")
 	var id scalar.UUID
 	fs.Func("id", "with --store: the canonical bundle with this `BUNDLE_ID` (see list)", func(s string) (err error) {
@@ -91,33 +98,67 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := sel.Normalize(); err != nil {
 		return c.Exit(err)
 	}
-	p, err := cli.NewProgress(*progress, stderr, "bundling")
+	p, err := c.NewProgress(*progress, "bundling", "records")
 	if err != nil {
 		return c.Exit(err)
 	}
-	defer p.Finish()
-	dst := output{path: *out, zstd: *compress || strings.HasSuffix(*out, ".zst"), stdout: stdout}
+	dst := output{c: c, path: *out, zstd: *compress || strings.HasSuffix(*out, ".zst")}
+	if err := c.CheckOutput(dst.path, dst.zstd); err != nil {
+		return c.Exit(err)
+	}
 	// Temporary files (the spooled stream, the bundle's body) go beside
 	// the output file, on the file system that will hold the bundle.
-	opts := bundle.Options{Progress: p.Add}
+	opts := bundle.Options{Progress: p.Add, ProgressTotal: p.SetTotal}
 	if *out != "" && *out != "-" {
 		opts.TempDir = filepath.Dir(*out)
 	}
 	if *fromStream {
-		err = fromStreamBundle(ctx, stdin, sel, dst, opts)
+		err = fromStreamBundle(ctx, c, stdin, sel, dst, opts)
 	} else {
 		err = storeBundle(ctx, *storePath, id, sel, dst, opts)
 	}
 	return c.Exit(err)
 }
 
-func fromStreamBundle(ctx context.Context, stdin io.Reader, sel bundle.Selector, dst output, opts bundle.Options) error {
-	sp, err := bundle.Spool(ctx, stdin, bundle.SpoolConfig{Dir: opts.TempDir, Progress: opts.Progress})
+// output is where a bundle goes, compressed or not.
+type output struct {
+	c    *cli.Command
+	path string
+	zstd bool
+}
+
+// write runs fill over the output, through a zstd encoder when asked.
+func (o output) write(ctx context.Context, fill func(io.Writer) error) error {
+	return o.c.Output(ctx, o.path, o.zstd, func(w io.Writer) error {
+		if !o.zstd {
+			return fill(w)
+		}
+		zw, err := zstdio.NewWriter(w)
+		if err != nil {
+			return err
+		}
+		if err := fill(zw); err != nil {
+			zw.Close()
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return errcode.Wrap(errcode.IOFailed, err, "write output")
+		}
+		return nil
+	})
+}
+
+func fromStreamBundle(ctx context.Context, c *cli.Command, stdin io.Reader, sel bundle.Selector, dst output, opts bundle.Options) error {
+	in, err := c.Input(ctx, "-", stdin)
+	if err != nil {
+		return err
+	}
+	sp, err := bundle.Spool(ctx, in, bundle.SpoolConfig{Dir: opts.TempDir, Progress: opts.Progress})
 	if err != nil {
 		return err
 	}
 	defer sp.Close()
-	return dst.write(func(w io.Writer) error {
+	return dst.write(ctx, func(w io.Writer) error {
 		_, err := bundle.Build(ctx, sp, sel, w, opts)
 		return err
 	})

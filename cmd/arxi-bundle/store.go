@@ -23,9 +23,9 @@ func storeBundle(ctx context.Context, path string, id scalar.UUID, sel bundle.Se
 			if _, err := c.Find(ctx, sn, id); err != nil {
 				return err
 			}
-			return dst.write(func(w io.Writer) error { return c.Fetch(ctx, sn, id, w, opts) })
+			return dst.write(ctx, func(w io.Writer) error { return c.Fetch(ctx, sn, id, w, opts) })
 		}
-		return dst.write(func(w io.Writer) error {
+		return dst.write(ctx, func(w io.Writer) error {
 			_, err := bundle.Build(ctx, storesource.New(sn), sel, w, opts)
 			return err
 		})

@@ -38,7 +38,13 @@ type paths []string
 func (p *paths) String() string     { return strings.Join(*p, ",") }
 func (p *paths) Set(s string) error { *p = append(*p, s); return nil }
 
+var program = cli.Program{Name: "arxi-dg", Main: dgMain}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func dgMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-dg", usage, stdout, stderr)
 	fs := c.Flags
 	integrity := fs.String("integrity", "strict", "on a failed integrity check: strict (reject) or anomaly (record it)")

@@ -5,8 +5,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"arxi.dev/arxi/pkg/canonical"
@@ -23,6 +21,9 @@ come in store order (segment order, then sequence), one page of --limit at a
 time; pass the page's next_cursor as --cursor for the next one. Every row is
 verified as it is read.
 
+With --all it pages through every match itself and writes the envelope
+lines only (ndjson, no page line).
+
 Formats:
   ndjson  envelope lines, then {"next_cursor":…,"record":"page"} (default)
   json    one object {"envelopes":[…],"next_cursor":…}
@@ -31,7 +32,7 @@ Formats:
           the stream that was appended, byte for byte
 
 Usage:
-  arxi-query [--store arxi.db] [filters] [--limit N] [--cursor C] [--format F] [-o FILE]
+  arxi-query [--store arxi.db] [filters] [--limit N] [--cursor C | --all] [--format F] [-o FILE]
 
 Example:
   arxi-query --store arxi.db --trace-id trace-7f3a --format json`
@@ -41,7 +42,13 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
+var program = cli.Program{Name: "arxi-query", Main: query}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func query(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-query", usage, stdout, stderr)
 	fs := c.Flags
 	storePath := fs.String("store", "arxi.db", "the store `file` (SQLite)")
@@ -58,6 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	after := fs.Uint64("after-sequence", 0, "with --segment: only envelopes after this `sequence`")
 	limit := fs.Int("limit", store.DefaultPageSize, "at most `N` envelopes per page (1 to 10000)")
 	cursor := fs.String("cursor", "", "continue after the page that returned this next_cursor")
+	all := fs.Bool("all", false, "page through every match (after --cursor, if given) and write the envelope lines only")
 	format := fs.String("format", "ndjson", "output `format`: ndjson, json or stream")
 	output := fs.String("o", "-", "write to this `file` (atomically) instead of stdout")
 	if err := c.Parse(args); err != nil {
@@ -74,12 +82,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	switch *format {
 	case "ndjson", "json":
+		if *all && *format == "json" {
+			return c.Exit(c.UsageError("--all writes envelope lines: use --format ndjson (the default)"))
+		}
 		if *limit < 1 || *limit > store.MaxPageSize {
 			return c.Exit(&errcode.Error{Code: errcode.ConfigInvalid, Field: "limit", Msg: "must be between 1 and 10000"})
 		}
 	case "stream":
-		if set["limit"] || set["cursor"] {
-			return c.Exit(c.UsageError("--format stream writes whole segments and takes no --limit or --cursor"))
+		if set["limit"] || set["cursor"] || *all {
+			return c.Exit(c.UsageError("--format stream writes whole segments and takes no --limit, --cursor or --all"))
 		}
 	default:
 		return c.Exit(c.UsageError("--format %q: want ndjson, json or stream", *format))
@@ -94,16 +105,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.Exit(err)
 	}
 	defer sn.Close()
-	return c.Exit(writeOutput(*output, stdout, func(w io.Writer) error {
+	more := false
+	err = c.Output(ctx, *output, false, func(w io.Writer) error {
 		if *format == "stream" {
 			return sn.WriteStream(ctx, w, f)
 		}
-		p, err := sn.Query(ctx, f, *cursor, *limit)
-		if err != nil {
-			return err
+		pw := newPageWriter(w, *format, !*all)
+		for cur := *cursor; ; {
+			p, err := sn.Query(ctx, f, cur, *limit)
+			if err != nil {
+				return err
+			}
+			if err := pw.items(p); err != nil {
+				return err
+			}
+			if cur = p.Next; !*all || cur == "" {
+				more = cur != ""
+				return pw.end(cur)
+			}
 		}
-		return writePage(w, p, *format)
-	}))
+	})
+	if err == nil && more && cli.IsTerminal(stderr) {
+		c.Note("more matches: pass the page's next_cursor as --cursor for the next page, or --all for every one")
+	}
+	return c.Exit(err)
 }
 
 // filter validates the filter flags.
@@ -158,59 +183,48 @@ func filter(segment string, eventTypes []string, actor, environment, adapter, tr
 	return f, f.Check()
 }
 
-func writePage(w io.Writer, p *store.Page, format string) error {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	next := []byte("null")
-	if p.Next != "" {
-		next = canonical.AppendString(nil, p.Next)
-	}
-	if format == "json" {
-		bw.Write(append(p.AppendJSON(nil), '\n'))
+// pageWriter writes query results page by page: a page as one JSON
+// object (json), or envelope lines (ndjson) with, when trailer is set, the
+// page line naming the next page's cursor.
+type pageWriter struct {
+	bw      *bufio.Writer
+	format  string
+	trailer bool
+}
+
+func newPageWriter(w io.Writer, format string, trailer bool) *pageWriter {
+	return &pageWriter{bw: bufio.NewWriterSize(w, 256<<10), format: format, trailer: trailer}
+}
+
+func (pw *pageWriter) items(p *store.Page) error {
+	if pw.format == "json" {
+		pw.bw.Write(append(p.AppendJSON(nil), '\n'))
 	} else {
 		for _, it := range p.Items {
-			bw.Write(it.Line)
-			bw.WriteByte('\n')
+			pw.bw.Write(it.Line)
+			pw.bw.WriteByte('\n')
 		}
-		bw.WriteString(`{"next_cursor":`)
-		bw.Write(next)
-		bw.WriteString(`,"record":"page"}` + "\n")
 	}
-	if err := bw.Flush(); err != nil {
+	if _, err := pw.bw.Write(nil); err != nil { // a failed flush of a full buffer
 		return errcode.Wrap(errcode.IOFailed, err, "write output")
 	}
 	return nil
 }
 
-// writeOutput runs write against stdout, or against a temporary file in
-// the target's directory that is renamed over it only when write succeeds,
-// so a failed run leaves nothing half-written.
-func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
-	if path == "" || path == "-" {
-		return write(stdout)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "create output", Err: err}
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
+// end writes the page line for the next page's cursor ("" for none), if
+// it is one to write, and flushes.
+func (pw *pageWriter) end(next string) error {
+	if pw.format == "ndjson" && pw.trailer {
+		cursor := []byte("null")
+		if next != "" {
+			cursor = canonical.AppendString(nil, next)
 		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
+		pw.bw.WriteString(`{"next_cursor":`)
+		pw.bw.Write(cursor)
+		pw.bw.WriteString(`,"record":"page"}` + "\n")
 	}
-	if err := tmp.Sync(); err != nil {
-		return &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "write output", Err: err}
+	if err := pw.bw.Flush(); err != nil {
+		return errcode.Wrap(errcode.IOFailed, err, "write output")
 	}
-	if err := tmp.Close(); err != nil {
-		return &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "write output", Err: err}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "write output", Err: err}
-	}
-	ok = true
 	return nil
 }

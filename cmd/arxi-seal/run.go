@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
 	"time"
 
 	"arxi.dev/arxi/pkg/cli"
@@ -15,32 +14,41 @@ import (
 	"arxi.dev/arxi/pkg/signing"
 )
 
-const usage = `arxi-seal reads unsealed envelopes (NDJSON) on stdin and writes a sealed,
-hash-chained stream on stdout: a genesis, attachment blobs, envelopes with
-content and chain hashes, and seals.
+const usage = `arxi-seal reads unsealed envelopes (NDJSON, plain or zstd) on stdin and
+writes a sealed, hash-chained stream on stdout: a genesis, attachment blobs,
+envelopes with content and chain hashes, and seals. A segment is sealed
+after --max-envelopes envelopes (default and most: 100,000, what a verifier
+accepts per segment).
 
 Usage:
   arxi-seal --recorder-id ID [flags] < events.ndjson > sealed.ndjson
   arxi-seal --recorder-id ID --store arxi.db [--open] < events.ndjson | arxi-append --store arxi.db
-  arxi-seal keygen -o key.pem            make a signing key (see keygen --help)
+  arxi-seal keygen -o key.pem          make a signing key (see keygen --help)
+  arxi-seal pubkey key.pem             print a key's trust-root entry
 
 Example:
   arxi-seal --recorder-id recorder-1 --seal-at-end < events.ndjson | arxi-append --store arxi.db`
 
+var program = cli.Program{Name: "arxi-seal", Main: seal, Subcommands: []cli.Subcommand{
+	{Name: "keygen", Run: keygen},
+	{Name: "pubkey", Run: pubkey},
+}}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "keygen" {
-		return keygen(args[1:], stdout, stderr)
-	}
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func seal(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-seal", usage, stdout, stderr)
 	fs := c.Flags
 	recorder := fs.String("recorder-id", "", "the recorder's identity (required)")
-	maxEnvelopes := fs.Uint64("max-envelopes", 0, "seal a segment after `N` envelopes (auto_count)")
+	maxEnvelopes := fs.Uint64("max-envelopes", sealing.DefaultMaxEnvelopes, "seal a segment after `N` envelopes (auto_count); at most the default, a verifier's limit per segment")
 	maxDuration := fs.Duration("max-duration", 0, "seal before an envelope claimed at least `D` after the segment opened (auto_duration)")
 	sealAtEnd := fs.Bool("seal-at-end", false, "seal the last segment at end of input (end_of_stream)")
 	predSegment := fs.String("predecessor-segment", "", "link the first segment to this sealed segment `id`")
 	predHead := fs.String("predecessor-head", "", "the predecessor's sealed head chain `hash`")
-	signKey := fs.String("sign-key", "", "sign each content hash with this PKCS#8 PEM Ed25519 key `file`")
-	passFile := fs.String("sign-passphrase-file", "", "read the key's passphrase from this `file` (else ARXI_SIGN_PASSPHRASE)")
+	signKey := fs.String("sign-key", "", "sign each content hash with this PKCS#8 PEM Ed25519 key `file` (mode 0600)")
+	pass := c.PassphraseFlag()
 	plainKey := fs.Bool("insecure-plain-key", false, "accept an unencrypted key file")
 	limits := c.LimitFlags()
 	storePath := fs.String("store", "", "continue the open segment of this store `file`, read only (SPEC §7)")
@@ -60,11 +68,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return c.Exit(err)
 	}
-	if err := storeStart(ctx, &cfg, *storePath, *openNew); err != nil {
+	if err := storeStart(ctx, c, &cfg, *storePath, *openNew); err != nil {
 		return c.Exit(err)
 	}
 	if *signKey != "" {
-		key, err := loadKey(*signKey, *passFile, *plainKey)
+		// stdin carries the events: the passphrase is never prompted for.
+		p, err := pass.Given()
+		if err != nil {
+			return c.Exit(err)
+		}
+		key, err := signing.KeyFile{Path: *signKey, Passphrase: p, AllowPlain: *plainKey}.Load()
 		if err != nil {
 			return c.Exit(err)
 		}
@@ -74,12 +87,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return c.Exit(err)
 	}
-	p, err := cli.NewProgress(*progress, stderr, "sealing")
+	p, err := c.NewProgress(*progress, "sealing", "envelopes")
 	if err != nil {
 		return c.Exit(err)
 	}
-	_, err = sealing.Stream(ctx, s, stdin, stdout, sealing.StreamOptions{Limits: lim, SealAtEnd: *sealAtEnd, Progress: p.Add})
-	p.Finish()
+	in, err := c.Input(ctx, "-", stdin)
+	if err != nil {
+		return c.Exit(err)
+	}
+	_, err = sealing.Stream(ctx, s, in, stdout, sealing.StreamOptions{Limits: lim, SealAtEnd: *sealAtEnd, Progress: p.Add})
 	return c.Exit(err)
 }
 
@@ -97,7 +113,7 @@ func sealConfig(c *cli.Command, recorder string, maxEnvelopes uint64, maxDuratio
 	cfg.RecorderID = id
 	set := map[string]bool{}
 	c.Flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["max-envelopes"] && maxEnvelopes == 0 {
+	if maxEnvelopes == 0 { // sealing.Config reads 0 as the default; the flag means it
 		return cfg, &errcode.Error{Code: errcode.ConfigInvalid, Field: "max-envelopes", Msg: "must be at least 1"}
 	}
 	if set["max-duration"] && maxDuration <= 0 {
@@ -119,26 +135,4 @@ func sealConfig(c *cli.Command, recorder string, maxEnvelopes uint64, maxDuratio
 		cfg.Start.Predecessor = &evidence.Link{SegmentID: seg, ChainHead: head}
 	}
 	return cfg, nil
-}
-
-func loadKey(path, passFile string, allowPlain bool) (*signing.Key, error) {
-	pass, err := passphrase(passFile)
-	if err != nil {
-		return nil, err
-	}
-	return signing.LoadKey(path, pass, allowPlain)
-}
-
-// passphrase reads --sign-passphrase-file, else ARXI_SIGN_PASSPHRASE.
-func passphrase(file string) ([]byte, error) {
-	if file != "" {
-		return signing.ReadPassphrase(file)
-	}
-	if p := os.Getenv("ARXI_SIGN_PASSPHRASE"); p != "" {
-		if len(p) > signing.MaxPassphrase {
-			return nil, errcode.New(errcode.KeyPassphrase, "ARXI_SIGN_PASSPHRASE exceeds %d bytes", signing.MaxPassphrase)
-		}
-		return []byte(p), nil
-	}
-	return nil, nil
 }

@@ -130,9 +130,9 @@ func TestBadInputAtDefaultLimits(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "seal.toml")
-	os.WriteFile(cfg, []byte("recorder-id = \"from-config\"\nseal-at-end = true\n"), 0o600)
+	os.WriteFile(cfg, []byte("[arxi-seal]\nrecorder-id = \"from-config\"\nseal-at-end = true\n"), 0o600)
 	badCfg := filepath.Join(dir, "bad.toml")
-	os.WriteFile(badCfg, []byte("recorder-idd = \"x\"\n"), 0o600)
+	os.WriteFile(badCfg, []byte("[arxi-seal]\nrecorder-idd = \"x\"\n"), 0o600)
 	bigCfg := filepath.Join(dir, "big.toml")
 	os.WriteFile(bigCfg, bytes.Repeat([]byte("# padding\n"), 110_000), 0o600)
 	for _, tc := range []struct {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 
+	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
@@ -18,7 +20,9 @@ import (
 // store for --open, so a first pipeline can create it:
 //
 //	arxi-seal --store new.db --open < events | arxi-append --store new.db
-func storeStart(ctx context.Context, cfg *sealing.Config, path string, open bool) error {
+//
+// and arxi-seal says so, in case the path is a typo for an existing store.
+func storeStart(ctx context.Context, c *cli.Command, cfg *sealing.Config, path string, open bool) error {
 	if path == "" {
 		if open {
 			return &errcode.Error{Code: errcode.UsageInvalid, Msg: "--open needs --store"}
@@ -30,10 +34,18 @@ func storeStart(ctx context.Context, cfg *sealing.Config, path string, open bool
 			Hint: "with --store, the store says what the chain continues from"}
 	}
 	s, err := sqlite.OpenReader(ctx, path)
-	if errors.Is(err, fs.ErrNotExist) && open {
+	_, serr := os.Lstat(path)
+	missing := errors.Is(serr, fs.ErrNotExist)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && open:
+		if missing {
+			c.Note("--store %s does not exist: starting a new chain (arxi-append --store %s creates the store)", path, path)
+		}
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, fs.ErrNotExist) && missing:
+		return &errcode.Error{Code: errcode.StoreIO, Path: path, Msg: "the store does not exist",
+			Hint: "check --store: it must name the store arxi-append writes; to start a new store, add --open (arxi-append creates it)"}
+	case err != nil:
 		return err
 	}
 	defer s.Close()

@@ -40,7 +40,7 @@ func TestStore(t *testing.T) {
 	events := storetest.Events(0, 9)
 
 	code, _, stderr := runSeal(t, events, "--recorder-id", "r", "--store", path)
-	if code != 4 || !strings.Contains(stderr, "store.io") || !strings.Contains(stderr, "no store") {
+	if code != 4 || !strings.Contains(stderr, "store.io") || !strings.Contains(stderr, "the store does not exist") {
 		t.Errorf("missing store without --open: exit %d, %s", code, stderr)
 	}
 	// A store that does not exist yet is empty for --open.

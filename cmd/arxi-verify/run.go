@@ -18,23 +18,35 @@ in seven phases: manifest, attachments, content, chain, cross_segment,
 signatures, seals. It prints one JSON verdict on stdout; the same input and
 flags always print the same bytes.
 
+--phases runs a subset of the phases; it lowers assurance, so it is read
+from the command line only, and the verdict then carries the warning
+phases_skipped.
+
 Usage:
   arxi-verify [flags] [FILE|-]
+  arxi-verify trust-root [--policy P] KEY...    write a trust root (see trust-root --help)
 
 Exit status: 0 valid; 1 invalid (or, with --strict, valid with warnings);
 2 usage or configuration error; 3 input rejected (not a bundle or stream,
 malformed manifest, over a limit); 4 I/O failure.
 
 Example:
-  arxi-verify --trust-root root.json case.arxb.zst`
+  arxi-verify --strict --trust-root root.json case.arxb.zst | jq -r .status`
+
+var program = cli.Program{Name: "arxi-verify", Main: verifyMain, Subcommands: []cli.Subcommand{{Name: "trust-root", Run: trustRoot}}}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func verifyMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-verify", usage, stdout, stderr)
 	fs := c.Flags
 	trustRoot := fs.String("trust-root", "", "check signatures against this trust-root `file` (SPEC §11); without it phase 6 is skipped")
-	phases := fs.String("phases", "", "run only these phases: a comma-separated `list` of numbers or names (1,3,chain)")
+	phases := fs.String("phases", "", "run only these phases: a comma-separated `list` of numbers or names (1,3,chain); adds the warning phases_skipped")
+	c.CommandLineOnly("phases")
 	maxEnvelopes := fs.Uint64("max-envelopes", bundle.DefaultLimits.Envelopes, "verify at most `N` envelopes in all (SPEC §16)")
-	strict := fs.Bool("strict", false, "exit 1 when the verdict has any warning (signature_skipped, untrusted_signature, omitted_parent, unsealed_segment)")
+	strict := fs.Bool("strict", false, "exit 1 when the verdict has any warning (signature_skipped, untrusted_signature, omitted_parent, unsealed_segment, phases_skipped)")
 	verbose := fs.Bool("v", false, "print a short human summary on stderr")
 	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {
@@ -51,16 +63,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(c.Args()) == 1 {
 		path = c.Args()[0]
 	}
-	in, err := cli.OpenInput(path, stdin)
+	p, err := c.NewProgress(*progress, "verifying", "records")
+	if err != nil {
+		return c.Exit(err)
+	}
+	in, err := c.Input(ctx, path, stdin)
 	if err != nil {
 		return c.Exit(err)
 	}
 	defer in.Close()
-	p, err := cli.NewProgress(*progress, stderr, "verifying")
-	if err != nil {
-		return c.Exit(err)
-	}
-	cfg.Progress = p.Add
+	cfg.Progress, cfg.ProgressTotal = p.Add, p.SetTotal
 	v, err := verify.Bundle(ctx, in, cfg)
 	p.Finish()
 	if err != nil {
@@ -73,13 +85,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.Exit(errcode.Wrap(errcode.IOFailed, err, "write verdict"))
 	}
 	if *verbose {
-		summarize(stderr, v)
+		summarize(c, v)
 	}
 	switch {
 	case !v.Valid():
 		return errcode.ExitInvalid
 	case *strict && len(v.Warnings) > 0:
-		fmt.Fprintf(stderr, "arxi-verify: --strict: the verdict is valid but has %d warning(s)\n", len(v.Warnings))
+		c.Note("--strict: the verdict is valid but has %d warning(s)", len(v.Warnings))
 		return errcode.ExitInvalid
 	}
 	return errcode.ExitOK
@@ -113,19 +125,19 @@ func config(c *cli.Command, trustRoot, phases string, maxEnvelopes uint64) (veri
 
 // summarize writes the -v summary: the status and counts, each phase, the
 // warnings and each failing phase's first failure.
-func summarize(w io.Writer, v *verify.Verdict) {
+func summarize(c *cli.Command, v *verify.Verdict) {
 	s := v.Summary
 	what := "sealed stream"
 	if !v.BundleID.IsZero() {
 		what = "bundle " + v.BundleID.String()
 	}
-	fmt.Fprintf(w, "arxi-verify: %s: %s: %d segment(s), %d envelope(s) disclosed, %d elided, %d attachment(s)\n",
+	c.Note("%s: %s: %d segment(s), %d envelope(s) disclosed, %d elided, %d attachment(s)",
 		v.Status(), what, s.Segments, s.Envelopes, s.Elided, s.Attachments)
 	var parts []string
 	for _, p := range v.Phases {
 		parts = append(parts, fmt.Sprintf("%d %s %s", p.Phase, p.Phase, p.Status))
 	}
-	fmt.Fprintf(w, "arxi-verify: phases: %s\n", strings.Join(parts, ", "))
+	c.Note("phases: %s", strings.Join(parts, ", "))
 	for _, p := range v.Phases {
 		if len(p.Failures) == 0 {
 			continue
@@ -136,9 +148,9 @@ func summarize(w io.Writer, v *verify.Verdict) {
 		if !f.SegmentID.IsZero() {
 			where = "segment " + f.SegmentID.String() + ": "
 		}
-		fmt.Fprintf(w, "arxi-verify: %s failed (%d failure(s)); first: %s: %s%s\n", p.Phase, n, f.Code, where, f.Message)
+		c.Note("%s failed (%d failure(s)); first: %s: %s%s", p.Phase, n, f.Code, where, f.Message)
 	}
 	for _, wn := range v.Warnings {
-		fmt.Fprintf(w, "arxi-verify: warning: %s: %s\n", wn.Code, wn.Message)
+		c.Warn("%s: %s", wn.Code, wn.Message)
 	}
 }

@@ -42,6 +42,12 @@ type Finder interface {
 	FindSegments(ctx context.Context, sel *Selector) ([]scalar.UUID, error)
 }
 
+// A Counter is a Source that knows how many envelopes a segment holds, as
+// a store does, so that Build can give its progress a total.
+type Counter interface {
+	EnvelopeCount(ctx context.Context, segment scalar.UUID) (uint64, error)
+}
+
 // Limits are the bounded-work limits of SPEC §16 that a verifier applies to
 // a bundle. Build refuses to write a bundle over Segments,
 // EnvelopesPerSegment or Attachments, which no verifier flag raises;
@@ -66,6 +72,9 @@ type Options struct {
 	// Progress, when set, is called with the number of records read since
 	// the previous call.
 	Progress func(n int)
+	// ProgressTotal, when set and the source is a Counter, is called once
+	// with the number of records Build will read, before it reads them.
+	ProgressTotal func(n int64)
 }
 
 // Build writes the bundle of the envelopes sel selects from src to w and
@@ -117,7 +126,7 @@ func Plan(ctx context.Context, src Source, sel Selector, opts Options) (*Manifes
 }
 
 func newBuilder(ctx context.Context, src Source, sel *Selector, opts Options, body *body) *builder {
-	return &builder{ctx: ctx, src: src, sel: sel, progress: opts.Progress, lim: opts.Limits.WithDefaults(),
+	return &builder{ctx: ctx, src: src, sel: sel, progress: opts.Progress, total: opts.ProgressTotal, lim: opts.Limits.WithDefaults(),
 		body: body, out: stream.NewWriter(body), blobs: map[scalar.Digest]int64{}}
 }
 
@@ -145,6 +154,7 @@ type builder struct {
 	sel      *Selector
 	lim      Limits
 	progress func(int)
+	total    func(int64)
 
 	body  *body
 	out   *stream.Writer // over body
@@ -208,11 +218,33 @@ func (b *builder) candidates() ([]scalar.UUID, error) {
 	return out, nil
 }
 
+// countTotal reports the records Build will read (each segment's
+// genesis, envelopes and seal), when the source can count them.
+func (b *builder) countTotal(ids []scalar.UUID) error {
+	c, ok := b.src.(Counter)
+	if b.total == nil || !ok {
+		return nil
+	}
+	var total int64
+	for _, id := range ids {
+		n, err := c.EnvelopeCount(b.ctx, id)
+		if err != nil {
+			return err
+		}
+		total += int64(n) + 2
+	}
+	b.total(total)
+	return nil
+}
+
 // build reads the candidate segments, writes the body and fills the
 // manifest.
 func (b *builder) build() error {
 	ids, err := b.candidates()
 	if err != nil {
+		return err
+	}
+	if err := b.countTotal(ids); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -281,7 +281,7 @@ func TestSpoolRejects(t *testing.T) {
 		{"blob repeated", replace(recs[1], recs[1], recs[1]), errcode.InputUnexpectedRecord},
 		{"not canonical", []byte(strings.Replace(string(enc(recs)), `{"created_at"`, `{ "created_at"`, 1)), errcode.InputNotCanonical},
 		{"truncated", enc(recs)[:len(enc(recs))-10], errcode.InputMalformedJSON},
-		{"bundle given", mustBundle(t, enc(recs)), errcode.InputUnexpectedRecord},
+		{"bundle given", mustBundle(t, enc(recs)), errcode.InputWrongKind},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Spool(context.Background(), bytes.NewReader(tc.in), SpoolConfig{Dir: t.TempDir()})

@@ -120,11 +120,7 @@ func (sp *spooler) run() error {
 			break
 		}
 		if err != nil {
-			if sp.in.Line() == 1 && IsManifest(sp.in.Raw()) {
-				return &errcode.Error{Code: errcode.InputUnexpectedRecord, Line: 1,
-					Msg: "this is a bundle (its first line is a manifest), not a sealed stream"}
-			}
-			return err
+			return err // a bundle, or unsealed events, named by the reader (input.wrong_kind)
 		}
 		if n++; n&1023 == 0 {
 			if sp.cfg.Progress != nil {

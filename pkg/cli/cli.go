@@ -1,34 +1,84 @@
-// Package cli is the plumbing every arxi-* binary shares (SPEC §13): flag
-// sets parsed by github.com/peterbourgon/ff/v3 with ARXI_ environment
-// variables and a TOML --config file, error reporting on stderr in text or
-// JSON, --version, and progress on a terminal.
+// Package cli is the plumbing every arxi-* binary shares (SPEC §13), so
+// that each one behaves like the others and a new binary gets the
+// conventions by using it.
 //
-// A binary's main is a few lines around
+// # A binary
 //
-//	func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+// A binary's main is one line, and its testable entry point dispatches to
+// its commands:
 //
-// which builds a Command per (sub)command, parses, does its work through
-// pkg/, and returns Command.Exit(err).
+//	var program = cli.Program{Name: "arxi-x", Main: x, Subcommands: []cli.Subcommand{{Name: "keygen", Run: keygen}}}
+//
+//	func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+//		return program.Run(ctx, args, stdin, stdout, stderr)
+//	}
+//
+//	func main() { cli.Main(run) }
+//
+// Main gives run a context that SIGINT and SIGTERM cancel and a stdin
+// whose reads end when it is cancelled, and exits 130 or 143 after an
+// interrupt (a second signal exits at once). Program.Run adds the help
+// and version subcommands, and "did you mean" for a mistyped subcommand.
+//
+// # A command
+//
+// Each (sub)command builds a Command, registers its flags, parses, does
+// its work through pkg/ and returns Command.Exit(err):
+//
+//	c := cli.New("arxi-x", usage, stdout, stderr)
+//	out := c.Flags.String("o", "", "write to `FILE`")
+//	if err := c.Parse(args); err != nil {
+//		return c.Exit(err)
+//	}
+//	in, err := c.Input(ctx, c.Arg(0), stdin) // "-" or "" is stdin
+//	...
+//	return c.Exit(c.Output(ctx, *out, false, func(w io.Writer) error { … }))
+//
+// Parse takes flags before and after positional arguments, then ARXI_<FLAG>
+// environment variables, then the --config file (one TOML file for the
+// toolkit: [global] for every binary, [arxi-x] for one); the first source
+// that sets a flag wins. A flag registered with CommandLineOnly is refused
+// from the environment and the config file (arxi-verify --phases, which
+// lowers assurance). An unknown flag gets a "did you mean" hint; -h and
+// --help print the usage with --flag names; --version (or the version
+// subcommand, with --json) prints the version from the build info.
+//
+// # Inputs, outputs, diagnostics
+//
+//   - Input opens a positional input or stdin, saying "reading from stdin
+//     (Ctrl-D to end)" when stdin is a terminal. Files named by flags
+//     (config, trust root, key, passphrase, selector, store) go through
+//     pkg/safefile, which refuses FIFOs, devices and directories.
+//   - Output writes -o FILE through safefile.Write (atomic replace, devices
+//     written directly, directories refused) or stdout, and refuses binary
+//     output on a terminal.
+//   - Report (through Exit), Warn and Note write diagnostics on stderr:
+//     "arxi-x: error: …" and "arxi-x: hint: …", or with --error-format json
+//     one JSON object per diagnostic. They clear the progress line first.
+//   - NewProgress draws one progress line on stderr in auto mode only when
+//     stderr is a terminal and stdout is not a pipe (so only the last stage
+//     of a pipeline draws), with a total and percentage when one is known.
+//   - Table writes human tables: aligned on a terminal, tab-separated
+//     otherwise; Time gives timestamps short on a terminal.
+//   - PassphraseFlag reads a key's passphrase from --sign-passphrase-file,
+//     ARXI_SIGN_PASSPHRASE or a terminal prompt.
+//   - LimitFlags registers the record limits of SPEC §16.
 package cli
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"slices"
 	"strings"
 
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
-	"github.com/peterbourgon/ff/v3"
-	"github.com/peterbourgon/ff/v3/fftoml"
 )
 
-// Version is the toolkit's version.
+// Version is the toolkit's release version.
 const Version = "0.1.0"
 
 // SpecVersion is the version of the format specification implemented.
@@ -37,7 +87,14 @@ const SpecVersion = "1"
 // MaxConfigFile is the size limit of a --config file (SPEC §16).
 const MaxConfigFile = 1 << 20
 
-// ErrHelp is returned by Parse after printing help; Exit maps it to 0.
+// Exit statuses after a signal (128 + the signal's number).
+const (
+	ExitInterrupted = 130 // SIGINT
+	ExitTerminated  = 143 // SIGTERM
+)
+
+// ErrHelp is returned by Parse after printing help or the version; Exit
+// maps it to 0.
 var ErrHelp = errors.New("help requested")
 
 // Command is one binary or subcommand: its flags and how it reports.
@@ -50,97 +107,63 @@ type Command struct {
 
 	config      string
 	errorFormat string
-	version     bool
+	cliOnly     map[string]bool
+	args        []string
+	progress    *Progress // the line to clear before a diagnostic
 }
 
 // New returns a Command with the common flags --config and --error-format
 // (and --version for top-level commands) registered.
 func New(name, usage string, stdout, stderr io.Writer) *Command {
-	c := &Command{Name: name, Usage: usage, Stdout: stdout, Stderr: stderr}
+	c := &Command{Name: name, Usage: usage, Stdout: stdout, Stderr: stderr, errorFormat: "text", cliOnly: map[string]bool{}}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.config, "config", "", "read flags from this TOML `file` (keys are flag names)")
-	fs.StringVar(&c.errorFormat, "error-format", "text", "error output on stderr: text or json")
-	if !strings.Contains(name, " ") {
-		fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.StringVar(&c.config, "config", "", "read flags from this TOML `file`: [global] and ["+c.Tool()+"] tables, keys are flag names")
+	fs.StringVar(&c.errorFormat, "error-format", "text", "diagnostics on stderr: `format` text or json")
+	if !c.IsSubcommand() {
+		fs.Bool("version", false, "print the version and exit (with --json: as JSON)")
 	}
 	c.Flags = fs
 	return c
 }
 
-// Parse parses args, then ARXI_* environment variables, then the --config
-// file. It prints usage and returns ErrHelp for -h/--help, prints the
-// version and returns ErrHelp for --version, and returns usage.invalid or
-// config.invalid errors.
-func (c *Command) Parse(args []string) error {
-	if c.Flags.Lookup("version") != nil && (slices.Contains(args, "--version") || slices.Contains(args, "-version")) {
-		fmt.Fprintf(c.Stdout, "%s %s (Arxi spec v%s)\n", c.Name, Version, SpecVersion)
-		return ErrHelp
-	}
-	err := ff.Parse(c.Flags, args,
-		ff.WithEnvVarPrefix("ARXI"),
-		ff.WithConfigFileFlag("config"),
-		ff.WithConfigFileParser(limitedTOML),
-	)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		c.PrintUsage(c.Stdout)
-		return ErrHelp
-	case err == nil:
-	case errors.As(err, new(*fs.PathError)):
-		return &errcode.Error{Code: errcode.ConfigInvalid, Path: c.config, Msg: "read config file", Err: unwrapPathErr(err)}
-	case strings.Contains(err.Error(), "config file"), strings.Contains(err.Error(), "TOML"):
-		return &errcode.Error{Code: errcode.ConfigInvalid, Path: c.config, Msg: cleanFFError(err)}
-	case strings.Contains(err.Error(), "environment variable"):
-		return &errcode.Error{Code: errcode.ConfigInvalid, Msg: cleanFFError(err)}
-	default:
-		return &errcode.Error{Code: errcode.UsageInvalid, Msg: cleanFFError(err), Hint: "see " + c.Name + " --help"}
-	}
-	if c.errorFormat != "text" && c.errorFormat != "json" {
-		f := c.errorFormat
-		c.errorFormat = "text"
-		return &errcode.Error{Code: errcode.UsageInvalid, Msg: fmt.Sprintf("--error-format %q: want text or json", f)}
-	}
-	return nil
-}
+// Tool is the binary's name: the first word of Name.
+func (c *Command) Tool() string { return strings.Fields(c.Name)[0] }
 
-func cleanFFError(err error) string {
-	s := err.Error()
-	for _, p := range []string{"error parsing commandline arguments: ", "error parsing config file: ", "error parsing environment variables: ", "error parsing TOML config: "} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
-}
+// IsSubcommand reports whether the command is a subcommand.
+func (c *Command) IsSubcommand() bool { return strings.Contains(c.Name, " ") }
 
-// limitedTOML parses a TOML config file of at most MaxConfigFile bytes.
-func limitedTOML(r io.Reader, set func(name, value string) error) error {
-	data, err := io.ReadAll(io.LimitReader(r, MaxConfigFile+1))
-	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+// CommandLineOnly marks flags that Parse takes from the command line only:
+// set in the environment or a config file, they are refused
+// (config.invalid), so a setting that lowers assurance cannot come from
+// anywhere but the command that is run.
+func (c *Command) CommandLineOnly(names ...string) {
+	for _, n := range names {
+		c.cliOnly[n] = true
 	}
-	if len(data) > MaxConfigFile {
-		return fmt.Errorf("config file exceeds %d bytes", MaxConfigFile)
-	}
-	return fftoml.Parser(bytes.NewReader(data), set)
-}
-
-// PrintUsage writes the usage text and the flags.
-func (c *Command) PrintUsage(w io.Writer) {
-	fmt.Fprintln(w, strings.TrimRight(c.Usage, "\n"))
-	fmt.Fprintln(w, "\nFlags (each also read from ARXI_<NAME> and the --config file):")
-	c.Flags.SetOutput(w)
-	c.Flags.PrintDefaults()
-	c.Flags.SetOutput(io.Discard)
 }
 
 // Args returns the positional arguments.
-func (c *Command) Args() []string { return c.Flags.Args() }
+func (c *Command) Args() []string { return c.args }
+
+// Arg returns positional argument i, or "" when there is none.
+func (c *Command) Arg(i int) string {
+	if i < len(c.args) {
+		return c.args[i]
+	}
+	return ""
+}
 
 // Exit reports err on stderr and returns the exit status: 0 for nil and
-// ErrHelp, otherwise the status of err's code (SPEC §12).
+// ErrHelp, 130 without a report for an interrupt (the context was
+// cancelled), otherwise the status of err's code (SPEC §12).
 func (c *Command) Exit(err error) int {
-	if err == nil || errors.Is(err, ErrHelp) {
+	c.progress.Finish()
+	switch {
+	case err == nil || errors.Is(err, ErrHelp):
 		return errcode.ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
 	}
 	c.Report(err)
 	return errcode.ExitStatus(err)
@@ -149,7 +172,6 @@ func (c *Command) Exit(err error) int {
 // Report writes err to stderr: "NAME: error: …" and an optional
 // "NAME: hint: …" line, or one JSON object with --error-format json.
 func (c *Command) Report(err error) {
-	tool := strings.Fields(c.Name)[0]
 	e, ok := errcode.As(err)
 	if !ok {
 		e = &errcode.Error{Code: errcode.CodeOf(err), Msg: err.Error()}
@@ -157,23 +179,55 @@ func (c *Command) Report(err error) {
 			e.Msg = string(e.Code)
 		}
 	}
-	if c.errorFormat == "json" {
-		c.Stderr.Write(append(JSONError(tool, e), '\n'))
+	c.diagnose("error", e)
+}
+
+// Warn writes a warning on stderr: "NAME: warning: …", or a JSON object.
+func (c *Command) Warn(format string, args ...any) {
+	c.diagnose("warning", &errcode.Error{Msg: fmt.Sprintf(format, args...)})
+}
+
+// Note writes a notice on stderr: "NAME: …", or a JSON object.
+func (c *Command) Note(format string, args ...any) {
+	c.diagnose("info", &errcode.Error{Msg: fmt.Sprintf(format, args...)})
+}
+
+// JSONDiagnostics reports whether diagnostics are JSON (--error-format
+// json).
+func (c *Command) JSONDiagnostics() bool { return c.errorFormat == "json" }
+
+func (c *Command) diagnose(level string, e *errcode.Error) {
+	c.progress.clear()
+	tool := c.Tool()
+	if c.JSONDiagnostics() {
+		c.Stderr.Write(append(jsonDiagnostic(tool, level, e), '\n'))
 		return
 	}
-	fmt.Fprintf(c.Stderr, "%s: error: %s\n", tool, e.Error())
+	switch level {
+	case "error":
+		fmt.Fprintf(c.Stderr, "%s: error: %s\n", tool, e.Error())
+	case "warning":
+		fmt.Fprintf(c.Stderr, "%s: warning: %s\n", tool, e.Msg)
+	default:
+		fmt.Fprintf(c.Stderr, "%s: %s\n", tool, e.Msg)
+	}
 	if e.Hint != "" {
 		fmt.Fprintf(c.Stderr, "%s: hint: %s\n", tool, e.Hint)
 	}
 }
 
-// JSONError renders e as one canonical JSON object with stable keys
-// (absent locations are null).
-func JSONError(tool string, e *errcode.Error) []byte {
+// JSONError renders e as the canonical JSON object --error-format json
+// writes (absent locations are null).
+func JSONError(tool string, e *errcode.Error) []byte { return jsonDiagnostic(tool, "error", e) }
+
+// jsonDiagnostic renders one diagnostic with stable keys: every level has
+// the same keys, absent ones null.
+func jsonDiagnostic(tool, level string, e *errcode.Error) []byte {
 	type obj struct {
-		Code     string  `json:"code"`
+		Code     *string `json:"code"`
 		Field    *string `json:"field"`
 		Hint     *string `json:"hint"`
+		Level    string  `json:"level"`
 		Line     *int64  `json:"line"`
 		Message  string  `json:"message"`
 		Path     *string `json:"path"`
@@ -181,31 +235,26 @@ func JSONError(tool string, e *errcode.Error) []byte {
 		Sequence *uint64 `json:"sequence"`
 		Tool     string  `json:"tool"`
 	}
-	o := obj{Code: string(e.Code), Message: e.Msg, Tool: tool}
+	o := obj{Level: level, Message: e.Msg, Tool: tool}
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	o.Code, o.Field, o.Hint, o.Path, o.Segment = str(string(e.Code)), str(e.Field), str(e.Hint), str(e.Path), str(e.Segment)
 	if e.Err != nil {
 		o.Message += ": " + e.Err.Error()
 	}
-	if e.Field != "" {
-		o.Field = &e.Field
-	}
-	if e.Hint != "" {
-		o.Hint = &e.Hint
-	}
 	if e.Line > 0 {
 		o.Line = &e.Line
-	}
-	if e.Path != "" {
-		o.Path = &e.Path
-	}
-	if e.Segment != "" {
-		o.Segment = &e.Segment
 	}
 	if e.Sequence > 0 {
 		o.Sequence = &e.Sequence
 	}
 	b, err := canonical.Marshal(o)
 	if err != nil {
-		return []byte(`{"code":"internal","message":"cannot encode error"}`)
+		return []byte(`{"code":"internal","level":"error","message":"cannot encode a diagnostic","tool":"` + tool + `"}`)
 	}
 	return b
 }
@@ -213,18 +262,6 @@ func JSONError(tool string, e *errcode.Error) []byte {
 // UsageError returns a usage.invalid error with a hint to --help.
 func (c *Command) UsageError(format string, args ...any) error {
 	return &errcode.Error{Code: errcode.UsageInvalid, Msg: fmt.Sprintf(format, args...), Hint: "see " + c.Name + " --help"}
-}
-
-// OpenInput opens a positional input: "-" or "" is stdin.
-func OpenInput(path string, stdin io.Reader) (io.ReadCloser, error) {
-	if path == "" || path == "-" {
-		return io.NopCloser(stdin), nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "open input", Err: unwrapPathErr(err)}
-	}
-	return f, nil
 }
 
 func unwrapPathErr(err error) error {

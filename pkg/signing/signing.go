@@ -22,6 +22,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/asn1"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -289,6 +290,51 @@ func ReadPassphraseFile(path string, allowReadable bool) ([]byte, error) {
 		return nil, &errcode.Error{Code: errcode.KeyPassphrase, Path: path, Msg: "passphrase file is empty"}
 	}
 	return data, nil
+}
+
+// LoadPublicKey reads the public key a file holds, as a trust-root entry:
+// a key entry {"algorithm","key_id","public_key"} (what keygen prints), a
+// PEM "PUBLIC KEY" (SubjectPublicKeyInfo), or a private key file, plain or
+// encrypted — passphrase is called for an encrypted one. A private key
+// file must be one only its owner may read (key.insecure_file).
+func LoadPublicKey(path string, passphrase func() ([]byte, error)) (TrustedKey, error) {
+	data, err := safefile.Input{What: "key file", Code: errcode.KeyMalformed, Max: MaxKeyFile}.Read(path)
+	if err != nil {
+		return TrustedKey{}, err
+	}
+	inFile := func(err error) error {
+		if e, ok := errcode.As(err); ok && e.Path == "" {
+			e.Path = path
+		}
+		return err
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
+		k, err := ParseKeyEntry(data)
+		return k, inFile(err)
+	}
+	block, _ := pem.Decode(data)
+	if block != nil && block.Type == "PUBLIC KEY" {
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		ed, ok := pub.(ed25519.PublicKey)
+		if err != nil || !ok {
+			return TrustedKey{}, &errcode.Error{Code: errcode.KeyMalformed, Path: path, Msg: "not an Ed25519 public key", Err: err}
+		}
+		return TrustedKey{KeyID: scalar.KeyIDOf(ed), PublicKey: ed}, nil
+	}
+	if _, err := (safefile.Input{What: "key file", Code: errcode.KeyMalformed, Private: true}).Check(path); err != nil {
+		return TrustedKey{}, err
+	}
+	var pass []byte
+	if block != nil && block.Type == "ENCRYPTED PRIVATE KEY" && passphrase != nil {
+		if pass, err = passphrase(); err != nil {
+			return TrustedKey{}, err
+		}
+	}
+	k, err := ParsePEM(data, pass, true)
+	if err != nil {
+		return TrustedKey{}, inFile(err)
+	}
+	return k.TrustedKey(), nil
 }
 
 // Verify reports whether sig is a valid Ed25519 signature by pub over the

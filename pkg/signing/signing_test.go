@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -450,4 +451,51 @@ func FuzzParsePEM(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadPublicKey: the public key of a key entry, a PEM public key and a
+// private key file (plain or encrypted, owner-only) is the same entry.
+func TestLoadPublicKey(t *testing.T) {
+	dir := t.TempDir()
+	k, _ := Generate(nil)
+	want := k.TrustedKey()
+	spki, _ := x509.MarshalPKIXPublicKey(k.PublicKey())
+	enc, _ := k.MarshalPEM([]byte("pass"), testIterations)
+	plain, _ := k.MarshalPEM(nil, 0)
+	file := func(name string, data []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o600)
+		os.Chmod(p, mode)
+		return p
+	}
+	pass := func() ([]byte, error) { return []byte("pass"), nil }
+	none := func() ([]byte, error) { return nil, nil }
+	for _, tc := range []struct {
+		name string
+		path string
+		pass func() ([]byte, error)
+		code errcode.Code
+	}{
+		{"entry", file("key.json", append(want.AppendJCS(nil), '\n'), 0o644), none, ""},
+		{"public PEM", file("pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}), 0o644), none, ""},
+		{"plain private", file("plain.pem", plain, 0o600), none, ""},
+		{"encrypted private", file("enc.pem", enc, 0o600), pass, ""},
+		{"encrypted, no passphrase", file("enc2.pem", enc, 0o600), none, errcode.KeyPassphrase},
+		{"readable private", file("open.pem", plain, 0o644), none, errcode.KeyInsecureFile},
+		{"not a key", file("junk.pem", []byte("-----BEGIN JUNK-----\nAAAA\n-----END JUNK-----\n"), 0o600), none, errcode.KeyMalformed},
+		{"not an entry", file("junk.json", []byte(`{"a":1}`), 0o644), none, errcode.ConfigInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := LoadPublicKey(tc.path, tc.pass)
+			if tc.code != "" {
+				if e, ok := errcode.As(err); !ok || e.Code != tc.code || e.Path != tc.path {
+					t.Fatalf("LoadPublicKey = %v, want %s naming the file", err, tc.code)
+				}
+				return
+			}
+			if err != nil || got.KeyID != want.KeyID || !bytes.Equal(got.PublicKey, want.PublicKey) {
+				t.Fatalf("LoadPublicKey = %v, %v; want %v", got, err, want)
+			}
+		})
+	}
 }

@@ -152,8 +152,15 @@ func (a *Appender) genesis(ctx context.Context, g *evidence.Genesis, line []byte
 		return err
 	}
 	if st.last != nil && (g.Predecessor == nil || *g.Predecessor != *st.last) {
-		return &errcode.Error{Code: errcode.ChainDiscontinuity, Field: "predecessor_chain_head", Segment: g.SegmentID.String(),
+		e := &errcode.Error{Code: errcode.ChainDiscontinuity, Field: "predecessor_chain_head", Segment: g.SegmentID.String(),
 			Msg: "genesis does not link to the sealed head of segment " + st.last.SegmentID.String() + ", the store's last segment"}
+		if g.Predecessor == nil {
+			// A new chain for a store that has one: the sealer started
+			// from nothing, most often because it read another store.
+			e.Msg = "genesis starts a new chain, but the store's chain continues from the sealed head of segment " + st.last.SegmentID.String()
+			e.Hint = "did arxi-seal read another store? arxi-seal --store must name this store (with --open), so that it links the new segment"
+		}
+		return e
 	}
 	if st.last == nil && st.segments > 0 {
 		return errcode.New(errcode.Internal, "store has segments but no sealed head")

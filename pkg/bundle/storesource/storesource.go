@@ -23,8 +23,9 @@ type Source struct {
 }
 
 var (
-	_ bundle.Source = (*Source)(nil)
-	_ bundle.Finder = (*Source)(nil)
+	_ bundle.Source  = (*Source)(nil)
+	_ bundle.Finder  = (*Source)(nil)
+	_ bundle.Counter = (*Source)(nil)
 )
 
 // New returns a Source reading sn. The caller closes sn when done.
@@ -65,6 +66,15 @@ func (s *Source) Records(ctx context.Context, id scalar.UUID) iter.Seq2[evidence
 			yield(nil, err)
 		}
 	}
+}
+
+// EnvelopeCount implements bundle.Counter.
+func (s *Source) EnvelopeCount(ctx context.Context, id scalar.UUID) (uint64, error) {
+	seg, err := s.sn.Segment(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return seg.Count, nil
 }
 
 // Attachment implements bundle.Source.
