@@ -104,10 +104,7 @@ func appendMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		committedHint(err, st)
 		return c.Exit(err)
 	}
-	if err := s.Close(); err != nil {
-		return c.Exit(err)
-	}
-	return 0
+	return c.Exit(s.Close())
 }
 
 // committedHint tells the user how far the store got (SPEC §8: the error

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/zstdio"
 )
@@ -110,7 +110,7 @@ func bundleMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	// the output file, on the file system that will hold the bundle.
 	opts := bundle.Options{Progress: p.Add, ProgressTotal: p.SetTotal}
 	if *out != "" && *out != "-" {
-		opts.TempDir = filepath.Dir(*out)
+		opts.TempDir = safefile.Dir(*out)
 	}
 	if *fromStream {
 		err = fromStreamBundle(ctx, c, stdin, sel, dst, opts)

@@ -163,22 +163,20 @@ func Key(seed byte) *signing.Key {
 // TrustRoot returns a trust-root file for keys with the policy
 // "any_trusted_key", "all_must_sign" or "threshold:K".
 func TrustRoot(policy string, keys ...*signing.Key) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"keys":[`)
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(k.TrustedKey().AppendJCS(nil))
-	}
-	b.WriteString(`],"policy":`)
+	p := signing.Policy{Kind: signing.PolicyKind(policy)}
 	if n, ok := strings.CutPrefix(policy, "threshold:"); ok {
-		fmt.Fprintf(&b, `{"kind":"threshold","threshold":%s}`, n)
-	} else {
-		fmt.Fprintf(&b, `{"kind":%q}`, policy)
+		p.Kind = signing.Threshold
+		p.Threshold, _ = strconv.Atoi(n)
 	}
-	b.WriteString(`,"trust_root_version":1}`)
-	return b.Bytes()
+	tks := make([]signing.TrustedKey, len(keys))
+	for i, k := range keys {
+		tks[i] = k.TrustedKey()
+	}
+	tr, err := signing.NewTrustRoot(tks, p)
+	if err != nil {
+		panic(err)
+	}
+	return tr.AppendJCS(nil)
 }
 
 // ParseTrustRoot is TrustRoot parsed.

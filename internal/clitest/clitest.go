@@ -4,10 +4,16 @@
 package clitest
 
 import (
+	"bytes"
 	"database/sql"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite" // the "sqlite" driver of ExecSQL
@@ -19,6 +25,9 @@ import (
 // ../../testdata. Besides p.Cmds, scripts have
 //
 //	sql DB STATEMENT   run SQL on a store file directly (see ExecSQL)
+//	mkfifo PATH...     make named pipes (unix only: guard with [!unix] skip)
+//	perm PATH MODE     check a file's permission bits (octal, as ls shows them)
+//	events N FILE      write N unsealed events, one per second of claimed_at
 func Scripts(t *testing.T, p testscript.Params) {
 	t.Helper()
 	testdata, err := filepath.Abs("../../testdata")
@@ -28,6 +37,7 @@ func Scripts(t *testing.T, p testscript.Params) {
 	if p.Dir == "" {
 		p.Dir = "testdata"
 	}
+	setUmask() // scripts check the modes of the files they make
 	setup := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		env.Setenv("TESTDATA", testdata)
@@ -43,12 +53,59 @@ func Scripts(t *testing.T, p testscript.Params) {
 			}
 			ts.Check(execSQL(ts.MkAbs(args[0]), args[1]))
 		},
+		"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) == 0 {
+				ts.Fatalf("usage: mkfifo PATH...")
+			}
+			for _, a := range args {
+				if err := mkfifo(ts.MkAbs(a)); err != nil {
+					ts.Fatalf("mkfifo: %v (guard the script with [!unix] skip)", err)
+				}
+			}
+		},
+		"perm": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 2 {
+				ts.Fatalf("usage: perm PATH MODE")
+			}
+			st, err := os.Stat(ts.MkAbs(args[0]))
+			ts.Check(err)
+			want, err := strconv.ParseUint(args[1], 8, 32)
+			ts.Check(err)
+			if got := st.Mode().Perm(); (got == fs.FileMode(want)) == neg {
+				ts.Fatalf("%s has mode %04o, want %s%04o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+			}
+		},
+		"events": func(ts *testscript.TestScript, neg bool, args []string) {
+			n, err := strconv.Atoi(firstOr(args, ""))
+			if neg || len(args) != 2 || err != nil {
+				ts.Fatalf("usage: events N FILE")
+			}
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), Events(n), 0o644))
+		},
 	}
 	for name, f := range p.Cmds {
 		cmds[name] = f
 	}
 	p.Cmds = cmds
 	testscript.Run(t, p)
+}
+
+func firstOr(args []string, def string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return def
+}
+
+// Events returns n small unsealed events, claimed a second apart.
+func Events(n int) []byte {
+	var b bytes.Buffer
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i := range n {
+		fmt.Fprintf(&b, `{"actor_id":"a","adapter_id":"x","claimed_at":"%s","environment_id":"e","event_type":"e","payload":%d}`+"\n",
+			start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i)
+	}
+	return b.Bytes()
 }
 
 // ExecSQL runs statement on the SQLite file at path directly, behind the

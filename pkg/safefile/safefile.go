@@ -184,6 +184,18 @@ func Write(ctx context.Context, path string, fill func(io.Writer) error) error {
 	return writeAtomic(path, target, fill)
 }
 
+// Dir returns the directory Write keeps its temporary file in for path —
+// the directory of the file it replaces — or "" when Write writes path
+// directly (a device, a FIFO) or cannot write it. Callers put their own
+// temporary files there, on the file system that will hold the output.
+func Dir(path string) string {
+	target, direct, err := resolve(path)
+	if err != nil || direct {
+		return ""
+	}
+	return filepath.Dir(target)
+}
+
 // resolve says where path's bytes go: the regular file to replace (path
 // itself, or the end of its symlink chain), or direct for a device, FIFO
 // or descriptor.

@@ -322,3 +322,20 @@ func TestCreateNew(t *testing.T) {
 		t.Errorf("content %q", b)
 	}
 }
+
+func TestDir(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "real"), 0o755)
+	os.Symlink(filepath.Join(dir, "real", "target"), filepath.Join(dir, "link"))
+	for path, want := range map[string]string{
+		filepath.Join(dir, "new.arxb"): dir,
+		filepath.Join(dir, "link"):     filepath.Join(dir, "real"),
+		"/dev/null":                    "",
+		"/dev/stdout":                  "",
+		dir:                            "",
+	} {
+		if got := Dir(path); got != want {
+			t.Errorf("Dir(%s) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -122,3 +122,27 @@ func fromStoreTo(s *store.Store, sel bundle.Selector, w io.Writer) (*bundle.Mani
 	defer sn.Close()
 	return bundle.Build(context.Background(), storesource.New(sn), sel, w, bundle.Options{})
 }
+
+// TestProgressTotal: from a store, Build knows how many records it will
+// read before it reads them, and the progress it reports adds up to it.
+func TestProgressTotal(t *testing.T) {
+	stream := bundletest.Stream(bundletest.Options{Envelopes: 3000, PerSegment: 1000})
+	s := storetest.Fill(t, memory.New(), stream)
+	defer s.Close()
+	sn, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	var total, read int64
+	opts := bundle.Options{ProgressTotal: func(n int64) { total = n }, Progress: func(n int) { read += int64(n) }}
+	if _, err := bundle.Build(context.Background(), storesource.New(sn), bundle.Selector{All: true}, io.Discard, opts); err != nil {
+		t.Fatal(err)
+	}
+	if total != 3000+3*2 {
+		t.Errorf("total = %d, want 3006: 3000 envelopes, 3 geneses and 3 seals", total)
+	}
+	if read > total || read < total-1024 {
+		t.Errorf("progress reported %d of %d", read, total)
+	}
+}
