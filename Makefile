@@ -57,7 +57,7 @@ demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== keygen: an encrypted Ed25519 key and its trust root"
 	ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal keygen -o $(DEMO)/key.pem > $(DEMO)/key.json
-	@printf '{"keys":[%s],"policy":{"kind":"any_trusted_key"},"trust_root_version":1}\n' "$$(cat $(DEMO)/key.json)" > $(DEMO)/root.json
+	$(BIN)/arxi-verify trust-root -o $(DEMO)/root.json $(DEMO)/key.json
 	@cat $(DEMO)/root.json
 	@echo "== seal | append: testdata/demo/events.ndjson into $(DEMO)/arxi.db"
 	set -o pipefail; ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \

@@ -46,7 +46,7 @@ func wrongKind(mode Mode, head, line []byte) *errcode.Error {
 	}
 	rec := obj.Get("record")
 	switch {
-	case !rec.Exists() && obj.Get("event_type").Exists():
+	case !rec.Exists() && obj.Get("event_type").Exists(), rec.Str == "unsealed":
 		if mode == Sealed {
 			return wrong("the input holds unsealed events, not a sealed stream", "unsealed events: pipe them through arxi-seal")
 		}

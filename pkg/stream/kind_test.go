@@ -28,6 +28,7 @@ func TestWrongKind(t *testing.T) {
 		hint     string
 	}{
 		{"events to a sealed reader", event, Sealed, errcode.InputWrongKind, "pipe them through arxi-seal"},
+		{"events marked unsealed", `{"record":"unsealed"}` + "\n", Sealed, errcode.InputWrongKind, "pipe them through arxi-seal"},
 		{"a bundle to a sealed reader", manifest, Sealed, errcode.InputWrongKind, "arxi-verify"},
 		{"a bundle to arxi-seal", manifest, Unsealed, errcode.InputWrongKind, "arxi-verify"},
 		{"receipts", receipt, Sealed, errcode.InputWrongKind, "arxi-bundle --store"},
