@@ -143,13 +143,19 @@ func (c *Command) CommandLineOnly(names ...string) {
 	}
 }
 
-// Args returns the positional arguments.
-func (c *Command) Args() []string { return c.args }
+// Args returns the positional arguments (those of c.Flags.Parse, for a
+// command that parses its flag set itself).
+func (c *Command) Args() []string {
+	if c.args == nil {
+		return c.Flags.Args()
+	}
+	return c.args
+}
 
 // Arg returns positional argument i, or "" when there is none.
 func (c *Command) Arg(i int) string {
-	if i < len(c.args) {
-		return c.args[i]
+	if args := c.Args(); i < len(args) {
+		return args[i]
 	}
 	return ""
 }

@@ -479,11 +479,11 @@ func secretFile(key, path string, strict, owner bool) error {
 	if err != nil {
 		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: "cannot use the file", Err: unwrapPath(err)}
 	}
-	if !st.Mode().IsRegular() {
-		return bad("is not a regular file")
-	}
-	if strict && st.Mode().Perm()&0o077 != 0 {
-		return bad(fmt.Sprintf("the file is readable or writable by group or others (mode %04o); chmod 600 it", st.Mode().Perm()))
+	// A regular file, and with strict one only its owner may read: the
+	// toolkit's one check of secret files (pkg/safefile).
+	if _, err := (safefile.Input{What: "the file", Code: errcode.ConfigInvalid, Private: strict}).Check(path); err != nil {
+		e, _ := errcode.As(err)
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: e.Msg, Hint: e.Hint}
 	}
 	if owner {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
