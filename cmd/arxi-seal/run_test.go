@@ -14,6 +14,7 @@ import (
 	"arxi.dev/arxi/internal/clitest"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/stream"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -22,8 +23,26 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"arxi-seal": main})
 }
 
+// TestScripts runs testdata/*.txtar with fast.pem in the work directory:
+// an encrypted key (passphrase "fast-pass") whose PBKDF2 cost is low, so
+// scripts can open encrypted keys cheaply, and fast.json, its entry.
 func TestScripts(t *testing.T) {
-	clitest.Scripts(t, testscript.Params{})
+	k, err := signing.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := k.MarshalPEM([]byte("fast-pass"), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clitest.Scripts(t, testscript.Params{
+		Setup: func(env *testscript.Env) error {
+			if err := os.WriteFile(filepath.Join(env.WorkDir, "fast.pem"), pem, 0o600); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(env.WorkDir, "fast.json"), append(k.TrustedKey().AppendJCS(nil), '\n'), 0o644)
+		},
+	})
 }
 
 func runSeal(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {

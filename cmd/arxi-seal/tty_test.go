@@ -42,14 +42,15 @@ func TestInterruptOnTerminal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			term := clitest.NewTerminal(t)
 			var out bytes.Buffer
-			cmd := command(t, "--recorder-id", "r")
+			// Progress, drawn at once, shows when the typed line is sealed.
+			cmd := command(t, "--recorder-id", "r", "--progress", "always")
 			cmd.Stdout = &out
 			if err := term.Start(cmd); err != nil {
 				t.Fatal(err)
 			}
 			term.Expect(t, "arxi-seal: reading from stdin (Ctrl-D to end)")
 			term.Type(t, good) // one event, typed
-			term.Expect(t, `"payload":{"ok":true}}`+"\r\n")
+			term.Expect(t, "sealing 1 envelopes")
 			tc.stop(t, term, cmd)
 			if code := clitest.Wait(t, cmd); code != tc.code {
 				t.Errorf("exit %d, want %d; terminal: %q", code, tc.code, term.Output())
