@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"arxi.dev/arxi/internal/ctxwait"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/safefile"
 	"golang.org/x/term"
@@ -60,27 +61,17 @@ func (c *Command) Input(ctx context.Context, path string, stdin io.Reader) (io.R
 		return f, nil
 	}
 	// A FIFO (a shell's <(…) too) blocks its open until a writer comes.
-	type opened struct {
-		f   *os.File
-		err error
+	f, err := ctxwait.Do(ctx, func() (*os.File, error) { return os.Open(path) }, func(f *os.File) { f.Close() })
+	switch {
+	case err != nil && err == ctx.Err():
+		return nil, err
+	case err != nil:
+		return nil, fail(err)
 	}
-	ch := make(chan opened, 1)
-	go func() {
-		f, err := os.Open(path)
-		ch <- opened{f, err}
-	}()
-	select {
-	case o := <-ch:
-		if o.err != nil {
-			return nil, fail(o.err)
-		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{Interruptible(ctx, o.f), o.f}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{Interruptible(ctx, f), f}, nil
 }
 
 // Output writes a command's output with fill: to stdout for "" and "-",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"arxi.dev/arxi/internal/ctxwait"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/signing"
 	"golang.org/x/term"
@@ -83,28 +84,16 @@ func (p *Passphrase) read(ctx context.Context, fd int, prompt string) ([]byte, e
 	}
 	p.c.progress.clear()
 	fmt.Fprint(p.c.Stderr, prompt)
-	type result struct {
-		b   []byte
-		err error
+	b, err := ctxwait.Do(ctx, func() ([]byte, error) { return term.ReadPassword(fd) }, nil)
+	fmt.Fprintln(p.c.Stderr)
+	switch {
+	case err != nil && err == ctx.Err():
+		term.Restore(fd, state) // the read goes on; echo comes back now
+		return nil, err
+	case err != nil:
+		return nil, errcode.Wrap(errcode.IOFailed, err, "read the passphrase")
+	case len(b) > signing.MaxPassphrase:
+		return nil, errcode.New(errcode.KeyPassphrase, "the passphrase exceeds %d bytes", signing.MaxPassphrase)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		b, err := term.ReadPassword(fd)
-		ch <- result{b, err}
-	}()
-	select {
-	case r := <-ch:
-		fmt.Fprintln(p.c.Stderr)
-		if r.err != nil {
-			return nil, errcode.Wrap(errcode.IOFailed, r.err, "read the passphrase")
-		}
-		if len(r.b) > signing.MaxPassphrase {
-			return nil, errcode.New(errcode.KeyPassphrase, "the passphrase exceeds %d bytes", signing.MaxPassphrase)
-		}
-		return r.b, nil
-	case <-ctx.Done():
-		term.Restore(fd, state)
-		fmt.Fprintln(p.c.Stderr)
-		return nil, ctx.Err()
-	}
+	return b, nil
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"io"
+
+	"arxi.dev/arxi/internal/ctxwait"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -90,16 +92,13 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 		r.buf = make([]byte, len(p))
 	}
 	buf := r.buf[:len(p)]
-	done := make(chan readResult, 1)
-	go func() {
+	res, err := ctxwait.Do(r.ctx, func() (readResult, error) {
 		n, err := r.f.Read(buf)
-		done <- readResult{n, err}
-	}()
-	select {
-	case res := <-done:
-		return copy(p, buf[:res.n]), res.err
-	case <-r.ctx.Done():
-		r.buf, r.err = nil, r.ctx.Err()
-		return 0, r.err
+		return readResult{n, err}, nil
+	}, nil)
+	if err != nil {
+		r.buf, r.err = nil, err
+		return 0, err
 	}
+	return copy(p, buf[:res.n]), res.err
 }

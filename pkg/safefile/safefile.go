@@ -51,6 +51,7 @@ import (
 	"strconv"
 	"strings"
 
+	"arxi.dev/arxi/internal/ctxwait"
 	"arxi.dev/arxi/pkg/errcode"
 )
 
@@ -277,31 +278,16 @@ func isNumber(s string) bool {
 // truncation (a regular file behind a descriptor is appended to, as the
 // shell opened it).
 func writeDirect(ctx context.Context, path string, fill func(io.Writer) error) error {
-	type opened struct {
-		f   *os.File
-		err error
+	// Opening a FIFO waits for its reader.
+	f, err := ctxwait.Do(ctx, func() (*os.File, error) { return os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0) },
+		func(f *os.File) { f.Close() })
+	switch {
+	case err != nil && err == ctx.Err():
+		return errcode.Wrap(errcode.IOFailed, err, "open output %s", path)
+	case err != nil:
+		return &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "open output", Err: unwrapPath(err)}
 	}
-	ch := make(chan opened, 1)
-	go func() {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-		ch <- opened{f, err}
-	}()
-	var f *os.File
-	select {
-	case o := <-ch:
-		if o.err != nil {
-			return &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "open output", Err: unwrapPath(o.err)}
-		}
-		f = o.f
-	case <-ctx.Done():
-		go func() { // the open may still succeed; close what it opens
-			if o := <-ch; o.f != nil {
-				o.f.Close()
-			}
-		}()
-		return errcode.Wrap(errcode.IOFailed, ctx.Err(), "open output %s", path)
-	}
-	err := fill(f)
+	err = fill(f)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = &errcode.Error{Code: errcode.IOFailed, Path: path, Msg: "close output", Err: unwrapPath(cerr)}
 	}
