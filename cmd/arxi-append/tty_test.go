@@ -40,7 +40,7 @@ func TestPipelineLastStage(t *testing.T) {
 	r.Close()
 	w.Write(sealed)
 	w.Close()
-	if code := clitest.Wait(t, cmd); code != 0 {
+	if code := term.Wait(t, cmd); code != 0 {
 		t.Fatalf("exit %d: %q", code, term.Output())
 	}
 	term.Expect(t, "\x1b[Kappending ")
@@ -55,7 +55,7 @@ func TestPipelineLastStage(t *testing.T) {
 	}
 	term.Expect(t, "arxi-append: reading from stdin (Ctrl-D to end)")
 	term.Type(t, "\x03")
-	if code := clitest.Wait(t, cmd); code != 130 || strings.Contains(term.Output(), "error") {
+	if code := term.Wait(t, cmd); code != 130 || strings.Contains(term.Output(), "error") {
 		t.Errorf("Ctrl-C: exit %d, %q", code, term.Output())
 	}
 }

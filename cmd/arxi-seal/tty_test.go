@@ -52,7 +52,7 @@ func TestInterruptOnTerminal(t *testing.T) {
 			term.Type(t, good) // one event, typed
 			term.Expect(t, "sealing 1 envelopes")
 			tc.stop(t, term, cmd)
-			if code := clitest.Wait(t, cmd); code != tc.code {
+			if code := term.Wait(t, cmd); code != tc.code {
 				t.Errorf("exit %d, want %d; terminal: %q", code, tc.code, term.Output())
 			}
 			if strings.Contains(term.Output(), "error") {
@@ -105,7 +105,7 @@ func TestProgressOnTerminal(t *testing.T) {
 		if err := term.Start(cmd); err != nil {
 			t.Fatal(err)
 		}
-		return term, clitest.Wait(t, cmd)
+		return term, term.Wait(t, cmd)
 	}
 
 	t.Run("last stage draws", func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestKeygenPrompt(t *testing.T) {
 	term.Type(t, "typed secret\r")
 	term.Expect(t, "the same again: ")
 	term.Type(t, "typed secret\r")
-	if code := clitest.Wait(t, cmd); code != 0 {
+	if code := term.Wait(t, cmd); code != 0 {
 		t.Fatalf("keygen exit %d: %q", code, term.Output())
 	}
 	if strings.Contains(term.Output(), "typed secret") {
@@ -191,7 +191,7 @@ func TestKeygenPrompt(t *testing.T) {
 	term.Type(t, "one\r")
 	term.Expect(t, "the same again: ")
 	term.Type(t, "two\r")
-	if code := clitest.Wait(t, cmd); code != 2 || !strings.Contains(term.Output(), "key.passphrase: the two passphrases differ") {
+	if code := term.Wait(t, cmd); code != 2 || !strings.Contains(term.Output(), "key.passphrase: the two passphrases differ") {
 		t.Errorf("mismatch: exit %d, %q", code, term.Output())
 	}
 	if _, err := os.Stat(filepath.Join(cmd.Dir, "key.pem")); err == nil {

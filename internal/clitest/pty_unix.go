@@ -106,6 +106,23 @@ func (term *Terminal) Expect(t *testing.T, want string) {
 	t.Fatalf("the terminal never showed %q; it shows %q", want, term.Output())
 }
 
+// Wait waits for cmd, started on the terminal, to exit, then reads what it
+// left on the terminal before returning its exit status, so Output holds
+// everything the command wrote. A terminal runs one command.
+func (term *Terminal) Wait(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	code := Wait(t, cmd)
+	// With the last descriptor of the terminal side closed, the reader gets
+	// the rest of the output and then an error.
+	term.Tty.Close()
+	select {
+	case <-term.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the terminal's output was not drained")
+	}
+	return code
+}
+
 // Wait waits for cmd to exit and returns its exit status, killing it and
 // failing the test if it has not exited after a generous while.
 func Wait(t *testing.T, cmd *exec.Cmd) int {
