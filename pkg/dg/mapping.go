@@ -10,6 +10,7 @@ import (
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/redact"
 	"arxi.dev/arxi/pkg/scalar"
 )
 
@@ -88,7 +89,7 @@ func (rp *Runpack) Map(cfg Config, emit Emit) (Stats, error) {
 		return st, err
 	}
 	mp := &mapper{
-		rp: rp, cfg: cfg, red: newRedactor(cfg.policy()), emitted: map[scalar.Digest]bool{}, emit: emit,
+		rp: rp, cfg: cfg, red: cfg.policy().Redactor(), emitted: map[scalar.Digest]bool{}, emit: emit,
 		content: evidence.Content{
 			ActorID:       cfg.actor(),
 			EnvironmentID: env,
@@ -193,7 +194,7 @@ func (rp *Runpack) plan(cfg Config) ([]planned, error) {
 type mapper struct {
 	rp          *Runpack
 	cfg         Config
-	red         *redactor
+	red         *redact.Redactor
 	emit        Emit
 	emitted     map[scalar.Digest]bool
 	content     evidence.Content
@@ -250,7 +251,7 @@ func (mp *mapper) envelope(p planned, payload []byte) error {
 
 // recordPayload builds a record envelope's payload.
 func (mp *mapper) recordPayload(s *source, r *record) []byte {
-	rec, paths := mp.red.redact(s.name, r.canon)
+	rec, paths := mp.red.Redact(s.name, r.canon)
 	b := mp.buf[:0]
 	b = append(b, `{"dg_time":`...)
 	if r.hasTime {
@@ -285,14 +286,7 @@ func (mp *mapper) tail(b, rec []byte, paths []string) []byte {
 }
 
 func appendRedactions(b []byte, paths []string) []byte {
-	b = append(b, `,"redactions":[`...)
-	for i, p := range paths {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = canonical.AppendString(b, p)
-	}
-	return append(b, ']')
+	return redact.AppendList(append(b, `,"redactions":`...), paths)
 }
 
 // runpackPayload builds the dg.runpack payload: the manifest's metadata
@@ -300,7 +294,7 @@ func appendRedactions(b []byte, paths []string) []byte {
 // integrity status.
 func (mp *mapper) runpackPayload() []byte {
 	m := mp.rp.Manifest
-	meta, paths := mp.red.redact("manifest", string(m.meta))
+	meta, paths := mp.red.Redact("manifest", string(m.meta))
 	status := "verified"
 	if !mp.rp.Verified() {
 		status = "anomaly"

@@ -156,11 +156,11 @@ func (t *Transcript) Map(cfg Config, emit Emit) (Stats, error) {
 		AdapterID:     scalar.MustToken(AdapterID),
 		TraceID:       scalar.MustLabel(sumHex),
 	}
-	red := newRedactor(cfg.policy())
+	red := cfg.policy().Redactor()
 	var buf []byte
 	for i, e := range t.entries {
 		for _, side := range [2]struct{ event, rec string }{{EventMCPRequest, e.request}, {EventMCPResponse, e.reply}} {
-			rec, paths := red.redact(side.event, side.rec)
+			rec, paths := red.Redact(side.event, side.rec)
 			b := append(buf[:0], `{"mapping_version":"`+MappingVersion+`","method":`...)
 			b = canonical.AppendString(b, e.method)
 			b = append(b, `,"record":`...)
