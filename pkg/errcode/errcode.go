@@ -91,6 +91,10 @@ const (
 	KeyMalformed            Code = "key.malformed"
 	KeyPassphrase           Code = "key.passphrase"
 	KeyPlainRefused         Code = "key.plain_refused"
+	OpenClawSequenceGap     Code = "openclaw.sequence_gap"
+	OpenClawTranscriptTree  Code = "openclaw.transcript_tree"
+	OpenClawUnpairedTool    Code = "openclaw.unpaired_tool"
+	OpenClawVersion         Code = "openclaw.unsupported_version"
 	RequestHeaderInvalid    Code = "request.header_invalid"
 	RequestHeadersTooLarge  Code = "request.headers_too_large"
 	RequestMethodNotAllowed Code = "request.method_not_allowed"
@@ -168,6 +172,10 @@ var Registry = []Info{
 	{KeyMalformed, ExitUsage, 500, "a key file is not a valid PKCS#8 PEM Ed25519 key"},
 	{KeyPassphrase, ExitUsage, 500, "an encrypted key's passphrase is missing or wrong"},
 	{KeyPlainRefused, ExitUsage, 500, "an unencrypted key was given without --insecure-plain-key"},
+	{OpenClawSequenceGap, ExitInvalid, 422, "an OpenClaw capture's agent events do not read 1, 2, 3, … within a run attempt: a gap, a duplicate or an out-of-order seq (or, with --frame-seq, a frame seq gap); one line per finding (OPENCLAW.md §3)"},
+	{OpenClawTranscriptTree, ExitInvalid, 422, "an OpenClaw session transcript repeats an entry id or names a parentId that is no earlier entry (OPENCLAW.md §3)"},
+	{OpenClawUnpairedTool, ExitInvalid, 422, "with --require-paired: an OpenClaw tool call without its result, or a result without its call (OPENCLAW.md §4)"},
+	{OpenClawVersion, ExitRejected, 400, "an OpenClaw session transcript's header has a version other than absent (1), 1, 2 or 3"},
 	{RequestHeaderInvalid, ExitRejected, 400, "a request header has an invalid value (a correlation id that is not 1-128 printable ASCII, say); the message names it"},
 	{RequestHeadersTooLarge, ExitRejected, 431, "the request's headers exceed max_header_bytes"},
 	{RequestMethodNotAllowed, ExitRejected, 405, "the route does not take this method; the Allow header lists those it takes"},
