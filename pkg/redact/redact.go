@@ -158,6 +158,7 @@ type Redactor struct {
 	out      []byte
 	paths    []string
 	keyCache map[string]bool
+	hashBuf  []byte
 }
 
 // Redactor returns a new Redactor of the policy.
@@ -183,7 +184,7 @@ func (r *Redactor) Redact(source, canon string) ([]byte, []string) {
 		r.arena = append(r.arena, state{p: i})
 	}
 	if whole {
-		r.out = appendMarker(r.out, canon, "redacted")
+		r.out = r.marker(r.out, canon, "redacted")
 		r.paths = append(r.paths, r.pol.syntax.root())
 		return r.out, r.paths
 	}
@@ -196,7 +197,7 @@ func (r *Redactor) Redact(source, canon string) ([]byte, []string) {
 	// The redactions list is bounded too, so that record and list together
 	// always fit in an envelope payload (SPEC §16).
 	if len(r.out) > r.pol.maxRecord || pathBytes > maxRedactionsBytes {
-		r.out = appendMarker(r.out[:0], canon, "truncated")
+		r.out = r.marker(r.out[:0], canon, "truncated")
 		r.paths = append(r.paths[:0], r.pol.syntax.root())
 		return r.out, r.paths
 	}
@@ -252,7 +253,7 @@ func (r *Redactor) value(lo, hi int) {
 		dlen, _ := r.skipString()
 		raw := r.src[start:r.pos]
 		if dlen > r.pol.maxString {
-			r.out = appendMarker(r.out, raw, "truncated")
+			r.out = r.marker(r.out, raw, "truncated")
 			r.paths = append(r.paths, r.pol.syntax.render(r.path))
 		} else {
 			r.out = append(r.out, raw...)
@@ -293,7 +294,7 @@ func (r *Redactor) child(s pathSeg, lo, hi int, sensitive bool) {
 	if r.pos < len(r.src) && (matched && !strings.HasPrefix(r.src[r.pos:], "null") || matchedString && r.src[r.pos] == '"') {
 		vstart := r.pos
 		r.skipValue()
-		r.out = appendMarker(r.out, r.src[vstart:r.pos], "redacted")
+		r.out = r.marker(r.out, r.src[vstart:r.pos], "redacted")
 		r.paths = append(r.paths, r.pol.syntax.render(r.path))
 	} else {
 		r.value(start, len(r.arena))
@@ -309,21 +310,29 @@ func (r *Redactor) child(s pathSeg, lo, hi int, sensitive bool) {
 func (r *Redactor) skipString() (n int, esc bool) {
 	i := r.pos + 1
 	for i < len(r.src) {
-		switch r.src[i] {
-		case '"':
-			r.pos = i + 1
-			return n, esc
-		case '\\':
+		// Runs without escapes are skipped whole.
+		q := strings.IndexByte(r.src[i:], '"')
+		if q < 0 {
+			q = len(r.src) - i
+		}
+		if b := strings.IndexByte(r.src[i:i+q], '\\'); b >= 0 {
+			n += b
+			i += b
 			esc = true
 			if i+1 < len(r.src) && r.src[i+1] == 'u' {
 				i += 6
 			} else {
 				i += 2
 			}
-		default:
-			i++
+			n++
+			continue
 		}
-		n++
+		n += q
+		i += q
+		if i < len(r.src) {
+			r.pos = i + 1
+			return n, esc
+		}
 	}
 	r.pos = len(r.src)
 	return n, esc
@@ -395,10 +404,10 @@ func (r *Redactor) sensitive(key string) bool {
 	return s
 }
 
-// appendMarker appends the replacement for the value whose JCS form is
-// canon.
-func appendMarker(b []byte, canon, kind string) []byte {
-	sum := sha256.Sum256([]byte(canon))
+// marker appends the replacement for the value whose JCS form is canon.
+func (r *Redactor) marker(b []byte, canon, kind string) []byte {
+	r.hashBuf = append(r.hashBuf[:0], canon...)
+	sum := sha256.Sum256(r.hashBuf)
 	b = append(b, `{"bytes":`...)
 	b = strconv.AppendInt(b, int64(len(canon)), 10)
 	if kind == "redacted" {

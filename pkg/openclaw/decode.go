@@ -1,0 +1,430 @@
+package openclaw
+
+import (
+	"strconv"
+	"strings"
+
+	"arxi.dev/arxi/pkg/canonical"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/jsonobj"
+	"arxi.dev/arxi/pkg/scalar"
+	"github.com/tidwall/gjson"
+)
+
+// maxMillis is 9999-12-31T23:59:59.999Z, the last instant of SPEC §2.
+const maxMillis = 253402300799999
+
+// event is one decoded agent payload.
+type event struct {
+	canon      string // the payload's canonical JSON (the record)
+	runID      scalar.Label
+	seq        uint64
+	hasSeq     bool
+	stream     string
+	phase      string
+	hasPhase   bool
+	ts         scalar.Timestamp
+	sessionKey scalar.Label // zero for none
+	actor      scalar.Label // from agentId or the session key; zero for none
+	toolCallID string       // "" for none
+	toolName   string
+	notice     bool // the gateway's gap notice
+}
+
+// frameKind says what a frame line holds.
+type frameKind uint8
+
+const (
+	frameAgent   frameKind = iota // an agent event
+	frameSkipped                  // another event, a request or a response
+	frameHello                    // a hello-ok response: a new connection
+)
+
+// decoder decodes the lines of one capture strictly. Its errors name the
+// JSON path of the value ("$.payload.seq"); the caller adds the line.
+type decoder struct {
+	st    jsonobj.Style // the root's
+	sub   map[string]*jsonobj.Style
+	canon canonical.Canonicalizer
+	buf   []byte
+	// members holds the members of the objects being decoded, by depth:
+	// frame, payload, data.
+	members [3][]jsonobj.Member
+	actors  map[string]scalar.Label // agent:<id> by agentId or session key
+}
+
+func newDecoder() *decoder {
+	return &decoder{st: jsonobj.Style{Root: "$", Document: true}, sub: map[string]*jsonobj.Style{}, actors: map[string]scalar.Label{}}
+}
+
+// style is the Style of the values at path.
+func (d *decoder) style(path string) *jsonobj.Style {
+	st := d.sub[path]
+	if st == nil {
+		st = &jsonobj.Style{Root: path, Document: true}
+		d.sub[path] = st
+	}
+	return st
+}
+
+// object decodes v, at the root of st, as an object whose members are
+// split into the buffer of the given depth. It is st.Object without an
+// allocation per object.
+func (d *decoder) object(st *jsonobj.Style, v jsonobj.Value, depth int) (jsonobj.Object, error) {
+	if v.Type() != jsonobj.ObjectType {
+		return st.Object(v) // the error
+	}
+	ms := d.members[depth][:0]
+	gjson.Parse(v.Raw).ForEach(func(k, val gjson.Result) bool {
+		ms = append(ms, jsonobj.Member{Key: k.Str, Value: jsonobj.Of(val)})
+		return true
+	})
+	d.members[depth] = ms
+	return st.Members(ms), nil
+}
+
+// uintOf is o.Uint(key) without its allocation on the common path.
+func uintOf(o *jsonobj.Object, key string) (uint64, error) {
+	if v := o.Get(key); plainDigits(v.Raw) {
+		if n, err := strconv.ParseUint(v.Raw, 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	return o.Uint(key)
+}
+
+// intOf is o.Int(key) without its allocation on the common path.
+func intOf(o *jsonobj.Object, key string) (int64, error) {
+	if v := o.Get(key); plainDigits(v.Raw) {
+		if n, err := strconv.ParseInt(v.Raw, 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	return o.Int(key)
+}
+
+// plainDigits reports whether s is a non-empty run of decimal digits.
+func plainDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// actor is the label "agent:"+id, cached.
+func (d *decoder) actor(id string) (scalar.Label, error) {
+	if l, ok := d.actors[id]; ok {
+		return l, nil
+	}
+	l, err := scalar.ParseLabel("agent:" + id)
+	if err == nil && len(d.actors) < 4096 {
+		d.actors[strings.Clone(id)] = l
+	}
+	return l, err
+}
+
+// parse validates line as strict JSON whose record nests at most
+// maxRecordDepth levels (one more for a frame, whose record is its
+// payload) and returns its canonical form, valid until the next call.
+func (d *decoder) parse(line []byte, frame bool) (string, error) {
+	depth := maxRecordDepth
+	if frame {
+		depth++
+	}
+	d.canon.MaxDepth = depth
+	out, err := d.canon.Append(d.buf[:0], line)
+	if err != nil {
+		return "", d.parseError(line, err, depth, frame)
+	}
+	d.buf = out
+	return string(out), nil
+}
+
+// parseError names, where it can, the path of the value the canonicaliser
+// refused: the first value in document order that it refuses on its own,
+// or the first container nested too deep.
+func (d *decoder) parseError(line []byte, err error, depth int, frame bool) error {
+	e, ok := errcode.As(err)
+	if !ok {
+		return errcode.Wrap(errcode.InputMalformedJSON, err, "invalid JSON")
+	}
+	e2 := *e
+	if e.Code == errcode.InputTooDeep {
+		what := "the record"
+		if frame {
+			what = "the frame"
+		}
+		e2.Msg = what + " nests deeper than " + strconv.Itoa(depth) + " levels, so its envelope would nest deeper than the 64 of SPEC §3 (" + e.Msg + ")"
+	}
+	if line = trimSpace(line); len(line) > 0 && (line[0] == '{' || line[0] == '[') {
+		e2.Field = locate(&d.st, jsonobj.Value{Raw: string(line)}, "$", e.Code, 1, depth)
+	}
+	return &e2
+}
+
+func trimSpace(b []byte) []byte {
+	return []byte(strings.Trim(string(b), " \t\r\n"))
+}
+
+// locate returns the path of the first value inside v (at path, nested
+// level levels deep) that canonical JSON refuses with code on its own, or
+// of the first container deeper than max when code is input.too_deep; ""
+// when there is none. It runs only on lines already refused, so its cost
+// does not matter.
+func locate(st *jsonobj.Style, v jsonobj.Value, path string, code errcode.Code, level, max int) string {
+	switch v.Type() {
+	case jsonobj.Array:
+		if level > max {
+			return tooDeep(path, code)
+		}
+		at := *st
+		at.Root = path
+		list, err := at.List(v)
+		if err != nil {
+			return ""
+		}
+		found := ""
+		list.Each(func(i int, e jsonobj.Value) error {
+			if found = locate(st, e, list.IndexPath(i), code, level+1, max); found != "" {
+				return errStop
+			}
+			return nil
+		})
+		return found
+	case jsonobj.ObjectType:
+		if level > max {
+			return tooDeep(path, code)
+		}
+		o, err := st.ObjectAt(path, v)
+		if err != nil {
+			return ""
+		}
+		seen := make(map[string]bool, o.Len())
+		for _, m := range o.Members() {
+			if code == errcode.InputMalformedJSON && seen[m.Key] {
+				return path // a duplicate key
+			}
+			seen[m.Key] = true
+			if found := locate(st, m.Value, o.KeyPath(m.Key), code, level+1, max); found != "" {
+				return found
+			}
+		}
+		return ""
+	}
+	if _, err := canonical.Transform([]byte(v.Raw)); err != nil && errcode.CodeOf(err) == code {
+		return path
+	}
+	return ""
+}
+
+func tooDeep(path string, code errcode.Code) string {
+	if code == errcode.InputTooDeep {
+		return path
+	}
+	return ""
+}
+
+// errStop ends a walk early.
+var errStop = errcode.New(errcode.Internal, "stop")
+
+// frame decodes a frame line: an agent event into ev (with the frame's
+// seq, or -1), or the kind of frame skipped, named for the count on
+// stderr ("event tick", "res").
+func (d *decoder) frame(line []byte, ev *event) (kind frameKind, name string, frameSeq int64, err error) {
+	canon, err := d.parse(line, true)
+	if err != nil {
+		return 0, "", -1, err
+	}
+	o, err := d.object(&d.st, jsonobj.Value{Raw: canon}, 0)
+	if err != nil {
+		return 0, "", -1, err
+	}
+	typ, err := o.String("type")
+	if err != nil {
+		return 0, "", -1, err
+	}
+	frameSeq = -1
+	switch typ {
+	case "event":
+		if err := o.Only("event", "payload", "seq", "stateVersion", "type"); err != nil {
+			return 0, "", -1, err
+		}
+		name, err := o.String("event")
+		if err != nil {
+			return 0, "", -1, err
+		}
+		if o.Has("seq") {
+			n, err := uintOf(&o, "seq")
+			if err != nil {
+				return 0, "", -1, err
+			}
+			frameSeq = int64(n) // ≤ 2^53: the canonicaliser refuses more
+		}
+		if name != "agent" {
+			return frameSkipped, "event " + name, frameSeq, nil
+		}
+		payload := o.Get("payload")
+		p, err := d.object(d.style("$.payload"), payload, 1)
+		if err != nil {
+			return 0, "", -1, err
+		}
+		return frameAgent, "", frameSeq, d.agent(&p, payload.Raw, "$.payload.data", ev)
+	case "req":
+		if err := o.Only("id", "method", "params", "type"); err != nil {
+			return 0, "", -1, err
+		}
+		if _, err := o.String("id"); err != nil {
+			return 0, "", -1, err
+		}
+		if _, err := o.String("method"); err != nil {
+			return 0, "", -1, err
+		}
+		return frameSkipped, "req", -1, nil
+	case "res":
+		if err := o.Only("error", "id", "ok", "payload", "type"); err != nil {
+			return 0, "", -1, err
+		}
+		if _, err := o.String("id"); err != nil {
+			return 0, "", -1, err
+		}
+		if _, err := o.Bool("ok"); err != nil {
+			return 0, "", -1, err
+		}
+		if p, ok, _ := o.OptObject("payload"); ok {
+			if t, _, _ := p.OptString("type"); t == "hello-ok" {
+				return frameHello, "res", -1, nil
+			}
+		}
+		return frameSkipped, "res", -1, nil
+	}
+	return 0, "", -1, o.Errorf("type", "unknown frame type %s: want event, req or res", errcode.Abbrev(strconv.Quote(typ), 64))
+}
+
+// payload decodes a bare agent payload line.
+func (d *decoder) payload(line []byte, ev *event) error {
+	canon, err := d.parse(line, false)
+	if err != nil {
+		return err
+	}
+	o, err := d.object(&d.st, jsonobj.Value{Raw: canon}, 1)
+	if err != nil {
+		return err
+	}
+	return d.agent(&o, canon, "$.data", ev)
+}
+
+// agent decodes an agent payload (OPENCLAW.md §1) into ev; canon is its
+// canonical text and dataPath the path of its data.
+func (d *decoder) agent(o *jsonobj.Object, canon, dataPath string, ev *event) error {
+	*ev = event{canon: canon}
+	var err error
+	if ev.runID, err = label(o, "runId", "a trace_id"); err != nil {
+		return err
+	}
+	if ev.stream, err = o.String("stream"); err != nil {
+		return err
+	}
+	if ev.stream == "" {
+		return o.Errorf("stream", "must not be empty")
+	}
+	ms, err := intOf(o, "ts")
+	if err != nil {
+		return err
+	}
+	if ev.ts, err = millis(o, "ts", ms); err != nil {
+		return err
+	}
+	data, err := d.object(d.style(dataPath), o.Get("data"), 2)
+	if err != nil {
+		return err
+	}
+	if ph, ok, _ := data.OptString("phase"); ok {
+		ev.phase, ev.hasPhase = ph, true
+	}
+	if ev.stream == "error" {
+		if r, _, _ := data.OptString("reason"); r == "seq gap" {
+			ev.notice = true
+			for _, k := range []string{"expected", "received"} {
+				if _, err := uintOf(&data, k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if o.Has("seq") || !ev.notice {
+		if ev.seq, err = uintOf(o, "seq"); err != nil {
+			return err
+		}
+		ev.hasSeq = !ev.notice
+	}
+	if s, ok, err := o.OptString("sessionKey"); err != nil {
+		return err
+	} else if ok {
+		if ev.sessionKey, err = scalar.ParseLabel(s); err != nil {
+			return o.Invalid("sessionKey", errcode.Wrap(errcode.InputFieldInvalid, err, "cannot be a session_id"))
+		}
+	}
+	if _, _, err := o.OptString("sessionId"); err != nil {
+		return err
+	}
+	if id, ok, err := o.OptString("agentId"); err != nil {
+		return err
+	} else if ok {
+		if ev.actor, err = d.actor(id); err != nil {
+			return o.Invalid("agentId", errcode.Wrap(errcode.InputFieldInvalid, err, "agent:<agentId> cannot be an actor_id"))
+		}
+	} else if id, ok := sessionAgent(ev.sessionKey.String()); ok {
+		ev.actor, _ = d.actor(id) // a part of a label: valid but for an empty id, refused by sessionAgent
+	}
+	if ev.stream == "tool" {
+		if id, ok, err := data.OptString("toolCallId"); err != nil {
+			return err
+		} else if ok {
+			if _, err := scalar.ParseLabel(id); err != nil {
+				return data.Invalid("toolCallId", errcode.Wrap(errcode.InputFieldInvalid, err, "not a tool call id"))
+			}
+			ev.toolCallID = id
+		}
+		if ev.toolName, _, err = data.OptString("name"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionAgent is the <id> of a session key agent:<id>:….
+func sessionAgent(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "agent:")
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, ":")
+	return id, ok && id != ""
+}
+
+// label decodes o.key as a string that is also a valid Arxi label.
+func label(o *jsonobj.Object, key, what string) (scalar.Label, error) {
+	s, err := o.String(key)
+	if err != nil {
+		return scalar.Label{}, err
+	}
+	l, err := scalar.ParseLabel(s)
+	if err != nil {
+		msg := err.Error()
+		if e, ok := errcode.As(err); ok {
+			msg = e.Msg
+		}
+		return scalar.Label{}, o.Errorf(key, "cannot be %s: %s", what, msg)
+	}
+	return l, nil
+}
+
+// millis checks that ms (o.key) is an instant Arxi records.
+func millis(o *jsonobj.Object, key string, ms int64) (scalar.Timestamp, error) {
+	if ms < 0 || ms > maxMillis {
+		return scalar.Timestamp{}, o.Errorf(key, "%d ms is outside the range Arxi records (1970-01-01 to 9999-12-31)", ms)
+	}
+	return scalar.UnixMilliTimestamp(ms)
+}
