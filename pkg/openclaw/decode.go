@@ -127,8 +127,10 @@ func (d *decoder) actor(id string) (scalar.Label, error) {
 
 // parse validates line as strict JSON whose record nests at most
 // maxRecordDepth levels (one more for a frame, whose record is its
-// payload) and returns its canonical form, valid until the next call.
-func (d *decoder) parse(line []byte, frame bool) (string, error) {
+// payload) and keeps its canonical form in d.buf until the next call.
+// The line's fields are then decoded from the line itself, whose number
+// literals are as written (the canonical form writes 1.0 as 1).
+func (d *decoder) parse(line []byte, frame bool) error {
 	depth := maxRecordDepth
 	if frame {
 		depth++
@@ -136,10 +138,10 @@ func (d *decoder) parse(line []byte, frame bool) (string, error) {
 	d.canon.MaxDepth = depth
 	out, err := d.canon.Append(d.buf[:0], line)
 	if err != nil {
-		return "", d.parseError(line, err, depth, frame)
+		return d.parseError(line, err, depth, frame)
 	}
 	d.buf = out
-	return string(out), nil
+	return nil
 }
 
 // parseError names, where it can, the path of the value the canonicaliser
@@ -233,11 +235,10 @@ var errStop = errcode.New(errcode.Internal, "stop")
 // seq, or -1), or the kind of frame skipped, named for the count on
 // stderr ("event tick", "res").
 func (d *decoder) frame(line []byte, ev *event) (kind frameKind, name string, frameSeq int64, err error) {
-	canon, err := d.parse(line, true)
-	if err != nil {
+	if err := d.parse(line, true); err != nil {
 		return 0, "", -1, err
 	}
-	o, err := d.object(&d.st, jsonobj.Value{Raw: canon}, 0)
+	o, err := d.object(&d.st, jsonobj.Value{Raw: string(line)}, 0)
 	if err != nil {
 		return 0, "", -1, err
 	}
@@ -270,7 +271,7 @@ func (d *decoder) frame(line []byte, ev *event) (kind frameKind, name string, fr
 		if err != nil {
 			return 0, "", -1, err
 		}
-		return frameAgent, "", frameSeq, d.agent(&p, payload.Raw, "$.payload.data", ev)
+		return frameAgent, "", frameSeq, d.agent(&p, gjson.GetBytes(d.buf, "payload").Raw, "$.payload.data", ev)
 	case "req":
 		if err := o.Only("id", "method", "params", "type"); err != nil {
 			return 0, "", -1, err
@@ -304,15 +305,14 @@ func (d *decoder) frame(line []byte, ev *event) (kind frameKind, name string, fr
 
 // payload decodes a bare agent payload line.
 func (d *decoder) payload(line []byte, ev *event) error {
-	canon, err := d.parse(line, false)
+	if err := d.parse(line, false); err != nil {
+		return err
+	}
+	o, err := d.object(&d.st, jsonobj.Value{Raw: string(line)}, 1)
 	if err != nil {
 		return err
 	}
-	o, err := d.object(&d.st, jsonobj.Value{Raw: canon}, 1)
-	if err != nil {
-		return err
-	}
-	return d.agent(&o, canon, "$.data", ev)
+	return d.agent(&o, string(d.buf), "$.data", ev)
 }
 
 // agent decodes an agent payload (OPENCLAW.md §1) into ev; canon is its
@@ -359,12 +359,8 @@ func (d *decoder) agent(o *jsonobj.Object, canon, dataPath string, ev *event) er
 		}
 		ev.hasSeq = !ev.notice
 	}
-	if s, ok, err := o.OptString("sessionKey"); err != nil {
+	if ev.sessionKey, err = optLabel(o, "sessionKey", "a session_id"); err != nil {
 		return err
-	} else if ok {
-		if ev.sessionKey, err = scalar.ParseLabel(s); err != nil {
-			return o.Invalid("sessionKey", errcode.Wrap(errcode.InputFieldInvalid, err, "cannot be a session_id"))
-		}
 	}
 	if _, _, err := o.OptString("sessionId"); err != nil {
 		return err
@@ -373,20 +369,17 @@ func (d *decoder) agent(o *jsonobj.Object, canon, dataPath string, ev *event) er
 		return err
 	} else if ok {
 		if ev.actor, err = d.actor(id); err != nil {
-			return o.Invalid("agentId", errcode.Wrap(errcode.InputFieldInvalid, err, "agent:<agentId> cannot be an actor_id"))
+			return o.Errorf("agentId", "agent:<agentId> cannot be an actor_id: %s", errMsg(err))
 		}
 	} else if id, ok := sessionAgent(ev.sessionKey.String()); ok {
 		ev.actor, _ = d.actor(id) // a part of a label: valid but for an empty id, refused by sessionAgent
 	}
 	if ev.stream == "tool" {
-		if id, ok, err := data.OptString("toolCallId"); err != nil {
+		id, err := optLabel(&data, "toolCallId", "a tool call id")
+		if err != nil {
 			return err
-		} else if ok {
-			if _, err := scalar.ParseLabel(id); err != nil {
-				return data.Invalid("toolCallId", errcode.Wrap(errcode.InputFieldInvalid, err, "not a tool call id"))
-			}
-			ev.toolCallID = id
 		}
+		ev.toolCallID = id.String()
 		if ev.toolName, _, err = data.OptString("name"); err != nil {
 			return err
 		}
@@ -412,13 +405,25 @@ func label(o *jsonobj.Object, key, what string) (scalar.Label, error) {
 	}
 	l, err := scalar.ParseLabel(s)
 	if err != nil {
-		msg := err.Error()
-		if e, ok := errcode.As(err); ok {
-			msg = e.Msg
-		}
-		return scalar.Label{}, o.Errorf(key, "cannot be %s: %s", what, msg)
+		return scalar.Label{}, o.Errorf(key, "cannot be %s: %s", what, errMsg(err))
 	}
 	return l, nil
+}
+
+// optLabel is label for an optional member (absent or null: zero).
+func optLabel(o *jsonobj.Object, key, what string) (scalar.Label, error) {
+	if o.Get(key).IsNull() {
+		return scalar.Label{}, nil
+	}
+	return label(o, key, what)
+}
+
+// errMsg is an error's message without its code.
+func errMsg(err error) string {
+	if e, ok := errcode.As(err); ok {
+		return e.Msg
+	}
+	return err.Error()
 }
 
 // millis checks that ms (o.key) is an instant Arxi records.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated captures and the golden files")
@@ -93,4 +94,13 @@ func ndjson(ls ...string) []byte {
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
+}
+
+func mustTime(t testing.TB, s string) scalar.Timestamp {
+	t.Helper()
+	ts, err := scalar.ParseTimestamp(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
 }

@@ -299,7 +299,7 @@ func (m *mapper) envelope(c evidence.Content) error {
 // the entry's, then one per tool call of its content.
 func (m *mapper) entry(line int64, canon string) error {
 	e := &m.e
-	if err := m.d.transcriptLine(canon, &m.tr, e); err != nil {
+	if err := m.d.transcriptLine(canon, canon, &m.tr, e); err != nil {
 		return m.internal(line, err)
 	}
 	cfg := &m.c.cfg

@@ -26,7 +26,7 @@ type entry struct {
 type blockCall struct {
 	index    int
 	id, name string
-	canon    string
+	canon    string // the block's text: canonical when the entry was decoded from its canonical form
 }
 
 // transcriptState is what a transcript's lines share: its header.
@@ -68,8 +68,8 @@ func roleEvent(role string) string {
 }
 
 // header decodes line 1: {"type":"session","version"?,"id","timestamp","cwd",…}.
-func (d *decoder) header(canon string, e *entry) error {
-	o, err := d.st.Object(jsonobj.Value{Raw: canon})
+func (d *decoder) header(text, canon string, e *entry) error {
+	o, err := d.st.Object(jsonobj.Value{Raw: text})
 	if err != nil {
 		return err
 	}
@@ -103,8 +103,8 @@ func (d *decoder) header(canon string, e *entry) error {
 }
 
 // entry decodes a transcript entry of the given version.
-func (d *decoder) entry(canon string, version uint64, e *entry) error {
-	o, err := d.st.Object(jsonobj.Value{Raw: canon})
+func (d *decoder) entry(text, canon string, version uint64, e *entry) error {
+	o, err := d.st.Object(jsonobj.Value{Raw: text})
 	if err != nil {
 		return err
 	}
@@ -112,6 +112,9 @@ func (d *decoder) entry(canon string, version uint64, e *entry) error {
 	typ, err := o.String("type")
 	if err != nil {
 		return err
+	}
+	if typ == "session" {
+		return o.Errorf("type", "a session header after line 1")
 	}
 	if version >= 2 {
 		if e.id, err = o.String("id"); err != nil {
@@ -136,8 +139,6 @@ func (d *decoder) entry(canon string, version uint64, e *entry) error {
 		timed = true
 	}
 	switch typ {
-	case "session":
-		return o.Errorf("type", "a session header after line 1")
 	case "message":
 		m, err := o.Object("message")
 		if err != nil {
@@ -221,13 +222,12 @@ func (d *decoder) message(m *jsonobj.Object, e *entry, timed bool) error {
 // transcriptLine decodes and checks one transcript line in the first
 // pass, and spools it.
 func (p *pass1) transcriptLine(line []byte, n int64) error {
-	canon, err := p.d.parse(line, false)
-	if err != nil {
+	if err := p.d.parse(line, false); err != nil {
 		return err
 	}
 	var e entry
 	st := &p.tr
-	if err := p.d.transcriptLine(canon, st, &e); err != nil {
+	if err := p.d.transcriptLine(string(line), string(p.d.buf), st, &e); err != nil {
 		return err
 	}
 	if e.event == EventSession {
@@ -237,13 +237,14 @@ func (p *pass1) transcriptLine(line []byte, n int64) error {
 	return p.spool(n, -1, nil, e.canon, e.at)
 }
 
-// transcriptLine decodes the canonical text of a transcript line: the
-// header when st has none yet (which it then records), else an entry.
-func (d *decoder) transcriptLine(canon string, st *transcriptState, e *entry) error {
+// transcriptLine decodes a transcript line, as written and in canonical
+// form: the header when st has none yet (which it then records), else an
+// entry.
+func (d *decoder) transcriptLine(text, canon string, st *transcriptState, e *entry) error {
 	if st.version != 0 {
-		return d.entry(canon, st.version, e)
+		return d.entry(text, canon, st.version, e)
 	}
-	if err := d.header(canon, e); err != nil {
+	if err := d.header(text, canon, e); err != nil {
 		return err
 	}
 	st.version = e.version
