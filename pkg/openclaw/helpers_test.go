@@ -77,15 +77,6 @@ func lines(t testing.TB, ndjson []byte) []map[string]any {
 
 func payload(m map[string]any) map[string]any { return m["payload"].(map[string]any) }
 
-// eventTypes lists the event types of the envelopes in order.
-func eventTypes(t testing.TB, ndjson []byte) []string {
-	var out []string
-	for _, m := range lines(t, ndjson) {
-		out = append(out, m["event_type"].(string))
-	}
-	return out
-}
-
 // ndjson joins lines, each ended by a newline.
 func ndjson(ls ...string) []byte {
 	var b bytes.Buffer
