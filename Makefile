@@ -48,10 +48,10 @@ bench:
 	   $(GO) test -run '^$$' -bench 'Ingest' -benchtime 1x ./cmd/arxi-sidecar; } 2>&1 | $(GO) run ./internal/benchtab
 
 # demo: the main job end to end on the embedded data, into a fresh local
-# store: a signing key and trust root; the demo agent events and a real
-# Decision Gate runpack sealed (signed) and appended; a trace queried; a
-# bundle of two traces exported with zstd, inspected, and verified offline
-# against the trust root.
+# store: a signing key and trust root; the demo agent events, a real
+# Decision Gate runpack and an OpenClaw gateway capture sealed (signed) and
+# appended; a trace queried; a bundle of two traces exported with zstd,
+# inspected, and verified offline against the trust root.
 DEMO_PASS := demo-passphrase-not-secret
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -65,6 +65,11 @@ demo: build
 	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db > $(DEMO)/receipts.ndjson
 	@echo "== arxi-dg | seal | append: the Decision Gate runpack testdata/dg/golden_visibility_packet"
 	set -o pipefail; $(BIN)/arxi-dg --attach-artifacts --logical-epoch 2026-11-22T09:10:00Z testdata/dg/golden_visibility_packet \
+	  | ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \
+	    --store $(DEMO)/arxi.db --open --seal-at-end \
+	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson
+	@echo "== arxi-openclaw | seal | append: the OpenClaw gateway capture testdata/openclaw/capture.frames.ndjson"
+	set -o pipefail; $(BIN)/arxi-openclaw testdata/openclaw/capture.frames.ndjson \
 	  | ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \
 	    --store $(DEMO)/arxi.db --open --seal-at-end \
 	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson

@@ -105,7 +105,7 @@ func Read(ctx context.Context, r io.Reader, cfg Config) (_ *Capture, err error) 
 	t := p.t
 	c.findings, c.omitted, c.problems, c.dropped, c.warnings, c.ends = t.findings, t.omitted, t.problems, t.dropped, t.warnings, t.ends
 	if t.moreWarnings > 0 {
-		c.warnings = append(c.warnings, fmt.Sprintf("and %s more", plural(t.moreWarnings, "warning")))
+		c.warnings = append(c.warnings, fmt.Sprintf("and %d more warnings", t.moreWarnings))
 	}
 	slices.SortStableFunc(c.findings, func(a, b Finding) int { return cmp.Compare(a.Line, b.Line) })
 	slices.SortStableFunc(c.problems, func(a, b *errcode.Error) int { return cmp.Compare(a.Line, b.Line) })
@@ -150,7 +150,7 @@ func (p *pass1) run(ctx context.Context, lines *stream.LineReader) error {
 				return errcode.AtLine(err, n)
 			}
 			p.t.observe(&ev, n, c.cfg.actorOf(ev.actor))
-			if err := p.spool(n, -1, &ev, ev.canon, ev.ts); err != nil {
+			if err := p.spool(n, -1, &ev, ev.raw, ev.ts); err != nil {
 				return err
 			}
 		default:
@@ -173,7 +173,7 @@ func (p *pass1) run(ctx context.Context, lines *stream.LineReader) error {
 				continue
 			}
 			p.t.observe(&ev, n, c.cfg.actorOf(ev.actor))
-			if err := p.spool(n, fseq, &ev, ev.canon, ev.ts); err != nil {
+			if err := p.spool(n, fseq, &ev, ev.raw, ev.ts); err != nil {
 				return err
 			}
 		}
@@ -187,7 +187,7 @@ func (p *pass1) run(ctx context.Context, lines *stream.LineReader) error {
 
 // spool writes one record (ev is nil for a transcript line) whose
 // claimed_at is at.
-func (p *pass1) spool(line, fseq int64, ev *event, canon string, at scalar.Timestamp) error {
+func (p *pass1) spool(line, fseq int64, ev *event, canon []byte, at scalar.Timestamp) error {
 	if p.c.Records == 0 {
 		p.c.first = at
 	}

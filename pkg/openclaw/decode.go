@@ -16,7 +16,8 @@ const maxMillis = 253402300799999
 
 // event is one decoded agent payload.
 type event struct {
-	canon      string // the payload's canonical JSON (the record)
+	canon      string // the payload's canonical JSON (the record), in the second pass
+	raw        []byte // the same in the first pass, in the decoder's buffer
 	runID      scalar.Label
 	seq        uint64
 	hasSeq     bool
@@ -47,6 +48,7 @@ type decoder struct {
 	sub   map[string]*jsonobj.Style
 	canon canonical.Canonicalizer
 	buf   []byte
+	tail  []byte
 	// members holds the members of the objects being decoded, by depth:
 	// frame, payload, data.
 	members [3][]jsonobj.Member
@@ -266,12 +268,11 @@ func (d *decoder) frame(line []byte, ev *event) (kind frameKind, name string, fr
 		if name != "agent" {
 			return frameSkipped, "event " + name, frameSeq, nil
 		}
-		payload := o.Get("payload")
-		p, err := d.object(d.style("$.payload"), payload, 1)
+		p, err := d.object(d.style("$.payload"), o.Get("payload"), 1)
 		if err != nil {
 			return 0, "", -1, err
 		}
-		return frameAgent, "", frameSeq, d.agent(&p, gjson.GetBytes(d.buf, "payload").Raw, "$.payload.data", ev)
+		return frameAgent, "", frameSeq, d.agent(&p, d.payloadSpan(&o, frameSeq), "$.payload.data", ev)
 	case "req":
 		if err := o.Only("id", "method", "params", "type"); err != nil {
 			return 0, "", -1, err
@@ -312,13 +313,38 @@ func (d *decoder) payload(line []byte, ev *event) error {
 	if err != nil {
 		return err
 	}
-	return d.agent(&o, string(d.buf), "$.data", ev)
+	return d.agent(&o, d.buf, "$.data", ev)
+}
+
+// payloadSpan returns the agent payload's canonical text within the
+// canonical frame: JCS writes the frame's members in key order, so it is
+// {"event":"agent","payload":P then the seq, the stateVersion and
+// "type":"event"}, each in canonical form.
+func (d *decoder) payloadSpan(o *jsonobj.Object, seq int64) []byte {
+	const head = `{"event":"agent","payload":`
+	tail := d.tail[:0]
+	if seq >= 0 {
+		tail = strconv.AppendInt(append(tail, `,"seq":`...), seq, 10)
+	}
+	if sv := o.Get("stateVersion"); sv.Exists() {
+		var err error
+		if tail, err = canonical.Append(append(tail, `,"stateVersion":`...), []byte(sv.Raw)); err != nil {
+			return []byte(gjson.GetBytes(d.buf, "payload").Raw)
+		}
+	}
+	tail = append(tail, `,"type":"event"}`...)
+	d.tail = tail
+	b := d.buf
+	if len(b) < len(head)+len(tail) || string(b[:len(head)]) != head || string(b[len(b)-len(tail):]) != string(tail) {
+		return []byte(gjson.GetBytes(d.buf, "payload").Raw) // cannot happen: the frame's keys are checked
+	}
+	return b[len(head) : len(b)-len(tail)]
 }
 
 // agent decodes an agent payload (OPENCLAW.md §1) into ev; canon is its
 // canonical text and dataPath the path of its data.
-func (d *decoder) agent(o *jsonobj.Object, canon, dataPath string, ev *event) error {
-	*ev = event{canon: canon}
+func (d *decoder) agent(o *jsonobj.Object, canon []byte, dataPath string, ev *event) error {
+	*ev = event{raw: canon}
 	var err error
 	if ev.runID, err = label(o, "runId", "a trace_id"); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"github.com/google/go-cmp/cmp"
+	"github.com/tidwall/gjson"
 )
 
 // seedLines adds every line of the named inputs to f.
@@ -39,7 +40,7 @@ func checkDecodeError(t *testing.T, err error) {
 func sameEvent(a, b *event) bool {
 	return a.runID == b.runID && a.seq == b.seq && a.hasSeq == b.hasSeq && a.stream == b.stream && a.phase == b.phase &&
 		a.hasPhase == b.hasPhase && a.ts == b.ts && a.sessionKey == b.sessionKey && a.actor == b.actor &&
-		a.toolCallID == b.toolCallID && a.toolName == b.toolName && a.notice == b.notice && a.canon == b.canon
+		a.toolCallID == b.toolCallID && a.toolName == b.toolName && a.notice == b.notice && bytes.Equal(a.raw, b.raw)
 }
 
 // FuzzFrame: the frame decoder never panics and refuses with an input
@@ -61,13 +62,16 @@ func FuzzFrame(f *testing.F) {
 		if kind != frameAgent {
 			return
 		}
-		if !canonical.IsCanonical([]byte(ev.canon)) {
-			t.Fatalf("payload not canonical: %s", ev.canon)
+		if !canonical.IsCanonical(ev.raw) {
+			t.Fatalf("payload not canonical: %s", ev.raw)
 		}
-		if err := d2.payload([]byte(ev.canon), &ev2); err != nil || !sameEvent(&ev, &ev2) {
+		if want, _ := canonical.Transform([]byte(gjson.GetBytes(line, "payload").Raw)); !bytes.Equal(want, ev.raw) {
+			t.Fatalf("payload %s, want %s", ev.raw, want)
+		}
+		if err := d2.payload(ev.raw, &ev2); err != nil || !sameEvent(&ev, &ev2) {
 			t.Fatalf("the canonical payload decodes differently: %v\n%+v\n%+v", err, ev, ev2)
 		}
-		if out, _ := red.Redact(sourceAgent, ev.canon); !canonical.IsCanonical(out) {
+		if out, _ := red.Redact(sourceAgent, string(ev.raw)); !canonical.IsCanonical(out) {
 			t.Fatalf("redacted payload not canonical: %s", out)
 		}
 	})
@@ -86,7 +90,7 @@ func FuzzPayload(f *testing.F) {
 			checkDecodeError(t, err)
 			return
 		}
-		if err := d2.payload([]byte(ev.canon), &ev2); err != nil || !sameEvent(&ev, &ev2) {
+		if err := d2.payload(bytes.Clone(ev.raw), &ev2); err != nil || !sameEvent(&ev, &ev2) {
 			t.Fatalf("the canonical payload decodes differently: %v\n%+v\n%+v", err, ev, ev2)
 		}
 	})

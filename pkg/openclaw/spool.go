@@ -35,7 +35,7 @@ func (s *spoolWriter) str(v string) {
 }
 
 // record writes one record; ev is nil for a transcript line.
-func (s *spoolWriter) record(line, fseq int64, ev *event, canon string) error {
+func (s *spoolWriter) record(line, fseq int64, ev *event, canon []byte) error {
 	s.buf = s.buf[:0]
 	s.uvarint(uint64(line))
 	s.uvarint(uint64(fseq + 1))
@@ -65,7 +65,7 @@ func (s *spoolWriter) record(line, fseq int64, ev *event, canon string) error {
 	if _, err := s.w.Write(s.buf); err != nil {
 		return errcode.Wrap(errcode.IOFailed, err, "write spool file")
 	}
-	if _, err := s.w.WriteString(canon); err != nil {
+	if _, err := s.w.Write(canon); err != nil {
 		return errcode.Wrap(errcode.IOFailed, err, "write spool file")
 	}
 	return nil

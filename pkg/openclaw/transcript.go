@@ -234,7 +234,7 @@ func (p *pass1) transcriptLine(line []byte, n int64) error {
 		p.c.session = st.session
 	}
 	p.t.entry(&e, n, st, p.c.cfg.transcriptRef(n, e.at))
-	return p.spool(n, -1, nil, e.canon, e.at)
+	return p.spool(n, -1, nil, []byte(e.canon), e.at)
 }
 
 // transcriptLine decodes a transcript line, as written and in canonical
