@@ -362,19 +362,24 @@ func (d *decoder) agent(o *jsonobj.Object, canon []byte, dataPath string, ev *ev
 	if ev.ts, err = millis(o, "ts", ms); err != nil {
 		return err
 	}
-	data, err := d.object(d.style(dataPath), o.Get("data"), 2)
-	if err != nil {
+	// Of data only a few members are read, each by a lookup that stops at
+	// its key: a tool result's data can be kilobytes after them.
+	data := lazyObject{d: d, st: d.style(dataPath), v: o.Get("data")}
+	if data.v.Type() != jsonobj.ObjectType {
+		_, err := data.object()
 		return err
 	}
-	if ph, ok, _ := data.OptString("phase"); ok {
-		ev.phase, ev.hasPhase = ph, true
+	if ph := data.get("phase"); ph.Type() == jsonobj.String {
+		ev.phase, ev.hasPhase = ph.Str(), true
 	}
 	if ev.stream == "error" {
-		if r, _, _ := data.OptString("reason"); r == "seq gap" {
+		if r := data.get("reason"); r.Type() == jsonobj.String && r.Str() == "seq gap" {
 			ev.notice = true
 			for _, k := range []string{"expected", "received"} {
-				if _, err := uintOf(&data, k); err != nil {
-					return err
+				if !plainDigits(data.get(k).Raw) {
+					if err := data.fail(func(o *jsonobj.Object) error { _, err := o.Uint(k); return err }); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -401,16 +406,48 @@ func (d *decoder) agent(o *jsonobj.Object, canon []byte, dataPath string, ev *ev
 		ev.actor, _ = d.actor(id) // a part of a label: valid but for an empty id, refused by sessionAgent
 	}
 	if ev.stream == "tool" {
-		id, err := optLabel(&data, "toolCallId", "a tool call id")
-		if err != nil {
-			return err
+		switch v := data.get("toolCallId"); v.Type() {
+		case jsonobj.Absent, jsonobj.Null:
+		case jsonobj.String:
+			if _, err := scalar.ParseLabel(v.Str()); err == nil {
+				ev.toolCallID = v.Str()
+				break
+			}
+			fallthrough
+		default:
+			return data.fail(func(o *jsonobj.Object) error { _, err := optLabel(o, "toolCallId", "a tool call id"); return err })
 		}
-		ev.toolCallID = id.String()
-		if ev.toolName, _, err = data.OptString("name"); err != nil {
-			return err
+		switch v := data.get("name"); v.Type() {
+		case jsonobj.Absent, jsonobj.Null:
+		case jsonobj.String:
+			ev.toolName = v.Str()
+		default:
+			return data.fail(func(o *jsonobj.Object) error { _, _, err := o.OptString("name"); return err })
 		}
 	}
 	return nil
+}
+
+// lazyObject is an object whose members are looked up one by one; only
+// to report an error is it decoded whole, by pkg/jsonobj.
+type lazyObject struct {
+	d  *decoder
+	st *jsonobj.Style // of the object
+	v  jsonobj.Value
+}
+
+// get returns the member key (a plain name: no gjson path syntax).
+func (l *lazyObject) get(key string) jsonobj.Value { return jsonobj.Of(gjson.Get(l.v.Raw, key)) }
+
+func (l *lazyObject) object() (jsonobj.Object, error) { return l.d.object(l.st, l.v, 2) }
+
+// fail returns the error check reports on the whole object.
+func (l *lazyObject) fail(check func(*jsonobj.Object) error) error {
+	o, err := l.object()
+	if err != nil {
+		return err
+	}
+	return check(&o)
 }
 
 // sessionAgent is the <id> of a session key agent:<id>:….
