@@ -162,7 +162,7 @@ func (d *decoder) parseError(line []byte, err error, depth int, frame bool) erro
 		}
 		e2.Msg = what + " nests deeper than " + strconv.Itoa(depth) + " levels, so its envelope would nest deeper than the 64 of SPEC §3 (" + e.Msg + ")"
 	}
-	if line = trimSpace(line); len(line) > 0 && (line[0] == '{' || line[0] == '[') {
+	if line = trimSpace(line); len(line) > 0 {
 		e2.Field = locate(&d.st, jsonobj.Value{Raw: string(line)}, "$", e.Code, 1, depth)
 	}
 	return &e2
