@@ -46,7 +46,7 @@
 package dg
 
 import (
-	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/adapter"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 )
@@ -76,36 +76,21 @@ const MaxFileSize = 8 << 20
 // more, so 62 keeps every line Map writes within the limit.
 const maxDepth = 62
 
-// Mode selects what an integrity failure does.
-type Mode uint8
+// Mode selects what an integrity failure does: Strict fails the whole
+// runpack on any failed check (nothing is emitted and Map returns an
+// *IntegrityError listing every failure); Anomaly records the failures in
+// a dg.runpack.integrity_anomaly envelope, then maps what can still be
+// decoded.
+type Mode = adapter.Mode
 
+// The modes.
 const (
-	// Strict fails the whole runpack on any failed check: nothing is
-	// emitted and Map returns an *IntegrityError listing every failure.
-	Strict Mode = iota
-	// Anomaly records the failures in a dg.runpack.integrity_anomaly
-	// envelope, then maps what can still be decoded.
-	Anomaly
+	Strict  = adapter.Strict
+	Anomaly = adapter.Anomaly
 )
 
 // ParseMode parses "strict" or "anomaly".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "strict":
-		return Strict, nil
-	case "anomaly":
-		return Anomaly, nil
-	}
-	return Strict, errcode.New(errcode.ConfigInvalid, "integrity mode %q: want strict or anomaly", s)
-}
-
-// String returns the mode's flag value.
-func (m Mode) String() string {
-	if m == Anomaly {
-		return "anomaly"
-	}
-	return "strict"
-}
+func ParseMode(s string) (Mode, error) { return adapter.ParseMode(s, "integrity mode") }
 
 // Config holds what a mapping takes besides its input. The zero value is
 // the default mapping: strict, logical time from the Unix epoch, actor

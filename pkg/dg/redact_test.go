@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/redact"
+	"arxi.dev/arxi/pkg/redact/redacttest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -126,9 +126,7 @@ func checkProofs(t *testing.T, dir string, out []byte) {
 				t.Errorf("%s[%v]: record_sha256 = %v, want %s", path, src["index"], src["record_sha256"], got)
 			}
 		}
-		var paths []string
-		compareRedacted(t, "$", orig, p["record"], &paths)
-		sort.Strings(paths)
+		paths := redacttest.Markers(t, redact.JSONPath, orig, p["record"])
 		var listed []string
 		for _, x := range p["redactions"].([]any) {
 			listed = append(listed, x.(string))
@@ -145,51 +143,6 @@ func mustJCS(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func isMarker(v any) bool {
-	m, ok := v.(map[string]any)
-	return ok && (m["redacted"] == true || m["truncated"] == true) && m["sha256"] != nil
-}
-
-func compareRedacted(t *testing.T, path string, orig, got any, paths *[]string) {
-	if isMarker(got) && !isMarker(orig) {
-		m := got.(map[string]any)
-		jcs := mustJCS(t, orig)
-		if m["sha256"] != hexSum(jcs) || m["bytes"] != json.Number(fmt.Sprint(len(jcs))) {
-			t.Errorf("%s: marker %v does not match the original (%d bytes, %s)", path, m, len(jcs), hexSum(jcs))
-		}
-		*paths = append(*paths, path)
-		return
-	}
-	switch o := orig.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok || len(g) != len(o) {
-			t.Errorf("%s: %v became %v", path, orig, got)
-			return
-		}
-		for k, v := range o {
-			seg := "." + k
-			if !jsonPathIdent.MatchString(k) {
-				seg = "[" + string(canonical.AppendString(nil, k)) + "]"
-			}
-			compareRedacted(t, path+seg, v, g[k], paths)
-		}
-	case []any:
-		g, ok := got.([]any)
-		if !ok || len(g) != len(o) {
-			t.Errorf("%s: %v became %v", path, orig, got)
-			return
-		}
-		for i := range o {
-			compareRedacted(t, fmt.Sprintf("%s[%d]", path, i), o[i], g[i], paths)
-		}
-	default:
-		if !cmp.Equal(orig, got) {
-			t.Errorf("%s: %v became %v", path, orig, got)
-		}
-	}
 }
 
 func TestRedactionPaths(t *testing.T) {
@@ -336,9 +289,6 @@ func TestBounds(t *testing.T) {
 	}
 	checkProofs(t, dir, out)
 }
-
-// jsonPathIdent matches the member names DG.md's paths write after a dot.
-var jsonPathIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func TestPolicyErrors(t *testing.T) {
 	for _, cfg := range []PolicyConfig{

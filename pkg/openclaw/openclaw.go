@@ -42,7 +42,7 @@ package openclaw
 import (
 	"regexp"
 
-	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/adapter"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/redact"
 	"arxi.dev/arxi/pkg/scalar"
@@ -110,36 +110,20 @@ func (f Format) String() string {
 	return "frames"
 }
 
-// Mode selects what a failed sequence or tree check does.
-type Mode uint8
+// Mode selects what a failed sequence or tree check does: Strict rejects
+// the capture (nothing is written and Map returns a *CheckError with one
+// line per finding); Anomaly records the findings in an
+// openclaw.sequence_anomaly envelope, written first, then maps every line.
+type Mode = adapter.Mode
 
+// The modes.
 const (
-	// Strict rejects the capture: nothing is written and Map returns a
-	// *CheckError with one line per finding.
-	Strict Mode = iota
-	// Anomaly records the findings in an openclaw.sequence_anomaly
-	// envelope, written first, then maps every line.
-	Anomaly
+	Strict  = adapter.Strict
+	Anomaly = adapter.Anomaly
 )
 
 // ParseMode parses "strict" or "anomaly".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "strict":
-		return Strict, nil
-	case "anomaly":
-		return Anomaly, nil
-	}
-	return Strict, errcode.New(errcode.ConfigInvalid, "sequence policy %q: want strict or anomaly", s)
-}
-
-// String returns the mode's flag value.
-func (m Mode) String() string {
-	if m == Anomaly {
-		return "anomaly"
-	}
-	return "strict"
-}
+func ParseMode(s string) (Mode, error) { return adapter.ParseMode(s, "sequence policy") }
 
 // Config holds what a mapping takes besides its input. The zero value maps
 // a frame capture strictly with the default redaction policy.

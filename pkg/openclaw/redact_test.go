@@ -2,19 +2,14 @@ package openclaw
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
-	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/openclaw/internal/capturegen"
 	"arxi.dev/arxi/pkg/redact"
+	"arxi.dev/arxi/pkg/redact/redacttest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -88,12 +83,10 @@ func TestProofs(t *testing.T) {
 				continue // anomaly and unpaired envelopes
 			}
 			orig := original(t, in, src)
-			if got := hexSum(mustJCS(t, orig)); got != src["record_sha256"] {
+			if got := redacttest.SHA256(t, orig); got != src["record_sha256"] {
 				t.Errorf("%s line %v: record_sha256 = %v, want %s", g.input, src["line"], src["record_sha256"], got)
 			}
-			var paths []string
-			compareRedacted(t, "", orig, p["record"], &paths)
-			sort.Strings(paths)
+			paths := redacttest.Markers(t, redact.Pointer, orig, p["record"])
 			var listed []string
 			for _, x := range p["redactions"].([]any) {
 				listed = append(listed, x.(string))
@@ -105,61 +98,9 @@ func TestProofs(t *testing.T) {
 	}
 }
 
-func hexSum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-func mustJCS(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := canonical.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func isMarker(v any) bool {
 	m, ok := v.(map[string]any)
 	return ok && (m["redacted"] == true || m["truncated"] == true) && m["sha256"] != nil
-}
-
-// compareRedacted walks orig and its redacted form, checking each marker
-// and collecting its JSON pointer.
-func compareRedacted(t *testing.T, path string, orig, got any, paths *[]string) {
-	if isMarker(got) && !isMarker(orig) {
-		m := got.(map[string]any)
-		jcs := mustJCS(t, orig)
-		if m["sha256"] != hexSum(jcs) || m["bytes"] != json.Number(strconv.Itoa(len(jcs))) {
-			t.Errorf("%s: marker %v does not match the original (%d bytes, %s)", path, m, len(jcs), hexSum(jcs))
-		}
-		*paths = append(*paths, path)
-		return
-	}
-	switch o := orig.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok || len(g) != len(o) {
-			t.Errorf("%s: %v became %v", path, orig, got)
-			return
-		}
-		for k, v := range o {
-			compareRedacted(t, path+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), v, g[k], paths)
-		}
-	case []any:
-		g, ok := got.([]any)
-		if !ok || len(g) != len(o) {
-			t.Errorf("%s: %v became %v", path, orig, got)
-			return
-		}
-		for i := range o {
-			compareRedacted(t, fmt.Sprintf("%s/%d", path, i), o[i], g[i], paths)
-		}
-	default: // compared in JCS form: 4e-05 is 0.00004
-		if !bytes.Equal(mustJCS(t, orig), mustJCS(t, got)) {
-			t.Errorf("%s: %v became %v", path, orig, got)
-		}
-	}
 }
 
 // TestSensitiveKeys: the keys redacted at any depth (OPENCLAW.md §6).

@@ -67,17 +67,10 @@ func roleEvent(role string) string {
 	return "openclaw.message"
 }
 
-// header decodes line 1: {"type":"session","version"?,"id","timestamp","cwd",…}.
-func (d *decoder) header(text, canon string, e *entry) error {
-	o, err := d.st.Object(jsonobj.Value{Raw: text})
-	if err != nil {
-		return err
-	}
-	*e = entry{canon: canon, event: EventSession, version: 1}
-	typ, err := o.String("type")
-	if err != nil {
-		return err
-	}
+// header decodes line 1, o of type typ:
+// {"type":"session","version"?,"id","timestamp","cwd",…}.
+func (d *decoder) header(o *jsonobj.Object, typ string, e *entry) error {
+	e.event, e.version = EventSession, 1
 	if typ != "session" {
 		return o.Errorf("type", "the first line of a transcript must be its session header (type \"session\"), not type %s", errcode.Abbrev(strconv.Quote(typ), 64))
 	}
@@ -90,7 +83,7 @@ func (d *decoder) header(text, canon string, e *entry) error {
 				Msg: "unsupported transcript version " + errcode.Abbrev(v.Raw, 64) + ": want 1, 2 or 3 (or none, for 1)"}
 		}
 	}
-	l, err := label(&o, "id", "a trace_id")
+	l, err := label(o, "id", "a trace_id")
 	if err != nil {
 		return err
 	}
@@ -102,17 +95,9 @@ func (d *decoder) header(text, canon string, e *entry) error {
 	return err
 }
 
-// entry decodes a transcript entry of the given version.
-func (d *decoder) entry(text, canon string, version uint64, e *entry) error {
-	o, err := d.st.Object(jsonobj.Value{Raw: text})
-	if err != nil {
-		return err
-	}
-	*e = entry{canon: canon}
-	typ, err := o.String("type")
-	if err != nil {
-		return err
-	}
+// entry decodes a transcript entry o of type typ and the given version.
+func (d *decoder) entry(o *jsonobj.Object, typ string, version uint64, e *entry) error {
+	var err error
 	if typ == "session" {
 		return o.Errorf("type", "a session header after line 1")
 	}
@@ -241,10 +226,19 @@ func (p *pass1) transcriptLine(line []byte, n int64) error {
 // form: the header when st has none yet (which it then records), else an
 // entry.
 func (d *decoder) transcriptLine(text, canon string, st *transcriptState, e *entry) error {
-	if st.version != 0 {
-		return d.entry(text, canon, st.version, e)
+	o, err := d.st.Object(jsonobj.Value{Raw: text})
+	if err != nil {
+		return err
 	}
-	if err := d.header(text, canon, e); err != nil {
+	typ, err := o.String("type")
+	if err != nil {
+		return err
+	}
+	*e = entry{canon: canon}
+	if st.version != 0 {
+		return d.entry(&o, typ, st.version, e)
+	}
+	if err := d.header(&o, typ, e); err != nil {
 		return err
 	}
 	st.version = e.version

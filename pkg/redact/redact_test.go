@@ -47,31 +47,44 @@ func segs(p *pattern) string {
 	return strings.Join(parts, " ")
 }
 
-func TestParsePattern(t *testing.T) {
+// TestParse: the patterns of each syntax, as segments.
+func TestParse(t *testing.T) {
+	jsonPath := func(s string) (*pattern, error) { return parsePattern(s, testSources) }
 	for _, tc := range []struct {
-		in   string
-		want string // segments rendered, or "error: …"
+		parse func(string) (*pattern, error)
+		in    string
+		want  string // segments rendered, or "error: …"
 	}{
-		{"$", ""},
-		{"$.a.b", "k(a) k(b)"},
-		{`$["a.b"][3][*].*`, "k(a.b) i(3) * *"},
-		{"$..uri", ".. k(uri)"},
-		{"$..[0]", ".. i(0)"},
-		{"$..*", ".. *"},
-		{"a:$.event.payload", "a: k(event) k(payload)"},
-		{`$["x\"y"]`, `k(x"y)`},
-		{"event.payload", "error: a path starts with $"},
-		{"nope:$.a", `error: unknown source "nope"; want one of a, b`},
-		{"$.", "error: empty name"},
-		{"$..", "error: .. must be followed"},
-		{"$[", "error: unclosed ["},
-		{"$[01]", "error: bad index [01]"},
-		{"$[-1]", "error: bad index [-1]"},
-		{`$["a]`, "error: unclosed ["},
-		{"$a", `error: unexpected "a"`},
-		{`$.a"b`, "error: name"},
+		{jsonPath, "$", ""},
+		{jsonPath, "$.a.b", "k(a) k(b)"},
+		{jsonPath, `$["a.b"][3][*].*`, "k(a.b) i(3) * *"},
+		{jsonPath, "$..uri", ".. k(uri)"},
+		{jsonPath, "$..[0]", ".. i(0)"},
+		{jsonPath, "$..*", ".. *"},
+		{jsonPath, "a:$.event.payload", "a: k(event) k(payload)"},
+		{jsonPath, `$["x\"y"]`, `k(x"y)`},
+		{jsonPath, "event.payload", "error: a path starts with $"},
+		{jsonPath, "nope:$.a", `error: unknown source "nope"; want one of a, b`},
+		{jsonPath, "$.", "error: empty name"},
+		{jsonPath, "$..", "error: .. must be followed"},
+		{jsonPath, "$[", "error: unclosed ["},
+		{jsonPath, "$[01]", "error: bad index [01]"},
+		{jsonPath, "$[-1]", "error: bad index [-1]"},
+		{jsonPath, `$["a]`, "error: unclosed ["},
+		{jsonPath, "$a", `error: unexpected "a"`},
+		{jsonPath, `$.a"b`, "error: name"},
+		{parsePointer, "", ""},
+		{parsePointer, "/data/args", "t(data,-1) t(args,-1)"},
+		{parsePointer, "/content/0/text", "t(content,-1) t(0,0) t(text,-1)"},
+		{parsePointer, "/a~1b/c~0d/~01", "t(a/b,-1) t(c~d,-1) t(~1,-1)"},
+		{parsePointer, "/01/-/", "t(01,-1) t(-,-1) t(,-1)"},
+		{parsePointer, "/a:b", "t(a:b,-1)"},
+		{parsePointer, "data/args", `error: a JSON pointer is "" or starts with /`},
+		{parsePointer, "$.data", `error: a JSON pointer is "" or starts with /`},
+		{parsePointer, "/a~2", `error: bad escape in "a~2"`},
+		{parsePointer, "/a~", `error: bad escape in "a~"`},
 	} {
-		p, err := parsePattern(tc.in, testSources)
+		p, err := tc.parse(tc.in)
 		got := ""
 		if err != nil {
 			got = "error: " + err.Error()
@@ -79,33 +92,7 @@ func TestParsePattern(t *testing.T) {
 			got = segs(p)
 		}
 		if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
-			t.Errorf("parsePattern(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestParsePointer(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"/data/args", "t(data,-1) t(args,-1)"},
-		{"/content/0/text", "t(content,-1) t(0,0) t(text,-1)"},
-		{"/a~1b/c~0d/~01", "t(a/b,-1) t(c~d,-1) t(~1,-1)"},
-		{"/01/-/", "t(01,-1) t(-,-1) t(,-1)"},
-		{"/a:b", "t(a:b,-1)"},
-		{"data/args", `error: a JSON pointer is "" or starts with /`},
-		{"$.data", `error: a JSON pointer is "" or starts with /`},
-		{"/a~2", `error: bad escape in "a~2"`},
-		{"/a~", `error: bad escape in "a~"`},
-	} {
-		p, err := parsePointer(tc.in)
-		got := ""
-		if err != nil {
-			got = "error: " + err.Error()
-		} else {
-			got = segs(p)
-		}
-		if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
-			t.Errorf("parsePointer(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("parse(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
