@@ -198,7 +198,7 @@ type pathSeg struct {
 	isIdx bool
 }
 
-func (g pseg) matches(s pathSeg) bool {
+func (g *pseg) matches(s *pathSeg) bool {
 	switch g.kind {
 	case segKey:
 		return !s.isIdx && s.key == g.key

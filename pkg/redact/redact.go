@@ -152,7 +152,8 @@ type Redactor struct {
 	src      string // the record being walked
 	pos      int
 	pol      *Policy
-	pats     []*pattern
+	source   string     // of pats
+	pats     []*pattern // the patterns of source
 	arena    []state
 	path     []pathSeg
 	out      []byte
@@ -171,10 +172,12 @@ func (p *Policy) Redactor() *Redactor {
 // valid until the next call. canon must be canonical JSON (the output of
 // the canonicaliser or a part of it); the walk is one pass over it.
 func (r *Redactor) Redact(source, canon string) ([]byte, []string) {
-	r.pats = r.pats[:0]
-	for _, p := range r.pol.patterns {
-		if p.source == "" || p.source == source {
-			r.pats = append(r.pats, p)
+	if source != r.source || r.pats == nil {
+		r.source, r.pats = source, r.pats[:0:0]
+		for _, p := range r.pol.patterns {
+			if p.source == "" || p.source == source {
+				r.pats = append(r.pats, p)
+			}
 		}
 	}
 	r.out, r.paths, r.path, r.arena = r.out[:0], r.paths[:0], r.path[:0], r.arena[:0]
@@ -210,6 +213,16 @@ func (r *Redactor) Redact(source, canon string) ([]byte, []string) {
 func (r *Redactor) value(lo, hi int) {
 	if r.pos >= len(r.src) {
 		return
+	}
+	if c := r.src[r.pos]; lo == hi && (c == '{' || c == '[') {
+		// No pattern reaches inside: most subtrees have nothing to
+		// replace, and are copied whole once a scan has shown it.
+		start := r.pos
+		if r.plain() {
+			r.out = append(r.out, r.src[start:r.pos]...)
+			return
+		}
+		r.pos = start
 	}
 	switch r.src[r.pos] {
 	case '{':
@@ -265,6 +278,68 @@ func (r *Redactor) value(lo, hi int) {
 	}
 }
 
+// plain moves pos past the object or array at src[pos] and reports
+// whether it holds nothing the policy replaces without a pattern: no
+// sensitive key, no string over the bound. It gives up (false) on the
+// first such, or past 64 levels.
+func (r *Redactor) plain() bool {
+	var objects uint64 // bit d: the container at depth d is an object
+	depth := -1
+	key := false // the next string is a key
+	for r.pos < len(r.src) {
+		switch c := r.src[r.pos]; c {
+		case '{', '[':
+			if depth++; depth == 64 {
+				return false
+			}
+			objects = objects&^(1<<depth) | b2u(c == '{')<<depth
+			key = c == '{'
+			r.pos++
+		case '}', ']':
+			r.pos++
+			if depth--; depth < 0 {
+				return true
+			}
+		case ',':
+			key = objects&(1<<depth) != 0
+			r.pos++
+		case ':':
+			key = false
+			r.pos++
+		case '"':
+			start := r.pos
+			n, esc := r.skipString()
+			switch {
+			case !key:
+				if n > r.pol.maxString {
+					return false
+				}
+			case r.pol.defaults && r.pol.sensitive != nil:
+				k := r.src[start+1 : r.pos-1]
+				if esc {
+					if u, err := strconv.Unquote(r.src[start:r.pos]); err == nil {
+						k = u
+					}
+				}
+				if r.sensitive(k) {
+					return false
+				}
+			}
+			key = false
+		default:
+			r.skipScalar()
+		}
+	}
+	return false
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // child writes the member value or element at src[pos:], reached by step
 // s from the node whose states are arena[lo:hi].
 func (r *Redactor) child(s pathSeg, lo, hi int, sensitive bool) {
@@ -276,12 +351,12 @@ func (r *Redactor) child(s pathSeg, lo, hi int, sensitive bool) {
 		pat := r.pats[st.p]
 		segs := pat.segs
 		done := false
-		if g := segs[st.i]; g.kind == segDescend {
+		if g := &segs[st.i]; g.kind == segDescend {
 			done = r.advance(st.p, st.i, segs) // the descent goes on
-			if segs[st.i+1].matches(s) {
+			if segs[st.i+1].matches(&s) {
 				done = r.advance(st.p, st.i+2, segs) || done
 			}
-		} else if g.matches(s) {
+		} else if g.matches(&s) {
 			done = r.advance(st.p, st.i+1, segs)
 		}
 		switch {
@@ -308,30 +383,34 @@ func (r *Redactor) child(s pathSeg, lo, hi int, sensitive bool) {
 // JSON escapes only ", \, and control characters (\b, \t, \n, \f, \r or
 // \u00XX), each one byte decoded.
 func (r *Redactor) skipString() (n int, esc bool) {
-	i := r.pos + 1
+	i, q := r.pos+1, -1 // q: the next '"' at or after i, once found
 	for i < len(r.src) {
-		// Runs without escapes are skipped whole.
-		q := strings.IndexByte(r.src[i:], '"')
-		if q < 0 {
-			q = len(r.src) - i
-		}
-		if b := strings.IndexByte(r.src[i:i+q], '\\'); b >= 0 {
-			n += b
-			i += b
-			esc = true
-			if i+1 < len(r.src) && r.src[i+1] == 'u' {
-				i += 6
+		// Runs without escapes are skipped whole, each byte looked at
+		// once for a quote and once for a backslash.
+		if q < i {
+			if q = strings.IndexByte(r.src[i:], '"'); q < 0 {
+				q = len(r.src)
 			} else {
-				i += 2
+				q += i
 			}
-			n++
-			continue
 		}
-		n += q
-		i += q
-		if i < len(r.src) {
-			r.pos = i + 1
-			return n, esc
+		b := strings.IndexByte(r.src[i:q], '\\')
+		if b < 0 {
+			n += q - i
+			i = q
+			if i < len(r.src) {
+				r.pos = i + 1
+				return n, esc
+			}
+			break
+		}
+		n += b + 1
+		i += b
+		esc = true
+		if i+1 < len(r.src) && r.src[i+1] == 'u' {
+			i += 6
+		} else {
+			i += 2
 		}
 	}
 	r.pos = len(r.src)
