@@ -23,9 +23,9 @@ import (
 )
 
 // benchCapture is a generated frame capture of about 100,000 agent events
-// (25 sessions × 256 runs, every third run failing once and retried),
+// (25 sessions × 262 runs, every third run failing once and retried: 100,375),
 // with its tick, health and chat frames.
-var benchCapture = capturegen.Config{Sessions: 25, Runs: 256}
+var benchCapture = capturegen.Config{Sessions: 25, Runs: 262}
 
 func generate(b *testing.B) ([]byte, int) {
 	var buf bytes.Buffer
