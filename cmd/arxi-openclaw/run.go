@@ -14,6 +14,7 @@ import (
 	"arxi.dev/arxi/pkg/openclaw"
 	"arxi.dev/arxi/pkg/redact"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/zstdio"
 )
 
 const usage = `arxi-openclaw reads a capture of OpenClaw agent runs — gateway event frames
@@ -29,7 +30,8 @@ Tool results link to their calls, and calls left without a result are
 listed in an openclaw.tool.unpaired envelope (--require-paired rejects
 them). Tool arguments and results, message text and values under sensitive
 key names are redacted to {"redacted":true,"sha256":…,"bytes":N} unless
---redact=false. Input on stdin is spooled to a temporary file ($TMPDIR).
+--redact=false. The input may be zstd-compressed; it is checked whole, into
+a temporary file in $TMPDIR, before anything is written.
 
 Usage:
   arxi-openclaw [flags] [FILE]     (stdin when FILE is absent or -)
@@ -57,7 +59,13 @@ type flags struct {
 	mapping                        string
 }
 
+var program = cli.Program{Name: "arxi-openclaw", Main: ocMain}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func ocMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-openclaw", usage, stdout, stderr)
 	fs := c.Flags
 	var f flags
@@ -75,6 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&f.maxRecord, "max-record", redact.DefaultMaxRecord, "replace records whose JCS form exceeds `N` bytes by a truncated marker")
 	fs.Int64Var(&f.maxInput, "max-input", openclaw.DefaultMaxInput, "reject a capture larger than `N` bytes")
 	fs.StringVar(&f.mapping, "mapping-version", "", "fail unless the mapping contract is this `version` ("+openclaw.MappingVersion+")")
+	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
 	}
@@ -85,21 +94,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(c.Args()) > 1 {
 		return c.Exit(c.UsageError("want at most one capture file, got %d arguments", len(c.Args())))
 	}
-	path := ""
-	if len(c.Args()) == 1 {
-		path = c.Args()[0]
-	}
-	in, err := cli.OpenInput(path, stdin)
+	path := c.Arg(0)
+	in, err := c.Input(ctx, path, stdin)
 	if err != nil {
 		return c.Exit(err)
 	}
 	defer in.Close()
+	src := zstdio.Auto(in) // a capture may be zstd-compressed
+	defer src.Close()
 
-	capture, err := openclaw.Read(ctx, in, cfg)
+	p, err := c.NewProgress(*progress, "checking", "lines")
+	if err != nil {
+		return c.Exit(err)
+	}
+	cfg.Progress = p.Add
+	capture, err := openclaw.Read(ctx, src, cfg)
 	if err != nil {
 		return c.Exit(inPath(err, path))
 	}
+	p.Finish()
 	defer capture.Close()
+	if p, err = c.NewProgress(*progress, "mapping", "records"); err != nil {
+		return c.Exit(err)
+	}
+	p.SetTotal(int64(capture.Records))
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	var line []byte
 	_, err = capture.Map(ctx, func(rec evidence.Record) error {
@@ -109,11 +127,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return nil
 	})
-	if err == nil {
-		if ferr := w.Flush(); ferr != nil {
-			err = errcode.Wrap(errcode.IOFailed, ferr, "write stdout")
-		}
+	// Flushed even when interrupted, so that stdout ends at a line
+	// boundary.
+	if ferr := w.Flush(); ferr != nil && err == nil {
+		err = errcode.Wrap(errcode.IOFailed, ferr, "write stdout")
 	}
+	p.Finish()
 	if ce, ok := err.(*openclaw.CheckError); ok {
 		return reportCheck(c, ce, path)
 	}
@@ -121,10 +140,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.Exit(err)
 	}
 	for _, s := range capture.Warnings() {
-		fmt.Fprintf(stderr, "arxi-openclaw: warning: %s\n", s)
+		c.Warn("%s", s)
 	}
 	if n := skipped(capture.Skipped); n != "" {
-		fmt.Fprintf(stderr, "arxi-openclaw: note: %s\n", n)
+		c.Note("%s", n)
 	}
 	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/clitest"
+	"arxi.dev/arxi/pkg/zstdio"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -51,7 +52,7 @@ func TestExitCodes(t *testing.T) {
 		stdout bool   // something on stdout
 		stderr string // substring of stderr
 	}{
-		{"frames", "", []string{inputs + "capture.frames.ndjson"}, 0, true, "note: skipped 20 frames"},
+		{"frames", "", []string{inputs + "capture.frames.ndjson"}, 0, true, "arxi-openclaw: skipped 20 frames"},
 		{"frames on stdin", "@capture.frames.ndjson", nil, 0, true, ""},
 		{"frames on stdin as -", "@capture.frames.ndjson", []string{"-"}, 0, true, ""},
 		{"payloads", "", []string{"--payloads", inputs + "capture.payloads.ndjson"}, 0, true, "warning: line 85: run \"run-00-002\" attempt 0: 1 tool call without a result"},
@@ -137,5 +138,37 @@ func TestErrorFormatJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stderr), &e); err != nil || e["code"] != "input.field_invalid" || e["tool"] != "arxi-openclaw" ||
 		e["line"] != 1.0 || e["field"] != "$.type" {
 		t.Errorf("stderr = %s (%v)", stderr, err)
+	}
+}
+
+// TestZstdInput: a zstd-compressed capture maps to exactly the plain
+// capture's envelopes (its input_sha256 is of the decompressed bytes); a
+// truncated one is input.zstd.
+func TestZstdInput(t *testing.T) {
+	raw, err := os.ReadFile(inputs + "capture.frames.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	w, err := zstdio.NewWriter(&z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "capture.ndjson.zst")
+	if err := os.WriteFile(path, z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runOC(nil, path)
+	want, _ := os.ReadFile("../../pkg/openclaw/testdata/golden/capture.frames.ndjson")
+	if code != 0 || stdout != string(want) {
+		t.Errorf("exit %d, output differs from the plain capture's; stderr: %s", code, stderr)
+	}
+	code, _, stderr = runOC(bytes.NewReader(z.Bytes()[:z.Len()/2]))
+	if code != 3 || !strings.Contains(stderr, "input.zstd") {
+		t.Errorf("truncated zstd: exit %d, stderr %s", code, stderr)
 	}
 }

@@ -83,6 +83,9 @@ func TestBadInput(t *testing.T) {
 		{"second header", Transcript, header + "\n" + header + "\n", errcode.InputFieldInvalid, 2, "$.type", "a session header after line 1"},
 		{"toolCall without id", Transcript, header + "\n" + `{"type":"message","id":"a","parentId":null,"timestamp":"2026-11-22T09:00:00Z","message":{"role":"assistant","content":[{"type":"toolCall","name":"x"}]}}` + "\n", errcode.InputMissingField, 2, "$.message.content[0].id", "missing"},
 		{"empty transcript", Transcript, "", errcode.InputMissingField, 1, "", "empty transcript"},
+		{"unsealed events", Frames, `{"event_type":"tool.call","actor_id":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z","payload":{}}` + "\n", errcode.InputWrongKind, 1, "", "Arxi unsealed events, not an OpenClaw capture"},
+		{"sealed stream", Payloads, `{"created_at":"2026-11-22T10:00:00Z","record":"genesis"}` + "\n", errcode.InputWrongKind, 1, "", "Arxi genesis records"},
+		{"store", Frames, "SQLite format 3\x00\x10\x00\n", errcode.InputWrongKind, 1, "", "SQLite database"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, _, err := mapCapture(t, []byte(tc.in), Config{Format: tc.format})

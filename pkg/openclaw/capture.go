@@ -138,16 +138,19 @@ func (p *pass1) run(ctx context.Context, lines *stream.LineReader) error {
 			if err := ctx.Err(); err != nil {
 				return errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", n)
 			}
+			if c.cfg.Progress != nil {
+				c.cfg.Progress(1024)
+			}
 		}
 		switch c.cfg.Format {
 		case Transcript:
 			if err := p.transcriptLine(line, n); err != nil {
-				return errcode.AtLine(err, n)
+				return p.fail(err, line, n)
 			}
 			continue
 		case Payloads:
 			if err := p.d.payload(line, &ev); err != nil {
-				return errcode.AtLine(err, n)
+				return p.fail(err, line, n)
 			}
 			p.t.observe(&ev, n, c.cfg.actorOf(ev.actor))
 			if err := p.spool(n, -1, &ev, ev.raw, ev.ts); err != nil {
@@ -156,7 +159,7 @@ func (p *pass1) run(ctx context.Context, lines *stream.LineReader) error {
 		default:
 			kind, name, fseq, err := p.d.frame(line, &ev)
 			if err != nil {
-				return errcode.AtLine(err, n)
+				return p.fail(err, line, n)
 			}
 			if fseq >= 0 && c.cfg.FrameSeq {
 				p.t.frameSeq(n, uint64(fseq))
@@ -183,6 +186,17 @@ func (p *pass1) run(ctx context.Context, lines *stream.LineReader) error {
 	}
 	p.t.end()
 	return nil
+}
+
+// fail returns the error of line n; on line 1, an Arxi file given for a
+// capture is named as such.
+func (p *pass1) fail(err error, line []byte, n int64) error {
+	if n == 1 {
+		if e := wrongKind(line); e != nil {
+			return e
+		}
+	}
+	return errcode.AtLine(err, n)
 }
 
 // spool writes one record (ev is nil for a transcript line) whose

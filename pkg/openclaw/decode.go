@@ -1,6 +1,7 @@
 package openclaw
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -448,6 +449,26 @@ func (l *lazyObject) fail(check func(*jsonobj.Object) error) error {
 		return err
 	}
 	return check(&o)
+}
+
+// wrongKind is input.wrong_kind for a first line that is not an OpenClaw
+// capture's but an Arxi file's (its records, or a store), else nil.
+func wrongKind(line []byte) error {
+	what := ""
+	switch o := gjson.ParseBytes(line); {
+	case bytes.HasPrefix(line, []byte("SQLite format 3\x00")):
+		what = "an SQLite database (an Arxi store?)"
+	case !gjson.ValidBytes(line) || !o.IsObject():
+	case o.Get("record").Type == gjson.String:
+		what = "Arxi " + errcode.Abbrev(o.Get("record").Str, 32) + " records"
+	case o.Get("event_type").Exists() && o.Get("adapter_id").Exists():
+		what = "Arxi unsealed events"
+	}
+	if what == "" {
+		return nil
+	}
+	return &errcode.Error{Code: errcode.InputWrongKind, Line: 1, Msg: "the input holds " + what + ", not an OpenClaw capture",
+		Hint: "arxi-openclaw reads gateway frames, bare agent payloads (--payloads) or a session transcript (--transcript); Arxi's own files go to arxi-seal, arxi-append or arxi-verify"}
 }
 
 // sessionAgent is the <id> of a session key agent:<id>:….

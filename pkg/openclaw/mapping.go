@@ -117,6 +117,9 @@ func (c *Capture) Map(ctx context.Context, emit Emit) (Stats, error) {
 			if err := ctx.Err(); err != nil {
 				return m.st, errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", line)
 			}
+			if c.cfg.Progress != nil {
+				c.cfg.Progress(1024)
+			}
 		}
 		if transcript {
 			err = m.entry(line, canon)

@@ -151,6 +151,9 @@ type Config struct {
 	MaxInput int64
 	// TempDir is where the spool file is made; "" for the system default.
 	TempDir string
+	// Progress, when set, is called with the number of lines (Read) or
+	// records (Map) done since its last call, every 1024.
+	Progress func(n int)
 }
 
 func (c *Config) policy() *redact.Policy {
