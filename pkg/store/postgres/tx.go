@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// tx is the writer's transaction on the writer's connection. Envelope
+// rows are buffered and written with COPY: at commit, before the
+// transaction reads envelopes, and whenever the buffer passes
+// flushBytes.
+type tx struct {
+	view
+	pending []store.EnvelopeRow
+	arena   []byte
+	done    bool
+}
+
+// flushBytes bounds the lines buffered for one COPY.
+const flushBytes = 4 << 20
+
+// bg is the context of row writes: the store layer checks cancellation
+// between batches, and a write half done is rolled back anyway.
+var bg = context.Background()
+
+func uniqueViolation(err error) (*pgconn.PgError, bool) {
+	var pe *pgconn.PgError
+	return pe, errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func nullable(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+func (t *tx) AddSegment(ctx context.Context, s *store.SegmentRow) error {
+	_, err := t.tx.Exec(bg, "INSERT INTO arxi.segments (log_id, "+segmentCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		t.db.log, s.Order, [16]byte(s.ID), int64(s.FirstPosition), s.Genesis, s.GenesisHash[:], int64(s.Count), s.Head[:], nullable(s.Seal))
+	if pe, ok := uniqueViolation(err); ok {
+		switch pe.ConstraintName {
+		case "segments_log_id_segment_id_key":
+			return &errcode.Error{Code: errcode.StoreDuplicate, Field: "segment_id", Segment: s.ID.String(), Msg: "a segment with this id is already stored"}
+		case "segments_one_open":
+			return &errcode.Error{Code: errcode.SegmentAlreadyOpen, Segment: s.ID.String(), Msg: "another segment is open"}
+		}
+	}
+	return t.err("write segment", err)
+}
+
+func (t *tx) UpdateSegment(ctx context.Context, s *store.SegmentRow) error {
+	tag, err := t.tx.Exec(bg, "UPDATE arxi.segments SET envelope_count = $1, head = $2, seal = $3 WHERE log_id = $4 AND seq = $5",
+		int64(s.Count), s.Head[:], nullable(s.Seal), t.db.log, s.Order)
+	if err == nil && tag.RowsAffected() != 1 {
+		return errcode.New(errcode.Internal, "no segment %d to update", s.Order)
+	}
+	return t.err("write segment", err)
+}
+
+func (t *tx) AddBlob(ctx context.Context, h scalar.Digest, data []byte) error {
+	tag, err := t.tx.Exec(bg, "INSERT INTO arxi.attachments (log_id, hash, data) VALUES ($1, $2, $3) ON CONFLICT (log_id, hash) DO NOTHING", t.db.log, h[:], data)
+	if err != nil {
+		return t.err("write attachment", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	old, err := t.Blob(ctx, h)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(old, data) {
+		return &errcode.Error{Code: errcode.StoreCorrupt, Msg: "attachments row " + h.String() + ": stored bytes differ from a blob with the same hash"}
+	}
+	return nil
+}
+
+// AddEnvelope implements store.Tx: the row joins the buffer of the next
+// COPY, its line copied.
+func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
+	r := *e
+	start := len(t.arena)
+	t.arena = append(t.arena, e.Line...)
+	r.Line = t.arena[start:len(t.arena):len(t.arena)]
+	t.pending = append(t.pending, r)
+	if len(t.arena) >= flushBytes {
+		return t.flush()
+	}
+	return nil
+}
+
+var envelopeColumns = []string{"log_id", "position", "segment", "sequence", "envelope_id", "content_hash", "chain_hash",
+	"event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id", "claimed_at", "claimed_ns", "line"}
+
+// copySource feeds the buffered rows to COPY, one reused value slice.
+type copySource struct {
+	log  int32
+	rows []store.EnvelopeRow
+	i    int
+	vals []any
+}
+
+func (s *copySource) Next() bool { s.i++; return s.i <= len(s.rows) }
+func (s *copySource) Err() error { return nil }
+
+func (s *copySource) Values() ([]any, error) {
+	r := &s.rows[s.i-1]
+	at, ns := splitTime(r.ClaimedAt)
+	var trace, session any
+	if r.TraceID != "" {
+		trace = r.TraceID
+	}
+	if r.SessionID != "" {
+		session = r.SessionID
+	}
+	s.vals = append(s.vals[:0], s.log, int64(r.Position), r.Segment, int64(r.Sequence), [16]byte(r.EnvelopeID),
+		r.ContentHash[:], r.ChainHash[:], r.EventType, r.ActorID, r.EnvironmentID, r.AdapterID, trace, session, at, ns, r.Line)
+	return s.vals, nil
+}
+
+var duplicateKey = regexp.MustCompile(`\(log_id, envelope_id\)=\(\d+, ([0-9a-f-]{36})\)`)
+
+// flush writes the buffered envelope rows with COPY.
+func (t *tx) flush() error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	conn := t.tx.Conn()
+	_, err := conn.CopyFrom(bg, pgx.Identifier{schemaName, "envelopes"}, envelopeColumns, &copySource{log: t.db.log, rows: t.pending})
+	if pe, ok := uniqueViolation(err); ok && pe.ConstraintName == "envelopes_log_id_envelope_id_key" {
+		e := &errcode.Error{Code: errcode.StoreDuplicate, Field: "envelope_id", Msg: "an envelope id of this batch is already stored"}
+		if m := duplicateKey.FindStringSubmatch(pe.Detail); m != nil {
+			e.Msg = "envelope " + m[1] + " is already stored"
+			for _, r := range t.pending {
+				if r.EnvelopeID.String() == m[1] {
+					e.Msg = fmt.Sprintf("envelope %s (store position %d) is already stored", m[1], r.Position)
+					break
+				}
+			}
+		}
+		return e
+	}
+	if err != nil {
+		return t.err("write envelopes", err)
+	}
+	t.pending, t.arena = t.pending[:0], t.arena[:0]
+	return nil
+}
+
+// Envelopes implements store.View for a transaction: it sees the
+// transaction's own rows, so the buffer is written first.
+func (t *tx) Envelopes(ctx context.Context, q store.Query, fn func(*store.EnvelopeRow) error) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return t.view.Envelopes(ctx, q, fn)
+}
+
+func (t *tx) SetMeta(ctx context.Context, key, value string) error {
+	_, err := t.tx.Exec(bg, "INSERT INTO arxi.store_meta (log_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (log_id, key) DO UPDATE SET value = excluded.value",
+		t.db.log, key, value)
+	return t.err("write store_meta", err)
+}
+
+func (t *tx) PutIdempotency(ctx context.Context, r *store.IdempotencyRow) error {
+	if _, err := t.tx.Exec(bg, "DELETE FROM arxi.idempotency WHERE log_id = $1 AND key = $2", t.db.log, r.Key); err != nil {
+		return t.err("write idempotency record", err)
+	}
+	at, ns := splitTime(r.CreatedAt)
+	err := t.tx.QueryRow(bg, `INSERT INTO arxi.idempotency (log_id, seq, key, request_hash, status, content_type, body, created_at, created_ns)
+		SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM arxi.idempotency WHERE log_id = $1 RETURNING seq`,
+		t.db.log, r.Key, r.RequestHash[:], int32(r.Status), r.ContentType, r.Body, at, ns).Scan(&r.Seq)
+	return t.err("write idempotency record", err)
+}
+
+func (t *tx) PruneIdempotency(ctx context.Context, before scalar.Timestamp, keep int) (int, error) {
+	at, ns := splitTime(before)
+	a, err := t.tx.Exec(bg, "DELETE FROM arxi.idempotency WHERE log_id = $1 AND (created_at, created_ns) < ($2, $3)", t.db.log, at, ns)
+	if err != nil {
+		return 0, t.err("prune idempotency records", err)
+	}
+	// seq grows with every insert, so the newest keep records are those
+	// with the keep largest seq values.
+	b, err := t.tx.Exec(bg, `DELETE FROM arxi.idempotency WHERE log_id = $1 AND seq <= (
+		SELECT seq FROM arxi.idempotency WHERE log_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`, t.db.log, int64(keep))
+	if err != nil {
+		return 0, t.err("prune idempotency records", err)
+	}
+	return int(a.RowsAffected() + b.RowsAffected()), nil
+}
+
+// commitTimeout bounds a commit: long enough for a slow disk, short
+// enough that a writer whose server vanished says so.
+const commitTimeout = 5 * time.Minute
+
+// Commit implements store.Tx. With synchronous_commit on, the server
+// returns from COMMIT once the transaction's write-ahead log is flushed
+// to disk.
+func (t *tx) Commit() error {
+	if t.done {
+		return errcode.New(errcode.Internal, "transaction already finished")
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(bg, commitTimeout)
+	defer cancel()
+	if err := t.tx.Commit(ctx); err != nil {
+		// A commit whose answer was lost may have happened: the store holds
+		// this batch or not, never part of it.
+		return t.err("commit", err)
+	}
+	t.finish()
+	return nil
+}
+
+func (t *tx) finish() {
+	t.done = true
+	t.db.mu.Lock()
+	t.db.inTx = false
+	t.db.mu.Unlock()
+}
+
+// Close implements store.Tx: it rolls back unless committed.
+func (t *tx) Close() error {
+	if t.done {
+		return nil
+	}
+	t.tx.Rollback(bg)
+	t.finish()
+	return nil
+}
