@@ -129,4 +129,3 @@ func scrubUserinfo(s, msg string) string {
 	}
 	return msg
 }
-
