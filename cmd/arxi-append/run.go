@@ -9,7 +9,7 @@ import (
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 )
 
 const usage = `arxi-append reads a sealed stream (NDJSON, plain or zstd: the output of
@@ -126,7 +126,7 @@ func committedHint(err error, st store.AppendStats) {
 }
 
 func storeFlag(c *cli.Command) *string {
-	return c.Flags.String("store", "arxi.db", "the store `file` (SQLite)")
+	return c.Flags.String("store", "arxi.db", backend.FlagUsage)
 }
 
 func verifyDepthFlag(c *cli.Command) *int {
@@ -134,7 +134,7 @@ func verifyDepthFlag(c *cli.Command) *int {
 }
 
 func syncFlag(c *cli.Command) *string {
-	return c.Flags.String("synchronous", "full", "SQLite synchronous `mode`: full (durable receipts), extra or normal")
+	return c.Flags.String("synchronous", "full", "durability `mode`: full (durable receipts), extra or normal (SQLite synchronous; PostgreSQL: normal commits asynchronously)")
 }
 
 func checkDepth(depth int) error {
@@ -147,14 +147,5 @@ func checkDepth(depth int) error {
 // openWriter opens the store for writing: the writer lock, the schema, and
 // the verification of SPEC §8.
 func openWriter(ctx context.Context, path, sync string, depth int) (*store.Store, error) {
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path, Synchronous: sync})
-	if err != nil {
-		return nil, err
-	}
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: depth})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return backend.OpenStore(ctx, backend.Config{Store: path, Synchronous: sync}, store.Config{VerifyDepth: depth})
 }

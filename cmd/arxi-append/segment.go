@@ -11,7 +11,7 @@ import (
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 )
 
 const segmentUsage = `arxi-append segment manages a store's segments (SPEC §8).
@@ -151,7 +151,7 @@ func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth i
 // inSnapshot runs f on a snapshot of the store, opened for reading only;
 // rows are verified as they are read.
 func inSnapshot(ctx context.Context, path string, f func(*store.Snapshot) error) error {
-	return sqlite.InSnapshot(ctx, path, f)
+	return backend.InSnapshot(ctx, path, f)
 }
 
 // viewSnapshot runs f on a snapshot of s.

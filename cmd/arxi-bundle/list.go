@@ -9,7 +9,7 @@ import (
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 )
 
 const listUsage = `arxi-bundle list prints the canonical bundle of every sealed segment of a
@@ -27,7 +27,7 @@ Example:
 
 func list(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-bundle list", listUsage, stdout, stderr)
-	storePath := c.Flags.String("store", "", "the store `PATH` (SQLite)")
+	storePath := c.Flags.String("store", "", backend.FlagUsage)
 	asJSON := c.Flags.Bool("json", false, `one JSON object per bundle: {"bundle_id","envelope_count","sealed_at","segment_id"}`)
 	if err := c.Parse(args); err != nil {
 		return c.Exit(err)
@@ -38,7 +38,7 @@ func list(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Wri
 	case *storePath == "":
 		return c.Exit(c.UsageError("give --store PATH"))
 	}
-	err := sqlite.InSnapshot(ctx, *storePath, func(sn *store.Snapshot) error {
+	err := backend.InSnapshot(ctx, *storePath, func(sn *store.Snapshot) error {
 		var cat storesource.Catalog
 		tw := c.Table()
 		if !*asJSON {

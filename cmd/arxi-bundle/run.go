@@ -58,7 +58,7 @@ func bundleMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	c := cli.New("arxi-bundle", usage, stdout, stderr)
 	fs := c.Flags
 	fromStream := fs.Bool("from-stream", false, "read a sealed stream on stdin (spooled to a temporary file)")
-	storePath := fs.String("store", "", "export from the store at `PATH`")
+	storePath := fs.String("store", "", "export from the store at `PATH` (a file or a postgres:// URL)")
 	out := fs.String("o", "", "write the bundle to `FILE` (a new or regular file atomically) instead of stdout")
 	compress := fs.Bool("zstd", false, "compress with zstd (implied by an -o name ending in .zst)")
 	var id scalar.UUID

@@ -8,15 +8,15 @@ import (
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 )
 
-// storeBundle exports from the SQLite store at path, read-only through one
+// storeBundle exports from the store at path (a file or a URL), read-only through one
 // consistent snapshot (it never waits for, nor blocks, the store's writer):
 // the bundle of sel, or with a non-zero id the canonical bundle with that
 // id. The snapshot verifies every row it reads.
 func storeBundle(ctx context.Context, path string, id scalar.UUID, sel bundle.Selector, dst output, opts bundle.Options) error {
-	return sqlite.InSnapshot(ctx, path, func(sn *store.Snapshot) error {
+	return backend.InSnapshot(ctx, path, func(sn *store.Snapshot) error {
 		if !id.IsZero() {
 			// Find first, so that an unknown id creates no output file.
 			var c storesource.Catalog

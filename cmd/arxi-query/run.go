@@ -12,7 +12,7 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 )
 
 const usage = `arxi-query reads envelopes back from a store (SPEC §8). Filters combine with
@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func query(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := cli.New("arxi-query", usage, stdout, stderr)
 	fs := c.Flags
-	storePath := fs.String("store", "arxi.db", "the store `file` (SQLite)")
+	storePath := fs.String("store", "arxi.db", backend.FlagUsage)
 	segment := fs.String("segment", "", "only envelopes of the segment with this `id`")
 	var eventTypes multi
 	fs.Var(&eventTypes, "event-type", "only envelopes of this event `type` (repeatable: any of them)")
@@ -95,7 +95,7 @@ func query(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	default:
 		return c.Exit(c.UsageError("--format %q: want ndjson, json or stream", *format))
 	}
-	s, err := sqlite.OpenReader(ctx, *storePath)
+	s, err := backend.OpenReader(ctx, *storePath)
 	if err != nil {
 		return c.Exit(err)
 	}

@@ -51,7 +51,7 @@ func seal(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	pass := c.PassphraseFlag()
 	plainKey := fs.Bool("insecure-plain-key", false, "accept an unencrypted key file")
 	limits := c.LimitFlags()
-	storePath := fs.String("store", "", "continue the open segment of this store `file`, read only (SPEC §7)")
+	storePath := fs.String("store", "", "continue the open segment of this store (a `file` or a postgres:// URL), read only (SPEC §7)")
 	openNew := fs.Bool("open", false, "with --store and no open segment: open one linked to the last sealed segment")
 	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {

@@ -10,7 +10,7 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 )
 
 // storeStart sets cfg.Start from the store at path (SPEC §7): continue its
@@ -33,17 +33,17 @@ func storeStart(ctx context.Context, c *cli.Command, cfg *sealing.Config, path s
 		return &errcode.Error{Code: errcode.UsageInvalid, Msg: "--store and --predecessor-segment/--predecessor-head exclude each other",
 			Hint: "with --store, the store says what the chain continues from"}
 	}
-	s, err := sqlite.OpenReader(ctx, path)
+	s, err := backend.OpenReader(ctx, path)
 	_, serr := os.Lstat(path)
-	missing := errors.Is(serr, fs.ErrNotExist)
+	missing := backend.IsURL(path) || errors.Is(serr, fs.ErrNotExist)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && open:
 		if missing {
-			c.Note("--store %s does not exist: starting a new chain (arxi-append --store %s creates the store)", path, path)
+			c.Note("--store %s does not exist: starting a new chain (arxi-append --store %s creates the store)", backend.Display(path), backend.Display(path))
 		}
 		return nil
 	case errors.Is(err, fs.ErrNotExist) && missing:
-		return &errcode.Error{Code: errcode.StoreIO, Path: path, Msg: "the store does not exist",
+		return &errcode.Error{Code: errcode.StoreIO, Path: backend.Display(path), Msg: "the store does not exist",
 			Hint: "check --store: it must name the store arxi-append writes; to start a new store, add --open (arxi-append creates it)"}
 	case err != nil:
 		return err

@@ -30,7 +30,7 @@ import (
 	"arxi.dev/arxi/pkg/sidecar/recorder"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
-	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/backend"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -138,7 +138,11 @@ func open(ctx context.Context, cfg *config.Config, srv *api.Server, log *slog.Lo
 		log.Warn("store backend memory: the evidence is ephemeral and is lost when the sidecar stops")
 		b = memory.New()
 	default:
-		db, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.Path})
+		addr := cfg.Store.Path
+		if cfg.Store.Backend == "postgres" {
+			addr = cfg.Store.URL
+		}
+		db, err := backend.Open(ctx, backend.Config{Store: addr})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -84,8 +84,9 @@ type Auth struct {
 
 // Store is where evidence is kept.
 type Store struct {
-	Backend     string `toml:"backend" default:"sqlite" enum:"sqlite|memory" doc:"sqlite (durable) or memory (ephemeral: everything is lost when the sidecar stops)"`
+	Backend     string `toml:"backend" default:"sqlite" enum:"sqlite|postgres|memory" doc:"sqlite (durable, one file), postgres (durable, a log of a PostgreSQL database) or memory (ephemeral: everything is lost when the sidecar stops)"`
 	Path        string `toml:"path" kind:"path" doc:"with backend sqlite: the store file (its directory must exist)"`
+	URL         string `toml:"url" kind:"url" doc:"with backend postgres: postgres://USER@HOST:PORT/DB?log=NAME (SPEC §8.1); the password comes from PGPASSWORD or ~/.pgpass, never from here"`
 	VerifyDepth int    `toml:"verify_depth" default:"1000" min:"1" max:"100000000" doc:"on start, re-verify the open segment's last N envelopes against the stored head"`
 }
 

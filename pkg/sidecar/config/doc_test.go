@@ -44,6 +44,8 @@ func reference() string {
 			rule = append(rule, "path")
 		case "secret":
 			rule = append(rule, "path of a secret file")
+		case "url":
+			rule = append(rule, "URL")
 		}
 		if len(rule) == 0 {
 			rule = append(rule, "—")

@@ -21,8 +21,9 @@ mode = "open"                  # token | open (open only on a Unix socket or a l
                                    # the sidecar's user, one token of at least 32 characters
 
 [store]
-backend = "sqlite"             # sqlite | memory (ephemeral: lost when the sidecar stops)
+backend = "sqlite"             # sqlite | postgres | memory (ephemeral: lost when the sidecar stops)
 path = "arxi.db"               # sqlite: the store file; its directory must exist
+# url = "postgres://arxi@db.internal/arxi?log=sidecar-1"  # postgres: the log (password: PGPASSWORD or ~/.pgpass)
 verify_depth = 1000            # on start, re-verify the open segment's last N envelopes
 
 [recorder]

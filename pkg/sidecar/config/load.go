@@ -22,6 +22,7 @@ import (
 	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/store/postgres"
 	"github.com/BurntSushi/toml"
 )
 
@@ -293,8 +294,24 @@ func (c *Config) check(defined func(string) bool) error {
 		if st, err := os.Stat(s.Path); err == nil && !st.Mode().IsRegular() {
 			return bad("store.path", "exists and is not a regular file")
 		}
+	case "postgres":
+		if s.URL == "" {
+			return bad("store.url", `required with store.backend = "postgres"`)
+		}
+		if _, err := postgres.ParseURL(s.URL); err != nil {
+			e, _ := errcode.As(err)
+			return &errcode.Error{Code: errcode.ConfigInvalid, Field: "store.url", Msg: e.Msg, Hint: e.Hint}
+		}
+		if err := only("store.path", `store.backend = "sqlite"`); err != nil {
+			return err
+		}
 	case "memory":
 		if err := only("store.path", `store.backend = "sqlite"`); err != nil {
+			return err
+		}
+	}
+	if s.Backend != "postgres" {
+		if err := only("store.url", `store.backend = "postgres"`); err != nil {
 			return err
 		}
 	}

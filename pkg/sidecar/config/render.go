@@ -14,7 +14,7 @@ const Redacted = "[redacted]"
 // Effective returns the effective configuration, defaults filled in and
 // paths absolute, as one canonical JSON object of sections. The paths of
 // files that hold secrets (the token, the signing key, its passphrase) are
-// always Redacted; with hidePaths every other path is too, for responses
+// always Redacted; with hidePaths every other path and the store URL are too, for responses
 // (GET /v1/config), which never show a file path. Absent optional values
 // are null.
 func (c *Config) Effective(hidePaths bool) []byte {
@@ -40,7 +40,7 @@ func (c *Config) Effective(hidePaths bool) []byte {
 			kind := f.Tag.Get("kind")
 			switch {
 			case x == "" && kind != "":
-			case kind == "secret" || kind == "path" && hidePaths:
+			case kind == "secret" || (kind == "path" || kind == "url") && hidePaths:
 				val = Redacted
 			default:
 				val = x
