@@ -29,8 +29,8 @@ import (
 	"arxi.dev/arxi/pkg/sidecar/enterprise"
 	"arxi.dev/arxi/pkg/sidecar/recorder"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/backend"
+	"arxi.dev/arxi/pkg/store/memory"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

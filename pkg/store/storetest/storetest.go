@@ -77,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 		{"Source", testSource},
 		{"Snapshots", testSnapshots},
 		{"Corruption", testCorruption},
+		{"Check", testCheck},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
