@@ -17,6 +17,7 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/backend"
 	"arxi.dev/arxi/pkg/store/sqlite"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
@@ -115,20 +116,16 @@ func timedChild(t *testing.T, stdin []byte, env []string, kill time.Duration, af
 	return receipts, code, errb.String(), work
 }
 
-// dumpStore opens the store as a writer does (lock, schema, full
-// verification of the open segment's tail) and returns its content as a
-// sealed stream.
+// dumpStore opens the store at path (a file or a URL) as a writer does
+// (lock, schema, full verification of the open segment's tail) and
+// returns its content as a sealed stream.
 func dumpStore(t *testing.T, path string) []byte {
 	t.Helper()
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	s, err := backend.OpenStore(ctx, backend.Config{Store: path}, store.Config{VerifyDepth: 1 << 20})
 	if err != nil {
-		t.Fatalf("reopen: %v", err)
+		t.Fatalf("reopen and verify: %v", err)
 	}
-	defer db.Close()
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: 1 << 20})
-	if err != nil {
-		t.Fatalf("verify on reopen: %v", err)
-	}
+	defer s.Close()
 	sn, err := s.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -24,11 +24,17 @@ second writer fails at once (store.locked); readers never wait for it.
 Usage:
   arxi-append [--store arxi.db] [flags] [FILE] > receipts.ndjson
   arxi-append segment open|seal|status|list    manage segments (see segment --help)
+  arxi-append doctor [--store STORE] [--json]  re-verify the whole store (see doctor --help)
+  arxi-append log list --store URL             list the logs of a PostgreSQL database
+
+The store is an SQLite file or a log of a PostgreSQL database:
+--store postgres://USER@HOST:PORT/DB?log=NAME (the password from PGPASSWORD
+or ~/.pgpass, never from the URL).
 
 Example:
   arxi-seal --recorder-id recorder-1 --store arxi.db --open < events.ndjson | arxi-append --store arxi.db`
 
-var program = cli.Program{Name: "arxi-append", Main: appendMain, Subcommands: []cli.Subcommand{{Name: "segment", Run: segment}}}
+var program = cli.Program{Name: "arxi-append", Main: appendMain, Subcommands: []cli.Subcommand{{Name: "segment", Run: segment}, {Name: "doctor", Run: doctor}, {Name: "log", Run: logCmd}}}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return program.Run(ctx, args, stdin, stdout, stderr)

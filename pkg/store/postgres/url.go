@@ -104,7 +104,9 @@ func display(u *url.URL) string {
 			keep[p] = v
 		}
 	}
-	d.RawQuery = keep.Encode()
+	// A socket directory reads better with its slashes as they are, which
+	// a query may hold (RFC 3986 §3.4).
+	d.RawQuery = strings.ReplaceAll(keep.Encode(), "%2F", "/")
 	return d.String()
 }
 

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package sqlite
+
+// lockState cannot tell without /proc/locks.
+func lockState(path string) string { return "unknown" }
