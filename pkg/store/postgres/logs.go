@@ -130,4 +130,3 @@ func (db *DB) Inspect(ctx context.Context) (*store.Inspection, error) {
 }
 
 var _ store.Inspector = (*DB)(nil)
-
