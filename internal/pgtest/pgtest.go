@@ -296,6 +296,21 @@ func Exec(dbURL string, sql string, args ...any) error {
 	return err
 }
 
+// Value runs a query on the database at dbURL and returns its one value
+// as text (cast it in the query).
+func Value(dbURL string, sql string, args ...any) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(ctx)
+	var v string
+	err = c.QueryRow(ctx, sql, args...).Scan(&v)
+	return v, err
+}
+
 // EnsurePasswordUser creates PasswordUser with password if it does not
 // exist yet and returns it.
 func (s *Server) EnsurePasswordUser(t testing.TB, password string) string {

@@ -63,7 +63,10 @@ func ParseURL(s string) (*URL, error) {
 			Msg:  "the store URL " + display(u) + " holds a password",
 			Hint: "give the password in PGPASSWORD or a password file (~/.pgpass, or PGPASSFILE), never in the URL"}
 	}
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, bad("the parameters of the store URL " + display(u) + " do not parse")
+	}
 	for _, p := range secretParams {
 		if q.Has(p) {
 			return nil, &errcode.Error{Code: errcode.ConfigInvalid, Field: "store",
