@@ -54,6 +54,7 @@ type Server struct {
 	Socket string // the directory of its unix socket
 	Port   int
 	shared bool
+	remove bool // the reaper removes Dir
 	run    *runner
 }
 
@@ -85,25 +86,55 @@ func Shared(t testing.TB) *Server {
 // holds the same roles and settings as the shared one.
 func New(t testing.TB) *Server {
 	t.Helper()
+	return NewIn(t, base())
+}
+
+// NewIn is New with the server's directory under parent; benchmarks keep
+// it on a disk so that fsync costs what it costs (New uses /dev/shm when
+// it can, where fsync is free).
+func NewIn(t testing.TB, parent string) *Server {
+	t.Helper()
+	dir, err := os.MkdirTemp(parent, "arxi-pgtest-private-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startAt(t, dir, true)
+	t.Cleanup(func() {
+		s.Stop(true)
+		os.RemoveAll(dir)
+	})
+	return s
+}
+
+// Persistent starts a server on dir, creating it from the run's template
+// when it holds no data directory yet, and stops it (keeping dir) when t
+// ends or the process exits: for benchmark data built once and kept.
+func Persistent(t testing.TB, dir string) *Server {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startAt(t, dir, false)
+	t.Cleanup(func() { s.Stop(false) })
+	return s
+}
+
+func startAt(t testing.TB, dir string, remove bool) *Server {
+	t.Helper()
 	r, err := newRunner()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sh := Shared(t)
-	dir, err := os.MkdirTemp(base(), "arxi-pgtest-private-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{Dir: dir, Socket: filepath.Join(dir, "sock"), Port: sh.Port, run: r}
-	t.Cleanup(func() {
-		s.Stop(true)
-		os.RemoveAll(dir)
-	})
+	s := &Server{Dir: dir, Socket: filepath.Join(dir, "sock"), Port: sh.Port, run: r, remove: remove}
 	if err := r.chown(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.copyDir(filepath.Join(sh.Dir, "template"), filepath.Join(dir, "data")); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
+		os.RemoveAll(filepath.Join(dir, "data"))
+		if err := r.copyDir(filepath.Join(sh.Dir, "template"), filepath.Join(dir, "data")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.start(os.Getpid()); err != nil {
 		t.Fatal(err)
@@ -142,7 +173,7 @@ func joinShared() (*Server, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return nil, fmt.Errorf("pgtest: lock %s: %w", dir, err)
 	}
-	s := &Server{Dir: dir, Socket: filepath.Join(dir, "sock"), Port: 20000 + owner%20000, shared: true, run: r}
+	s := &Server{Dir: dir, Socket: filepath.Join(dir, "sock"), Port: 20000 + owner%20000, shared: true, remove: true, run: r}
 	if s.ping() == nil {
 		return s, nil
 	}
@@ -192,7 +223,8 @@ func alive(pid int) bool {
 }
 
 // start starts the server on its data directory and a reaper that stops
-// it once process owner has exited.
+// it once process owner has exited (and removes its directory, unless it
+// is to be kept).
 func (s *Server) start(owner int) error {
 	sock := s.Socket
 	if err := os.MkdirAll(sock, 0o755); err != nil {
@@ -213,7 +245,7 @@ if [ -n "$pid" ]; then
 	kill -QUIT "$pid" 2>/dev/null
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 fi
-rm -rf "$2"`, "reaper", strconv.Itoa(owner), s.Dir)
+[ "$3" = remove ] && rm -rf "$2"`, "reaper", strconv.Itoa(owner), s.Dir, map[bool]string{true: "remove", false: "keep"}[s.remove])
 	reaper.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := reaper.Start(); err != nil {
 		return fmt.Errorf("pgtest: start the reaper: %w", err)
@@ -331,6 +363,9 @@ func (s *Server) ping() error {
 	return c.Close(ctx)
 }
 
+// debianBins is where Debian's postgresql packages put initdb, off PATH.
+var debianBins = "/usr/lib/postgresql/*/bin/initdb"
+
 // runner runs the server binaries, as the postgres user when root.
 type runner struct {
 	bin  string
@@ -342,7 +377,7 @@ func newRunner() (*runner, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		r.bin = filepath.Dir(p)
 	} else {
-		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+		found, _ := filepath.Glob(debianBins)
 		if len(found) == 0 {
 			return nil, errors.New(Install)
 		}

@@ -70,3 +70,15 @@ func TestPrivate(t *testing.T) {
 		t.Error("the shared server stopped")
 	}
 }
+
+// TestNoBinaries: without the server binaries the harness fails, saying
+// what to install, rather than skipping.
+func TestNoBinaries(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	defer func(g string) { debianBins = g }(debianBins)
+	debianBins = "/nonexistent/*/bin/initdb"
+	_, err := newRunner()
+	if err == nil || err.Error() != Install || !strings.Contains(Install, "apt-get install postgresql") {
+		t.Errorf("newRunner without binaries: %v", err)
+	}
+}

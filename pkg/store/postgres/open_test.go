@@ -324,3 +324,36 @@ func TestDurability(t *testing.T) {
 	_, err = Open(ctx, Config{URL: url, Synchronous: "sometimes"})
 	wantCode(t, "bad synchronous", err, errcode.ConfigInvalid)
 }
+
+// TestGrants: the read-only role of docs/store.md reads, lists logs and
+// inspects; as a writer it gets store.io permission denied.
+func TestGrants(t *testing.T) {
+	srv := pgtest.Shared(t)
+	db := srv.NewDatabase(t)
+	name := db[strings.LastIndex(db, "/")+1 : strings.Index(db, "?")]
+	in := storetest.Seal(t, sealing.Config{}, storetest.Events(0, 4), false)
+	storetest.Fill(t, openWriter(t, pgtest.LogURL(db, "l")), in).Close()
+	srv.Exec(t, db, `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'arxi_reader') THEN CREATE ROLE arxi_reader LOGIN; END IF; END $$;
+		GRANT CONNECT ON DATABASE `+name+` TO arxi_reader;
+		GRANT USAGE ON SCHEMA arxi TO arxi_reader;
+		GRANT SELECT ON ALL TABLES IN SCHEMA arxi TO arxi_reader`)
+	url := pgtest.LogURL(srv.UserURL("arxi_reader", name), "l")
+	r, err := OpenReader(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := streamOf(t, r, store.Filter{}); !bytes.Equal(got, in) {
+		t.Error("the reader reads another stream")
+	}
+	if _, ok, err := r.Inspect(ctx); !ok || err != nil {
+		t.Errorf("Inspect: %v", err)
+	}
+	if logs, err := Logs(ctx, url); err != nil || len(logs) != 1 {
+		t.Errorf("Logs: %v %v", logs, err)
+	}
+	_, err = Open(ctx, Config{URL: url})
+	if !errors.Is(err, errcode.StoreIO) || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the reader as a writer: %v", err)
+	}
+}

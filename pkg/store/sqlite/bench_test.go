@@ -12,7 +12,6 @@ package sqlite
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
@@ -21,10 +20,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
@@ -32,30 +31,10 @@ import (
 )
 
 // benchEvents returns n unsealed events whose sealed envelope lines are
-// about 1 KiB (see benchEventsFrom).
-func benchEvents(n int) []byte { return benchEventsFrom(0, n) }
+// about 1 KiB (storebench.Events).
+func benchEvents(n int) []byte { return storebench.Events(0, n) }
 
-func sealBench(b *testing.B, events []byte, max uint64) []byte {
-	s, err := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench"), MaxEnvelopes: max})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var out bytes.Buffer
-	if _, err := sealing.Stream(context.Background(), s, bytes.NewReader(events), &out, sealing.StreamOptions{SealAtEnd: true}); err != nil {
-		b.Fatal(err)
-	}
-	return out.Bytes()
-}
-
-func envelopeLines(stream []byte) [][]byte {
-	var out [][]byte
-	for _, l := range bytes.SplitAfter(stream, []byte("\n")) {
-		if bytes.Contains(l, []byte(`"record":"envelope"`)) {
-			out = append(out, bytes.TrimSuffix(l, []byte("\n")))
-		}
-	}
-	return out
-}
+func sealBench(b *testing.B, events []byte, max uint64) []byte { return storebench.Seal(b, events, max) }
 
 // appendArxi appends a sealed stream to a new store and returns the time
 // it took and the store's size in bytes.
@@ -141,7 +120,7 @@ const benchN = 50_000
 // rates, their ratio and the bytes stored per envelope.
 func BenchmarkAppend(b *testing.B) {
 	stream := sealBench(b, benchEvents(benchN), 0)
-	lines := envelopeLines(stream)
+	lines := storebench.EnvelopeLines(stream)
 	var lineBytes int
 	for _, l := range lines {
 		lineBytes += len(l)
@@ -209,23 +188,18 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(benchN*b.N)/b.Elapsed().Seconds(), "envelopes/s")
 }
 
-const (
-	bigN       = 1_000_000
-	bigSegment = 100_000
-)
+const bigN = storebench.BigN
 
 // bigStore returns a store of 1,000,000 1 KiB envelopes in segments of
-// 100,000, built once (a minute or so) and kept in the temp directory.
+// 100,000 (storebench.FillBig), built once (a minute or so) and kept in
+// the temp directory.
 func bigStore(b *testing.B) string {
 	schema := sha256.Sum256([]byte(strings.Join(migrations, "")))
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("arxi-bench-%d-%x.db", bigN, schema[:4]))
-	if db, err := Open(ctx, Config{Path: path, ReadOnly: true}); err == nil {
-		s, _ := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-		sn, _ := s.Snapshot(ctx)
-		g, err := sn.LastSegment(ctx)
-		sn.Close()
-		db.Close()
-		if err == nil && g != nil && g.Sealed() && g.FirstPosition+g.Count-1 == bigN {
+	if s, err := OpenReader(ctx, path); err == nil {
+		big := storebench.IsBig(s)
+		s.Close()
+		if big {
 			return path
 		}
 	}
@@ -233,127 +207,32 @@ func bigStore(b *testing.B) string {
 		os.Remove(path + suffix)
 	}
 	b.Logf("building %s", path)
-	start := time.Now()
 	db, err := Open(ctx, Config{Path: path})
 	if err != nil {
 		b.Fatal(err)
 	}
 	s, _ := store.Open(ctx, db, store.Config{})
-	const chunk = 50_000
-	for i := 0; i < bigN; i += chunk {
-		src := &store.Source{Store: s, Open: true}
-		start, err := src.Start(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sl, _ := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench"), MaxEnvelopes: bigSegment, Start: start})
-		var sealed bytes.Buffer
-		events := benchEventsFrom(i, chunk)
-		if _, err := sealing.Stream(ctx, sl, bytes.NewReader(events), &sealed, sealing.StreamOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		a, _ := s.Appender(ctx)
-		if _, err := store.AppendStream(ctx, a, &sealed, store.AppendOptions{Batch: 10_000}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	a, _ := s.Appender(ctx)
-	if o := a.OpenSegment(); o != nil {
-		b.Fatalf("segment of %d envelopes left open", o.Count)
-	}
+	storebench.FillBig(b, s)
 	if err := db.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("built in %v", time.Since(start))
 	return path
 }
 
-// benchEventsFrom is benchEvents for events from..from+n-1. Labels come
-// in runs, as real traffic does: a trace is 50 consecutive events, a
-// session 500; one event in ten belongs instead to one of 100 long traces
-// spread evenly over the whole store (1000 of each per million events),
-// the worst case for reading a page of one trace.
-func benchEventsFrom(from, n int) []byte {
-	var b bytes.Buffer
-	pad := strings.Repeat("x", 428)
-	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	types := []string{"tool.call", "tool.result", "policy.decision", "session.start"}
-	for i := from; i < from+n; i++ {
-		trace := fmt.Sprintf("trace-%07d", i/50)
-		if i%10 == 0 {
-			trace = fmt.Sprintf("long-%03d", (i/10)%100)
-		}
-		fmt.Fprintf(&b, `{"event_type":%q,"actor_id":"agent:%d","environment_id":"prod","adapter_id":"bench","trace_id":%q,"session_id":"session-%06d","claimed_at":%q,"payload":{"i":%d,"pad":%q}}`+"\n",
-			types[i%len(types)], i%10, trace, i/500, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), i, pad)
-	}
-	return b.Bytes()
-}
-
 // BenchmarkQueryTraceMillion asks a 1,000,000-envelope store for the
-// first page of a trace, as arxi-query --trace-id does: open the file,
-// snapshot, query, every row read back and verified. Each iteration asks
-// ten times; ms/query is their mean.
-//
-//   - spread: ten different traces of the hundred whose 1000 envelopes
-//     each are spread evenly over the store, a full page on 1000 different
-//     database pages: the worst case, as cold as the page cache leaves it;
-//   - spread-warm: one such trace, asked once before timing;
-//   - run: traces of consecutive events (45 envelopes each), as most
-//     traces are.
+// first page of a trace, as arxi-query --trace-id does, from opening the
+// file (storebench.QueryTrace).
 func BenchmarkQueryTraceMillion(b *testing.B) {
 	path := bigStore(b)
-	query := func(b *testing.B, trace string, want int) {
-		db, err := Open(ctx, Config{Path: path, ReadOnly: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		s, _ := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-		sn, err := s.Snapshot(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer sn.Close()
-		p, err := sn.Query(ctx, store.Filter{TraceID: scalar.MustLabel(trace)}, "", 1000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(p.Items) != want || p.Next != "" {
-			b.Fatalf("%s: page of %d, next %q", trace, len(p.Items), p.Next)
-		}
-	}
-	const perIter = 10
-	for _, bc := range []struct {
-		name  string
-		trace func(i int) string
-		want  int
-		warm  bool
-	}{
-		{"spread", func(i int) string { return fmt.Sprintf("long-%03d", (i*37)%100) }, 1000, false},
-		{"spread-warm", func(int) string { return "long-042" }, 1000, true},
-		{"run", func(i int) string { return fmt.Sprintf("trace-%07d", (i*7919)%(bigN/50)) }, 45, false},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			if bc.warm {
-				query(b, bc.trace(0), bc.want)
-			}
-			i := 0
-			b.ResetTimer()
-			for range b.N {
-				for range perIter {
-					query(b, bc.trace(i), bc.want)
-					i++
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*perIter), "ms/query")
-			b.ReportMetric(float64(storeSize(path))/bigN, "bytes/envelope")
-		})
-	}
+	storebench.QueryTrace(b, func() (*store.Store, error) { return OpenReader(ctx, path) })
+	b.ReportMetric(float64(storeSize(path))/bigN, "bytes/envelope")
 }
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// BenchmarkBundleMillion builds the bundle of one trace of consecutive
+// events from the 1,000,000-envelope store (storebench.BundleTrace).
+func BenchmarkBundleMillion(b *testing.B) {
+	path := bigStore(b)
+	storebench.BundleTrace(b, func() (*store.Store, error) { return OpenReader(ctx, path) })
 }
+
+func cpuTime() time.Duration { return storebench.CPUTime() }

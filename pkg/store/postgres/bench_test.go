@@ -1,0 +1,160 @@
+package postgres
+
+// Benchmarks of SPEC §8.1's store, beside SQLite's in the same run (make
+// bench):
+//
+//	go test -run '^$' -bench Append -cpu 1 ./pkg/store/postgres
+//	go test -run '^$' -bench Million -benchtime 1x ./pkg/store/postgres
+//
+// The server is a private one on a local unix socket, its data on disk
+// (the temp directory, as SQLite's file), fsync and synchronous_commit on.
+// The 1,000,000-envelope log is built once (a minute or two) and kept in
+// the temp directory with its server's data.
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"arxi.dev/arxi/internal/pgtest"
+	"arxi.dev/arxi/internal/storebench"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/sqlite"
+	"github.com/jackc/pgx/v5"
+)
+
+const benchN = 50_000
+
+// BenchmarkAppend appends 50,000 sealed 1 KiB envelopes to a new log in
+// batches of 1000 (every hash recomputed, every row indexed, every commit
+// durable), and in the same run appends them to a new SQLite store and
+// COPYs the same envelope lines into a one-column table in the same
+// batches, each batch committed: the server's own cost for these bytes. It
+// reports the three rates and the ratios to SQLite and to COPY.
+func BenchmarkAppend(b *testing.B) {
+	srv := pgtest.NewIn(b, os.TempDir())
+	stream := storebench.Seal(b, storebench.Events(0, benchN), 0)
+	lines := storebench.EnvelopeLines(stream)
+	var pg, sq, cp, pgCPU time.Duration
+	var pgSize int64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		db := srv.NewDatabase(b)
+		url := pgtest.LogURL(db, "bench")
+		dir := b.TempDir()
+		b.StartTimer()
+
+		c, start := storebench.CPUTime(), time.Now()
+		w, err := Open(ctx, Config{URL: url})
+		if err != nil {
+			b.Fatal(err)
+		}
+		storebench.Append(b, w, stream, 1000)
+		pg, pgCPU = pg+time.Since(start), pgCPU+storebench.CPUTime()-c
+
+		start = time.Now()
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "arxi.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		storebench.Append(b, s, stream, 1000)
+		sq += time.Since(start)
+
+		start = time.Now()
+		copyPlain(b, db, lines, 1000)
+		cp += time.Since(start)
+
+		b.StopTimer()
+		v, err := pgtest.Value(db, "SELECT (pg_total_relation_size('arxi.envelopes') + pg_total_relation_size('arxi.segments'))::text")
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Sscan(v, &pgSize)
+		b.StartTimer()
+	}
+	n := float64(benchN * b.N)
+	b.ReportMetric(n/pg.Seconds(), "envelopes/s")
+	b.ReportMetric(n/sq.Seconds(), "sqlite-envelopes/s")
+	b.ReportMetric(n/cp.Seconds(), "copy-rows/s")
+	b.ReportMetric(sq.Seconds()/pg.Seconds(), "ratio-to-sqlite")
+	b.ReportMetric(cp.Seconds()/pg.Seconds(), "ratio-to-copy")
+	b.ReportMetric(float64(pgCPU.Nanoseconds())/1e3/n, "client-cpu-µs/envelope")
+	b.ReportMetric(float64(pgSize)/benchN, "bytes/envelope")
+}
+
+// copyPlain COPYs lines into a new one-column table of the database at db,
+// batch rows per committed transaction.
+func copyPlain(b *testing.B, db string, lines [][]byte, batch int) {
+	c, err := pgx.Connect(ctx, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE TABLE plain (line bytea NOT NULL)"); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < len(lines); i += batch {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := lines[i:min(i+batch, len(lines))]
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"plain"}, []string{"line"}, pgx.CopyFromSlice(len(rows), func(j int) ([]any, error) { return []any{rows[j]}, nil })); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bigLog returns the URL of a log of 1,000,000 1 KiB envelopes in
+// segments of 100,000 (storebench.FillBig) on a server whose data is kept
+// in the temp directory, named by a hash of the schema, so that it is
+// built once.
+func bigLog(b *testing.B) string {
+	schema := sha256.Sum256([]byte(strings.Join(migrations, "")))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("arxi-bench-pg-%d-%x", storebench.BigN, schema[:4]))
+	srv := pgtest.Persistent(b, dir)
+	url := pgtest.LogURL(srv.URL("postgres"), "big")
+	if s, err := OpenReader(ctx, url); err == nil {
+		big := storebench.IsBig(s)
+		s.Close()
+		if big {
+			return url
+		}
+	}
+	b.Logf("building %s", dir)
+	srv.Exec(b, srv.URL("postgres"), "DROP SCHEMA IF EXISTS arxi CASCADE")
+	w, err := Open(ctx, Config{URL: url})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := store.Open(ctx, w, store.Config{})
+	storebench.FillBig(b, s)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	srv.Exec(b, srv.URL("postgres"), "VACUUM ANALYZE")
+	return url
+}
+
+// BenchmarkQueryTraceMillion is SQLite's on a 1,000,000-envelope log:
+// the first page of a trace, from opening the store (storebench.QueryTrace).
+func BenchmarkQueryTraceMillion(b *testing.B) {
+	url := bigLog(b)
+	storebench.QueryTrace(b, func() (*store.Store, error) { return OpenReader(ctx, url) })
+}
+
+// BenchmarkBundleMillion is SQLite's on a 1,000,000-envelope log: the
+// bundle of one trace of consecutive events (storebench.BundleTrace).
+func BenchmarkBundleMillion(b *testing.B) {
+	url := bigLog(b)
+	storebench.BundleTrace(b, func() (*store.Store, error) { return OpenReader(ctx, url) })
+}
+
