@@ -157,4 +157,3 @@ func BenchmarkBundleMillion(b *testing.B) {
 	url := bigLog(b)
 	storebench.BundleTrace(b, func() (*store.Store, error) { return OpenReader(ctx, url) })
 }
-

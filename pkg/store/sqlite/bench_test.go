@@ -34,7 +34,9 @@ import (
 // about 1 KiB (storebench.Events).
 func benchEvents(n int) []byte { return storebench.Events(0, n) }
 
-func sealBench(b *testing.B, events []byte, max uint64) []byte { return storebench.Seal(b, events, max) }
+func sealBench(b *testing.B, events []byte, max uint64) []byte {
+	return storebench.Seal(b, events, max)
+}
 
 // appendArxi appends a sealed stream to a new store and returns the time
 // it took and the store's size in bytes.
