@@ -72,6 +72,11 @@ func EnvelopeLines(stream []byte) [][]byte {
 // Append opens a store on b, appends stream in transactions of batch
 // envelopes and closes it.
 func Append(tb testing.TB, b store.Backend, stream []byte, batch int) {
+	AppendHook(tb, b, stream, batch, nil)
+}
+
+// AppendHook is Append, calling before (when set) before the store is closed.
+func AppendHook(tb testing.TB, b store.Backend, stream []byte, batch int, before func()) {
 	ctx := context.Background()
 	s, err := store.Open(ctx, b, store.Config{})
 	if err != nil {
@@ -83,6 +88,9 @@ func Append(tb testing.TB, b store.Backend, stream []byte, batch int) {
 	}
 	if _, err := store.AppendStream(ctx, a, bytes.NewReader(stream), store.AppendOptions{Batch: batch}); err != nil {
 		tb.Fatal(err)
+	}
+	if before != nil {
+		before()
 	}
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)

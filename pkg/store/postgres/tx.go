@@ -16,17 +16,18 @@ import (
 )
 
 // tx is the writer's transaction on the writer's connection. Envelope
-// rows are buffered and written with COPY: at commit, before the
-// transaction reads envelopes, and whenever the buffer passes
-// flushBytes.
+// rows stream to the server in a COPY that runs while the store layer
+// checks the next records, so the client's work and the server's overlap;
+// any other statement of the transaction first ends the COPY (see
+// copyStream), and so does a buffer of flushBytes lines.
 type tx struct {
 	view
-	pending []store.EnvelopeRow
-	arena   []byte
-	done    bool
+	cp    *copyStream // the COPY in flight; nil when none
+	arena []byte      // the lines of the COPY's rows
+	done  bool
 }
 
-// flushBytes bounds the lines buffered for one COPY.
+// flushBytes bounds the lines held for one COPY.
 const flushBytes = 4 << 20
 
 // bg is the context of row writes: the store layer checks cancellation
@@ -45,7 +46,21 @@ func nullable(b []byte) any {
 	return b
 }
 
+// idle ends the COPY in flight, so the connection can run another
+// statement.
+func (t *tx) idle() error {
+	if t.cp == nil {
+		return nil
+	}
+	err := t.cp.end()
+	t.cp, t.arena = nil, t.arena[:0]
+	return t.err("write envelopes", err)
+}
+
 func (t *tx) AddSegment(ctx context.Context, s *store.SegmentRow) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
 	_, err := t.tx.Exec(bg, "INSERT INTO arxi.segments (log_id, "+segmentCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 		t.db.log, s.Order, [16]byte(s.ID), int64(s.FirstPosition), s.Genesis, s.GenesisHash[:], int64(s.Count), s.Head[:], nullable(s.Seal))
 	if pe, ok := uniqueViolation(err); ok {
@@ -60,6 +75,9 @@ func (t *tx) AddSegment(ctx context.Context, s *store.SegmentRow) error {
 }
 
 func (t *tx) UpdateSegment(ctx context.Context, s *store.SegmentRow) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(bg, "UPDATE arxi.segments SET envelope_count = $1, head = $2, seal = $3 WHERE log_id = $4 AND seq = $5",
 		int64(s.Count), s.Head[:], nullable(s.Seal), t.db.log, s.Order)
 	if err == nil && tag.RowsAffected() != 1 {
@@ -69,6 +87,9 @@ func (t *tx) UpdateSegment(ctx context.Context, s *store.SegmentRow) error {
 }
 
 func (t *tx) AddBlob(ctx context.Context, h scalar.Digest, data []byte) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(bg, "INSERT INTO arxi.attachments (log_id, hash, data) VALUES ($1, $2, $3) ON CONFLICT (log_id, hash) DO NOTHING", t.db.log, h[:], data)
 	if err != nil {
 		return t.err("write attachment", err)
@@ -86,16 +107,25 @@ func (t *tx) AddBlob(ctx context.Context, h scalar.Digest, data []byte) error {
 	return nil
 }
 
-// AddEnvelope implements store.Tx: the row joins the buffer of the next
-// COPY, its line copied.
+// AddEnvelope implements store.Tx: the row goes to the COPY in flight,
+// started if need be, its line copied.
 func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
+	if t.cp != nil && len(t.arena)+len(e.Line) > flushBytes {
+		if err := t.idle(); err != nil {
+			return err
+		}
+	}
+	if t.cp == nil {
+		t.cp = startCopy(t.tx, t.db.log)
+	}
 	r := *e
 	start := len(t.arena)
 	t.arena = append(t.arena, e.Line...)
 	r.Line = t.arena[start:len(t.arena):len(t.arena)]
-	t.pending = append(t.pending, r)
-	if len(t.arena) >= flushBytes {
-		return t.flush()
+	if err := t.cp.add(r); err != nil {
+		t.cp.end()
+		t.cp = nil
+		return t.err("write envelopes", err)
 	}
 	return nil
 }
@@ -103,19 +133,58 @@ func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
 var envelopeColumns = []string{"log_id", "position", "segment", "sequence", "envelope_id", "content_hash", "chain_hash",
 	"event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id", "claimed_at", "claimed_ns", "line"}
 
-// copySource feeds the buffered rows to COPY, one reused value slice.
-type copySource struct {
-	log  int32
-	rows []store.EnvelopeRow
-	i    int
-	vals []any
+// copyStream is a COPY of envelope rows running in a goroutine of its
+// own, fed row by row through a channel: the rows reach the server while
+// the writer prepares the next ones. Only the goroutine uses the
+// connection until end returns.
+type copyStream struct {
+	log     int32
+	rows    chan *store.EnvelopeRow
+	stopped chan struct{} // closed when the COPY has returned
+	err     error         // the COPY's error, once stopped
+	sent    []store.EnvelopeRow
+	vals    []any
+	cur     *store.EnvelopeRow
 }
 
-func (s *copySource) Next() bool { s.i++; return s.i <= len(s.rows) }
-func (s *copySource) Err() error { return nil }
+func startCopy(tx pgx.Tx, log int32) *copyStream {
+	cp := &copyStream{log: log, rows: make(chan *store.EnvelopeRow, 256), stopped: make(chan struct{})}
+	go func() {
+		_, err := tx.Conn().CopyFrom(bg, pgx.Identifier{schemaName, "envelopes"}, envelopeColumns, cp)
+		cp.err = err
+		close(cp.stopped)
+	}()
+	return cp
+}
 
-func (s *copySource) Values() ([]any, error) {
-	r := &s.rows[s.i-1]
+// add hands a row to the COPY; it fails when the COPY has already failed.
+func (cp *copyStream) add(r store.EnvelopeRow) error {
+	cp.sent = append(cp.sent, r)
+	select {
+	case cp.rows <- &cp.sent[len(cp.sent)-1]:
+		return nil
+	case <-cp.stopped:
+		return cp.error()
+	}
+}
+
+// end finishes the COPY and waits for it.
+func (cp *copyStream) end() error {
+	close(cp.rows)
+	<-cp.stopped
+	return cp.error()
+}
+
+// Next, Values and Err implement pgx.CopyFromSource, in the goroutine.
+func (cp *copyStream) Next() bool {
+	cp.cur = <-cp.rows
+	return cp.cur != nil
+}
+
+func (cp *copyStream) Err() error { return nil }
+
+func (cp *copyStream) Values() ([]any, error) {
+	r := cp.cur
 	at, ns := splitTime(r.ClaimedAt)
 	var trace, session any
 	if r.TraceID != "" {
@@ -124,25 +193,22 @@ func (s *copySource) Values() ([]any, error) {
 	if r.SessionID != "" {
 		session = r.SessionID
 	}
-	s.vals = append(s.vals[:0], s.log, int64(r.Position), r.Segment, int64(r.Sequence), [16]byte(r.EnvelopeID),
+	cp.vals = append(cp.vals[:0], cp.log, int64(r.Position), r.Segment, int64(r.Sequence), [16]byte(r.EnvelopeID),
 		r.ContentHash[:], r.ChainHash[:], r.EventType, r.ActorID, r.EnvironmentID, r.AdapterID, trace, session, at, ns, r.Line)
-	return s.vals, nil
+	return cp.vals, nil
 }
 
 var duplicateKey = regexp.MustCompile(`\(log_id, envelope_id\)=\(\d+, ([0-9a-f-]{36})\)`)
 
-// flush writes the buffered envelope rows with COPY.
-func (t *tx) flush() error {
-	if len(t.pending) == 0 {
-		return nil
-	}
-	conn := t.tx.Conn()
-	_, err := conn.CopyFrom(bg, pgx.Identifier{schemaName, "envelopes"}, envelopeColumns, &copySource{log: t.db.log, rows: t.pending})
+// error maps the COPY's error: a duplicate envelope id names the
+// envelope.
+func (cp *copyStream) error() error {
+	err := cp.err
 	if pe, ok := uniqueViolation(err); ok && pe.ConstraintName == "envelopes_log_id_envelope_id_key" {
 		e := &errcode.Error{Code: errcode.StoreDuplicate, Field: "envelope_id", Msg: "an envelope id of this batch is already stored"}
 		if m := duplicateKey.FindStringSubmatch(pe.Detail); m != nil {
 			e.Msg = "envelope " + m[1] + " is already stored"
-			for _, r := range t.pending {
+			for _, r := range cp.sent {
 				if r.EnvelopeID.String() == m[1] {
 					e.Msg = fmt.Sprintf("envelope %s (store position %d) is already stored", m[1], r.Position)
 					break
@@ -152,28 +218,95 @@ func (t *tx) flush() error {
 		return e
 	}
 	if err != nil {
-		return t.err("write envelopes", err)
+		return &copyError{err}
 	}
-	t.pending, t.arena = t.pending[:0], t.arena[:0]
 	return nil
 }
 
-// Envelopes implements store.View for a transaction: it sees the
-// transaction's own rows, so the buffer is written first.
+// copyError marks a COPY's error for tx.err.
+type copyError struct{ error }
+
+func (e *copyError) Unwrap() error { return e.error }
+
+func (t *tx) err(what string, err error) error {
+	var ce *copyError
+	if errors.As(err, &ce) {
+		return t.view.err("write envelopes", ce.error)
+	}
+	return t.view.err(what, err)
+}
+
+// The reads of a transaction end the COPY first; they see its rows.
+
 func (t *tx) Envelopes(ctx context.Context, q store.Query, fn func(*store.EnvelopeRow) error) error {
-	if err := t.flush(); err != nil {
+	if err := t.idle(); err != nil {
 		return err
 	}
 	return t.view.Envelopes(ctx, q, fn)
 }
 
+func (t *tx) Segments(ctx context.Context, from int64, fn func(*store.SegmentRow) error) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
+	return t.view.Segments(ctx, from, fn)
+}
+
+func (t *tx) SegmentByID(ctx context.Context, id scalar.UUID) (*store.SegmentRow, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
+	return t.view.SegmentByID(ctx, id)
+}
+
+func (t *tx) LastSegment(ctx context.Context) (*store.SegmentRow, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
+	return t.view.LastSegment(ctx)
+}
+
+func (t *tx) Blob(ctx context.Context, h scalar.Digest) ([]byte, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
+	return t.view.Blob(ctx, h)
+}
+
+func (t *tx) BlobSize(ctx context.Context, h scalar.Digest) (int64, error) {
+	if err := t.idle(); err != nil {
+		return 0, err
+	}
+	return t.view.BlobSize(ctx, h)
+}
+
+func (t *tx) Meta(ctx context.Context, key string) (string, error) {
+	if err := t.idle(); err != nil {
+		return "", err
+	}
+	return t.view.Meta(ctx, key)
+}
+
+func (t *tx) Idempotency(ctx context.Context, key string) (*store.IdempotencyRow, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
+	return t.view.Idempotency(ctx, key)
+}
+
 func (t *tx) SetMeta(ctx context.Context, key, value string) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
 	_, err := t.tx.Exec(bg, "INSERT INTO arxi.store_meta (log_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (log_id, key) DO UPDATE SET value = excluded.value",
 		t.db.log, key, value)
 	return t.err("write store_meta", err)
 }
 
 func (t *tx) PutIdempotency(ctx context.Context, r *store.IdempotencyRow) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
 	if _, err := t.tx.Exec(bg, "DELETE FROM arxi.idempotency WHERE log_id = $1 AND key = $2", t.db.log, r.Key); err != nil {
 		return t.err("write idempotency record", err)
 	}
@@ -185,6 +318,9 @@ func (t *tx) PutIdempotency(ctx context.Context, r *store.IdempotencyRow) error 
 }
 
 func (t *tx) PruneIdempotency(ctx context.Context, before scalar.Timestamp, keep int) (int, error) {
+	if err := t.idle(); err != nil {
+		return 0, err
+	}
 	at, ns := splitTime(before)
 	a, err := t.tx.Exec(bg, "DELETE FROM arxi.idempotency WHERE log_id = $1 AND (created_at, created_ns) < ($2, $3)", t.db.log, at, ns)
 	if err != nil {
@@ -211,7 +347,7 @@ func (t *tx) Commit() error {
 	if t.done {
 		return errcode.New(errcode.Internal, "transaction already finished")
 	}
-	if err := t.flush(); err != nil {
+	if err := t.idle(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(bg, commitTimeout)
@@ -237,6 +373,7 @@ func (t *tx) Close() error {
 	if t.done {
 		return nil
 	}
+	t.idle()
 	t.tx.Rollback(bg)
 	t.finish()
 	return nil

@@ -174,13 +174,17 @@ func (v *view) envelopeSQL(q *store.Query, from uint64, limit int) (string, []an
 			b.WriteString(" AND " + f.col + " = ANY(" + arg(f.vals) + ")")
 		}
 	}
+	// The plain bounds on claimed_at are what the block range index can
+	// use; the row comparisons are exact to the nanosecond.
 	if q.Since != nil {
 		at, ns := splitTime(*q.Since)
-		b.WriteString(" AND (claimed_at, claimed_ns) >= (" + arg(at) + ", " + arg(ns) + ")")
+		a := arg(at)
+		b.WriteString(" AND claimed_at >= " + a + " AND (claimed_at, claimed_ns) >= (" + a + ", " + arg(ns) + ")")
 	}
 	if q.Until != nil {
 		at, ns := splitTime(*q.Until)
-		b.WriteString(" AND (claimed_at, claimed_ns) < (" + arg(at) + ", " + arg(ns) + ")")
+		a := arg(at)
+		b.WriteString(" AND claimed_at <= " + a + " AND (claimed_at, claimed_ns) < (" + a + ", " + arg(ns) + ")")
 	}
 	b.WriteString(" ORDER BY position LIMIT " + strconv.Itoa(limit))
 	return b.String(), args
