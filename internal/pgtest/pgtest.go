@@ -301,6 +301,13 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return s.URL(name)
 }
 
+// NewLog returns the URL of log "test" in a new database of the run's
+// shared server: a store of the test's own.
+func NewLog(t testing.TB) string {
+	t.Helper()
+	return LogURL(Shared(t).NewDatabase(t), "test")
+}
+
 // Exec runs SQL statements on the database at dbURL directly, behind any
 // store's back, failing t on an error.
 func (s *Server) Exec(t testing.TB, dbURL string, sql string, args ...any) {
