@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -74,7 +75,7 @@ func doctor(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	r.Stats, r.Err = sn.Check(ctx, store.CheckOptions{Progress: p.Add})
 	p.Finish()
-	if e, ok := errcode.As(r.Err); ok && e.Code != errcode.StoreCorrupt {
+	if r.Err != nil && !errors.Is(r.Err, errcode.StoreCorrupt) {
 		return c.Exit(r.Err) // not a finding about the store: no report
 	}
 	if *asJSON {

@@ -154,7 +154,9 @@ func FillBig(tb testing.TB, s *store.Store) {
 //   - spread-warm: one such trace, asked once before timing;
 //   - run: traces of consecutive events (45 envelopes each), as most
 //     traces are.
-func QueryTrace(b *testing.B, open func() (*store.Store, error)) {
+//
+// Each sub-benchmark also reports size, the store's bytes per envelope.
+func QueryTrace(b *testing.B, open func() (*store.Store, error), size float64) {
 	ctx := context.Background()
 	query := func(b *testing.B, trace string, want int) {
 		s, err := open()
@@ -199,6 +201,7 @@ func QueryTrace(b *testing.B, open func() (*store.Store, error)) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*perIter), "ms/query")
+			b.ReportMetric(size, "bytes/envelope")
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 )
@@ -78,7 +79,7 @@ func (sn *Snapshot) Check(ctx context.Context, opts CheckOptions) (CheckStats, e
 	run := make([]EnvelopeRow, 0, checkChunk)
 	for _, g := range segs {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return st, errcode.Wrap(errcode.IOFailed, err, "interrupted")
 		}
 		st.Segments++
 		if g.Sealed() {

@@ -183,7 +183,13 @@ func bigLog(b *testing.B) string {
 // the first page of a trace, from opening the store (storebench.QueryTrace).
 func BenchmarkQueryTraceMillion(b *testing.B) {
 	url := bigLog(b)
-	storebench.QueryTrace(b, func() (*store.Store, error) { return OpenReader(ctx, url) })
+	v, err := pgtest.Value(url[:strings.LastIndex(url, "&log=")], "SELECT pg_database_size(current_database())::text")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size float64
+	fmt.Sscan(v, &size)
+	storebench.QueryTrace(b, func() (*store.Store, error) { return OpenReader(ctx, url) }, size/storebench.BigN)
 }
 
 // BenchmarkBundleMillion is SQLite's on a 1,000,000-envelope log: the

@@ -226,8 +226,7 @@ func bigStore(b *testing.B) string {
 // file (storebench.QueryTrace).
 func BenchmarkQueryTraceMillion(b *testing.B) {
 	path := bigStore(b)
-	storebench.QueryTrace(b, func() (*store.Store, error) { return OpenReader(ctx, path) })
-	b.ReportMetric(float64(storeSize(path))/bigN, "bytes/envelope")
+	storebench.QueryTrace(b, func() (*store.Store, error) { return OpenReader(ctx, path) }, float64(storeSize(path))/bigN)
 }
 
 // BenchmarkBundleMillion builds the bundle of one trace of consecutive
