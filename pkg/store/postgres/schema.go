@@ -74,7 +74,9 @@ CREATE TABLE arxi.attachments (
 -- line is the canonical envelope line as appended; the other columns
 -- repeat what it says, for queries, and are checked against it on read.
 -- claimed_at is the envelope's claimed time to the microsecond and
--- claimed_ns the nanoseconds beyond it (0-999). segment is the seq of the
+-- claimed_ns the nanoseconds beyond it (0-999). Labels compare as bytes
+-- (COLLATE "C"): they are identifiers, and their indexes then neither pay
+-- for a locale's rules nor depend on the C library's version of them. segment is the seq of the
 -- envelope's segments row; it is not declared a foreign key, which would
 -- cost a trigger per row written, since every read checks it anyway.
 CREATE TABLE arxi.envelopes (
@@ -85,12 +87,12 @@ CREATE TABLE arxi.envelopes (
 	envelope_id    uuid NOT NULL,
 	content_hash   bytea NOT NULL,
 	chain_hash     bytea NOT NULL,
-	event_type     text NOT NULL,
-	actor_id       text NOT NULL,
-	environment_id text NOT NULL,
-	adapter_id     text NOT NULL,
-	trace_id       text,
-	session_id     text,
+	event_type     text COLLATE "C" NOT NULL,
+	actor_id       text COLLATE "C" NOT NULL,
+	environment_id text COLLATE "C" NOT NULL,
+	adapter_id     text COLLATE "C" NOT NULL,
+	trace_id       text COLLATE "C",
+	session_id     text COLLATE "C",
 	claimed_at     timestamptz NOT NULL,
 	claimed_ns     smallint NOT NULL,
 	line           bytea NOT NULL,
