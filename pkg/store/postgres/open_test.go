@@ -357,3 +357,28 @@ func TestGrants(t *testing.T) {
 		t.Errorf("the reader as a writer: %v", err)
 	}
 }
+
+// TestCloseInTransaction: closing the backend with a write transaction
+// open, a COPY in flight, rolls it back and frees the log.
+func TestCloseInTransaction(t *testing.T) {
+	url := newLog(t)
+	w := openWriter(t, url)
+	tx, err := w.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, _ := scalar.ParseTimestamp("2026-11-22T10:00:00Z")
+	row := &store.EnvelopeRow{Position: 1, Segment: 1, Sequence: 1, EnvelopeID: scalar.UUID{1}, EventType: "e", ActorID: "a",
+		EnvironmentID: "n", AdapterID: "d", ClaimedAt: at, Line: []byte("{}")}
+	if err := tx.AddEnvelope(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tx.Close()
+	w = openWriter(t, url)
+	if n := value(t, database(t), fmt.Sprintf("SELECT count(*)::text FROM arxi.envelopes WHERE log_id = %d", w.log)); n != "0" {
+		t.Errorf("%s rows after closing in a transaction", n)
+	}
+}

@@ -84,7 +84,7 @@ type DB struct {
 	ro     bool
 
 	mu     sync.Mutex
-	inTx   bool
+	cur    *tx // the open write transaction
 	closed bool
 }
 
@@ -161,10 +161,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if err := db.lock(ctx); err != nil {
 			return nil, err
 		}
+		// A batch's transaction stays open while the writer waits for its
+		// input, which may be a live pipe: a server's idle timeout for
+		// transactions would end the writer's session, and its lock.
+		set := "SET idle_in_transaction_session_timeout = 0"
 		if sync == "normal" {
-			if _, err := db.w.Exec(ctx, "SET synchronous_commit = off"); err != nil {
-				return nil, db.err("set synchronous_commit", err)
-			}
+			set += "; SET synchronous_commit = off"
+		}
+		if _, err := db.w.Exec(ctx, set, pgx.QueryExecModeSimpleProtocol); err != nil {
+			return nil, db.err("set the writer's session", err)
 		}
 	}
 	if db.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
@@ -352,11 +357,16 @@ func (db *DB) checkReader(ctx context.Context) error {
 // pool. A reader's connection still in a View closes when the View does.
 func (db *DB) Close() error {
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return nil
 	}
 	db.closed = true
+	cur := db.cur
+	db.mu.Unlock()
+	if cur != nil {
+		cur.Close() // ends its COPY and rolls back
+	}
 	if db.pool != nil {
 		// pgxpool's Close waits for connections in use.
 		go db.pool.Close()
@@ -404,15 +414,15 @@ func (db *DB) Begin(ctx context.Context) (store.Tx, error) {
 		return nil, db.errClosed()
 	case db.ro:
 		return nil, &errcode.Error{Code: errcode.StoreIO, Path: db.url.display, Msg: "the store is open read-only"}
-	case db.inTx:
+	case db.cur != nil:
 		return nil, &errcode.Error{Code: errcode.Internal, Path: db.url.display, Msg: "a write transaction is already open"}
 	}
 	ptx, err := db.w.Begin(ctx)
 	if err != nil {
 		return nil, db.err("begin write", err)
 	}
-	db.inTx = true
-	return &tx{view: view{db: db, tx: ptx}}, nil
+	db.cur = &tx{view: view{db: db, tx: ptx}}
+	return db.cur, nil
 }
 
 // err turns a pgx or server error into a coded store error that names

@@ -364,7 +364,9 @@ func (t *tx) Commit() error {
 func (t *tx) finish() {
 	t.done = true
 	t.db.mu.Lock()
-	t.db.inTx = false
+	if t.db.cur == t {
+		t.db.cur = nil
+	}
 	t.db.mu.Unlock()
 }
 
