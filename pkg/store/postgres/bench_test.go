@@ -126,7 +126,7 @@ func copyPlain(b *testing.B, db string, lines [][]byte, batch int) time.Duration
 // backendCPU returns a function that returns the CPU time the server
 // process of connection c has used since, from /proc (0 where there is
 // none).
-func backendCPU(b *testing.B, c *pgx.Conn) func() time.Duration {
+func backendCPU(b testing.TB, c *pgx.Conn) func() time.Duration {
 	var pid int
 	if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
 		b.Fatal(err)
