@@ -42,6 +42,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/store"
@@ -372,6 +373,14 @@ func (db *DB) Close() error {
 		go db.pool.Close()
 	}
 	if db.w != nil {
+		// Release the lock before the session ends: the server ends it
+		// after the connection closes, and a successor starting at once
+		// would find the lock still held.
+		if db.log != 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			db.w.Exec(ctx, "SELECT pg_advisory_unlock($1, $2)", int32(lockClass), db.log)
+			cancel()
+		}
 		if err := db.w.Close(context.Background()); err != nil {
 			return db.err("close store", err)
 		}
