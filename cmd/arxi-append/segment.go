@@ -154,16 +154,6 @@ func inSnapshot(ctx context.Context, path string, f func(*store.Snapshot) error)
 	return backend.InSnapshot(ctx, path, f)
 }
 
-// viewSnapshot runs f on a snapshot of s.
-func viewSnapshot(ctx context.Context, s *store.Store, f func(*store.Snapshot) error) error {
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	return f(sn)
-}
-
 func segmentStatus(ctx context.Context, c *cli.Command, path string, asJSON bool) error {
 	return inSnapshot(ctx, path, func(sn *store.Snapshot) error {
 		g, err := sn.LastSegment(ctx)
@@ -191,7 +181,7 @@ func segmentList(ctx context.Context, c *cli.Command, path string, asJSON bool) 
 // showOne prints the segment an operator command just changed, read back
 // from the store.
 func showOne(ctx context.Context, c *cli.Command, s *store.Store, id scalar.UUID, asJSON bool) error {
-	return viewSnapshot(ctx, s, func(sn *store.Snapshot) error {
+	return s.InSnapshot(ctx, func(sn *store.Snapshot) error {
 		g, err := sn.Segment(ctx, id)
 		if err != nil {
 			return err

@@ -34,6 +34,16 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 // Close ends the snapshot.
 func (sn *Snapshot) Close() error { return sn.v.Close() }
 
+// InSnapshot runs fn on a snapshot of s, closed when fn returns.
+func (s *Store) InSnapshot(ctx context.Context, fn func(*Snapshot) error) error {
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	return fn(sn)
+}
+
 // Segment is a stored segment, its genesis and seal verified against its
 // row.
 type Segment struct {

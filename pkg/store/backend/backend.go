@@ -61,7 +61,11 @@ func Open(ctx context.Context, cfg Config) (store.Backend, error) {
 // command does: no writer lock, no verification at open (a snapshot
 // verifies each row it reads). Closing the Store closes the backend.
 func OpenReader(ctx context.Context, addr string) (*store.Store, error) {
-	return OpenStore(ctx, Config{Store: addr, ReadOnly: true}, store.Config{VerifyDepth: store.NoVerify})
+	b, err := Open(ctx, Config{Store: addr, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return store.Reader(b), nil
 }
 
 // OpenStore opens the backend at cfg.Store and the store over it with sc:
@@ -88,10 +92,5 @@ func InSnapshot(ctx context.Context, addr string, fn func(*store.Snapshot) error
 		return err
 	}
 	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	return fn(sn)
+	return s.InSnapshot(ctx, fn)
 }

@@ -60,11 +60,8 @@ func check(url string) error {
 		return err
 	}
 	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
+	return s.InSnapshot(ctx, func(sn *store.Snapshot) error {
+		_, err := sn.Check(ctx, store.CheckOptions{})
 		return err
-	}
-	defer sn.Close()
-	_, err = sn.Check(ctx, store.CheckOptions{})
-	return err
+	})
 }

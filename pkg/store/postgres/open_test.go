@@ -41,7 +41,7 @@ func TestSameBytesAsSQLite(t *testing.T) {
 	sqs := storetest.Fill(t, sq, in)
 	pgs := storetest.Fill(t, openWriter(t, newLog(t)), in)
 	// Copied across: what arxi-query --format stream | arxi-append does.
-	copied := storetest.Fill(t, openWriter(t, newLog(t)), streamOf(t, sqs, store.Filter{}))
+	copied := storetest.Fill(t, openWriter(t, newLog(t)), storetest.StreamOf(t, sqs, store.Filter{}))
 	since, _ := scalar.ParseTimestamp("2026-11-22T10:00:07Z")
 	until, _ := scalar.ParseTimestamp("2026-11-22T10:00:31Z")
 	filters := []store.Filter{{}, {TraceID: scalar.MustLabel("trace-2")}, {EventTypes: []scalar.Token{scalar.MustToken("tool.call"), scalar.MustToken("session.start")}},
@@ -62,23 +62,9 @@ func TestSameBytesAsSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close()
-	if got := streamOf(t, storetest.Fill(t, back, streamOf(t, pgs, store.Filter{})), store.Filter{}); !bytes.Equal(got, in) {
+	if got := storetest.StreamOf(t, storetest.Fill(t, back, storetest.StreamOf(t, pgs, store.Filter{})), store.Filter{}); !bytes.Equal(got, in) {
 		t.Error("a log copied into SQLite differs")
 	}
-}
-
-func streamOf(t *testing.T, s *store.Store, f store.Filter) []byte {
-	t.Helper()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sn.Close()
-	var b bytes.Buffer
-	if err := sn.WriteStream(ctx, &b, f); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // outputs is every stream, query page (pages of 4) and bundle of s for the
@@ -134,7 +120,7 @@ func TestLogsIsolated(t *testing.T) {
 		s    *store.Store
 		want []byte
 	}{"a": {sa, in}, "b": {sb, in}, "c": {sc, other}} {
-		if got := streamOf(t, tc.s, store.Filter{}); !bytes.Equal(got, tc.want) {
+		if got := storetest.StreamOf(t, tc.s, store.Filter{}); !bytes.Equal(got, tc.want) {
 			t.Errorf("log %s holds another stream", name)
 		}
 		sn, _ := tc.s.Snapshot(ctx)
@@ -190,7 +176,7 @@ func TestOneWriter(t *testing.T) {
 		t.Fatalf("reader while writing: %v", err)
 	}
 	defer r.Close()
-	if got := streamOf(t, r, store.Filter{}); !bytes.Equal(got, in) {
+	if got := storetest.StreamOf(t, r, store.Filter{}); !bytes.Equal(got, in) {
 		t.Error("reader during a write transaction")
 	}
 	if _, ok, _ := r.Meta(ctx, "k"); ok {
@@ -343,7 +329,7 @@ func TestGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if got := streamOf(t, r, store.Filter{}); !bytes.Equal(got, in) {
+	if got := storetest.StreamOf(t, r, store.Filter{}); !bytes.Equal(got, in) {
 		t.Error("the reader reads another stream")
 	}
 	if _, ok, err := r.Inspect(ctx); !ok || err != nil {

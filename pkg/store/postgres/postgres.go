@@ -99,12 +99,7 @@ func OpenReader(ctx context.Context, url string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return store.Reader(db), nil
 }
 
 // Open opens the log at cfg.URL. A writer creates or migrates the schema,

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/pgtest"
-	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
@@ -81,17 +80,7 @@ func TestConformance(t *testing.T) {
 // to the database could.
 func corrupt(t *testing.T, db *DB, c storetest.Corruption) {
 	t.Helper()
-	var key any
-	var col string
-	switch c.Table {
-	case "envelopes":
-		key, col = int64(c.Key.(uint64)), "position"
-	case "segments":
-		key, col = c.Key.(int64), "seq"
-	case "attachments":
-		h := c.Key.(scalar.Digest)
-		key, col = h[:], "hash"
-	}
+	col, key := c.SQLKey()
 	sql := fmt.Sprintf("UPDATE arxi.%s SET %s = $1 WHERE log_id = $2 AND %s = $3", c.Table, c.Column, col)
 	if err := pgtest.Exec(database(t), sql, c.Value, db.log, key); err != nil {
 		t.Fatalf("corrupt %s.%s: %v", c.Table, c.Column, err)

@@ -62,7 +62,12 @@ func TestCheckIndexes(t *testing.T) {
 }
 
 func checkStore(path string) error {
-	return InSnapshot(ctx, path, func(sn *store.Snapshot) error {
+	s, err := OpenReader(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.InSnapshot(ctx, func(sn *store.Snapshot) error {
 		_, err := sn.Check(ctx, store.CheckOptions{})
 		return err
 	})

@@ -91,12 +91,7 @@ func OpenReader(ctx context.Context, path string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return store.Reader(db), nil
 }
 
 // Open opens the store at cfg.Path. A writer creates the file when it is
@@ -762,21 +757,4 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
-}
-
-// InSnapshot opens the store file at path for reading (OpenReader) and
-// runs fn on one consistent snapshot of it, which verifies every row it
-// returns.
-func InSnapshot(ctx context.Context, path string, fn func(*store.Snapshot) error) error {
-	s, err := OpenReader(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	sn, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	return fn(sn)
 }

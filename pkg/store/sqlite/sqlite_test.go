@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
@@ -51,17 +50,7 @@ func corrupt(t *testing.T, path string, c storetest.Corruption) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var key any
-	var col string
-	switch c.Table {
-	case "envelopes":
-		key, col = int64(c.Key.(uint64)), "position"
-	case "segments":
-		key, col = c.Key.(int64), "seq"
-	case "attachments":
-		h := c.Key.(scalar.Digest)
-		key, col = h[:], "hash"
-	}
+	col, key := c.SQLKey()
 	set := "?"
 	for kind, name := range kindColumns {
 		if c.Table == "envelopes" && name == c.Column && kind > 0 {

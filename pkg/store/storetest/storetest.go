@@ -54,6 +54,19 @@ type Corruption struct {
 	Value any
 }
 
+// SQLKey returns the key column of the SQL table c.Table (as SQLite and
+// PostgreSQL name it) and c.Key as a value for it.
+func (c Corruption) SQLKey() (column string, key any) {
+	switch c.Table {
+	case "envelopes":
+		return "position", int64(c.Key.(uint64))
+	case "segments":
+		return "seq", c.Key.(int64)
+	}
+	h := c.Key.(scalar.Digest)
+	return "hash", h[:]
+}
+
 // Run runs the conformance suite.
 func Run(t *testing.T, h Harness) {
 	for _, tc := range []struct {
@@ -120,10 +133,11 @@ func mustAppend(t *testing.T, s *store.Store, b []byte) []store.Receipt {
 // dump returns the whole store as a sealed stream.
 func dump(t *testing.T, s *store.Store) []byte {
 	t.Helper()
-	return streamOf(t, s, store.Filter{})
+	return StreamOf(t, s, store.Filter{})
 }
 
-func streamOf(t *testing.T, s *store.Store, f store.Filter) []byte {
+// StreamOf returns what s.WriteStream writes for f, from one snapshot.
+func StreamOf(t testing.TB, s *store.Store, f store.Filter) []byte {
 	t.Helper()
 	sn, err := s.Snapshot(ctx)
 	if err != nil {
@@ -752,7 +766,7 @@ func testStreamFilter(t *testing.T, h Harness) {
 	defer s.Close()
 	// trace-3 appears in every segment but the last (events 3, 7, 11, …
 	// with i%5 != 4), so the stream holds those segments whole.
-	out := streamOf(t, s, store.Filter{TraceID: scalar.MustLabel("trace-3"), Until: ts("2026-11-22T10:00:20Z")})
+	out := StreamOf(t, s, store.Filter{TraceID: scalar.MustLabel("trace-3"), Until: ts("2026-11-22T10:00:20Z")})
 	CheckStream(t, out)
 	var want []scalar.UUID
 	for _, e := range envs {
@@ -772,12 +786,12 @@ func testStreamFilter(t *testing.T, h Harness) {
 	if n := len(Envelopes(t, out)); n != 9*len(want) {
 		t.Errorf("stream holds %d envelopes, want whole segments (%d)", n, 9*len(want))
 	}
-	one := streamOf(t, s, store.Filter{SegmentID: envs[30].SegmentID})
+	one := StreamOf(t, s, store.Filter{SegmentID: envs[30].SegmentID})
 	CheckStream(t, one)
 	if n := len(Envelopes(t, one)); n != 9 {
 		t.Errorf("segment stream holds %d envelopes", n)
 	}
-	if none := streamOf(t, s, store.Filter{TraceID: scalar.MustLabel("nope")}); len(none) != 0 {
+	if none := StreamOf(t, s, store.Filter{TraceID: scalar.MustLabel("nope")}); len(none) != 0 {
 		t.Errorf("stream of no match = %q", none)
 	}
 }
