@@ -45,6 +45,14 @@ func childMain() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// childCmd is arxi-append in a subprocess, with env added to its
+// environment.
+func childCmd(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
+	return cmd
+}
+
 // child runs arxi-append in a subprocess on stdin. With kill > 0 it sends
 // SIGKILL that long after the start, or, with afterFirst, that long after
 // the first receipt. It returns the complete receipt lines written and the
@@ -60,8 +68,7 @@ func child(t *testing.T, stdin []byte, env []string, kill time.Duration, afterFi
 func timedChild(t *testing.T, stdin []byte, env []string, kill time.Duration, afterFirst bool, args ...string) (receipts []string, code int, stderr string, work time.Duration) {
 	t.Helper()
 	var firstAt time.Time
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
+	cmd := childCmd(env, args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -121,8 +120,7 @@ func TestPostgresTwoWriters(t *testing.T) {
 		t.Skip("runs subprocesses")
 	}
 	url, other := pgLog(t), pgLog(t)
-	first := exec.Command(os.Args[0], "--store", url)
-	first.Env = append(os.Environ(), childEnv+"=1")
+	first := childCmd(nil, "--store", url)
 	stdin, err := first.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -227,8 +225,7 @@ func TestPostgresServerStop(t *testing.T) {
 	url := pgtest.LogURL(srv.NewDatabase(t), "crash")
 	const batch = 100
 	full := storetest.Seal(t, sealing.Config{MaxEnvelopes: 1000}, storetest.Events(0, 6000), true)
-	cmd := exec.Command(os.Args[0], "--store", url, "--batch", strconv.Itoa(batch))
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd := childCmd(nil, "--store", url, "--batch", strconv.Itoa(batch))
 	cmd.Stdin = bytes.NewReader(full)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
