@@ -103,21 +103,19 @@ func decodeBase64(o *jsonobj.Object, key string, max int) ([]byte, error) {
 	return b, nil
 }
 
-// The keys of each record, sorted.
+// The keys of each record, sorted, and the required ones: from the
+// records' schemas (schema.go).
 var (
-	unsealedKeys = []string{"actor_id", "adapter_id", "attachments", "claimed_at", "envelope_id",
-		"environment_id", "event_type", "payload", "record", "schema_version", "session_id", "trace_id"}
-	inlineKeys     = []string{"content_type", "data", "hash", "size"}
-	attachmentKeys = []string{"data", "hash", "record", "size"}
-	envelopeKeys   = []string{"actor_id", "adapter_id", "attachments", "chain_hash", "claimed_at", "content_hash",
-		"envelope_id", "environment_id", "event_type", "payload", "record", "schema_version", "segment_id",
-		"sequence", "session_id", "signatures", "trace_id"}
-	refKeys       = []string{"content_type", "hash", "size"}
-	signatureKeys = []string{"algorithm", "key_id", "value"}
-	genesisKeys   = []string{"created_at", "genesis_hash", "hash_algorithm", "predecessor_chain_head",
-		"predecessor_segment_id", "record", "recorder_id", "schema_version", "segment_id"}
-	elidedKeys = []string{"chain_hash", "content_hash", "record", "segment_id", "sequence"}
-	sealKeys   = []string{"envelope_count", "head_chain_hash", "merkle_root", "reason", "record", "sealed_at", "segment_id"}
+	unsealedKeys     = UnsealedSchema.Keys()
+	unsealedRequired = UnsealedSchema.Required()
+	inlineKeys       = unsealedAttachmentSchema.Keys()
+	attachmentKeys   = AttachmentSchema.Keys()
+	envelopeKeys     = EnvelopeSchema.Keys()
+	refKeys          = refSchema.Keys()
+	signatureKeys    = signatureSchema.Keys()
+	genesisKeys      = GenesisSchema.Keys()
+	elidedKeys       = ElidedSchema.Keys()
+	sealKeys         = SealSchema.Keys()
 )
 
 // decodeContent reads the content keys shared by unsealed and sealed
@@ -160,7 +158,7 @@ func decodeUnsealed(o *jsonobj.Object, lim Limits) (*Unsealed, error) {
 	if err := o.Only(unsealedKeys...); err != nil {
 		return nil, err
 	}
-	if err := o.Require("event_type", "actor_id", "environment_id", "adapter_id", "claimed_at", "payload"); err != nil {
+	if err := o.Require(unsealedRequired...); err != nil {
 		return nil, err
 	}
 	u := &Unsealed{}
@@ -258,7 +256,7 @@ func decodeAttachment(o *jsonobj.Object, lim Limits) (*Attachment, error) {
 	if err := o.Only(attachmentKeys...); err != nil {
 		return nil, err
 	}
-	if err := o.Require("data", "hash", "size"); err != nil {
+	if err := o.Require(attachmentKeys...); err != nil {
 		return nil, err
 	}
 	data, err := decodeBase64(o, "data", lim.Attachment)

@@ -43,48 +43,55 @@ func TestDecodeUnsealed(t *testing.T) {
 	}
 }
 
+// rejectCase is an input a decoder rejects, with the code and field of
+// its error; schema_test.go checks that the schema rejects it too.
+type rejectCase struct {
+	name, in string
+	code     errcode.Code
+	field    string
+}
+
+var rejectHash = `"sha256:` + strings.Repeat("ab", 32) + `"`
+
+var unsealedRejects = []rejectCase{
+	{"unknown field", `{` + base + `,"extra":1}`, errcode.InputUnknownField, "extra"},
+	{"missing payload", `{"event_type":"a","actor_id":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z"}`, errcode.InputMissingField, "payload"},
+	{"missing actor", `{"event_type":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z","payload":null}`, errcode.InputMissingField, "actor_id"},
+	{"missing claimed_at", `{"event_type":"a","actor_id":"a","environment_id":"e","adapter_id":"x","payload":1}`, errcode.InputMissingField, "claimed_at"},
+	{"non-UTC time", strings.Replace(`{`+base+`}`, `10:00:00Z`, `10:00:00+00:00`, 1), errcode.InputNonUTCTime, "claimed_at"},
+	{"bad time", strings.Replace(`{`+base+`}`, `10:00:00Z`, `25:00:00Z`, 1), errcode.InputFieldInvalid, "claimed_at"},
+	{"time as number", strings.Replace(`{`+base+`}`, `"2026-11-22T10:00:00Z"`, `1795341600`, 1), errcode.InputFieldInvalid, "claimed_at"},
+	{"uppercase event type", strings.Replace(`{`+base+`}`, `"tool.call"`, `"Tool.Call"`, 1), errcode.InputFieldInvalid, "event_type"},
+	{"event type too long", strings.Replace(`{`+base+`}`, `"tool.call"`, `"`+strings.Repeat("a", 129)+`"`, 1), errcode.InputFieldInvalid, "event_type"},
+	{"blank actor", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `"   "`, 1), errcode.InputFieldInvalid, "actor_id"},
+	{"empty actor", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `""`, 1), errcode.InputFieldInvalid, "actor_id"},
+	{"control char in environment", strings.Replace(`{`+base+`}`, `"prod"`, `"pr\u0007od"`, 1), errcode.InputFieldInvalid, "environment_id"},
+	{"C1 control in actor", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `"a\u0085"`, 1), errcode.InputFieldInvalid, "actor_id"},
+	{"actor too long", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `"`+strings.Repeat("é", 129)+`"`, 1), errcode.InputFieldInvalid, "actor_id"},
+	{"trace id not a string", `{` + base + `,"trace_id":7}`, errcode.InputFieldInvalid, "trace_id"},
+	{"uuid v4", `{` + base + `,"envelope_id":"01a202b2-c500-4748-bb0a-c67fa3eabe09"}`, errcode.InputFieldInvalid, "envelope_id"},
+	{"uppercase uuid", `{` + base + `,"envelope_id":"01A202B2-C500-7748-BB0A-C67FA3EABE09"}`, errcode.InputFieldInvalid, "envelope_id"},
+	{"schema version 2", `{` + base + `,"schema_version":2}`, errcode.InputFieldInvalid, "schema_version"},
+	{"schema version string", `{` + base + `,"schema_version":"1"}`, errcode.InputFieldInvalid, "schema_version"},
+	{"record envelope in unsealed shape", `{` + base + `,"record":"envelope"}`, errcode.InputMissingField, "attachments"},
+	{"record bogus", `{` + base + `,"record":"bogus"}`, errcode.InputFieldInvalid, "record"},
+	{"attachments not array", `{` + base + `,"attachments":{}}`, errcode.InputFieldInvalid, "attachments"},
+	{"bad base64", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"a$=="}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
+	{"unpadded base64", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"aGk"}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
+	{"url base64", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"_-8="}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
+	{"empty attachment", `{` + base + `,"attachments":[{"content_type":"text/plain","data":""}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
+	{"inline with hash", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"aGk=","hash":` + rejectHash + `}]}`, errcode.InputFieldInvalid, "attachments[0]"},
+	{"ref without size", `{` + base + `,"attachments":[{"content_type":"text/plain","hash":` + rejectHash + `}]}`, errcode.InputMissingField, "attachments[0].size"},
+	{"ref size zero", `{` + base + `,"attachments":[{"content_type":"text/plain","hash":` + rejectHash + `,"size":0}]}`, errcode.InputFieldInvalid, "attachments[0].size"},
+	{"ref bad hash", `{` + base + `,"attachments":[{"content_type":"text/plain","hash":"md5:00","size":1}]}`, errcode.InputFieldInvalid, "attachments[0].hash"},
+	{"missing content type", `{` + base + `,"attachments":[{"data":"aGk="}]}`, errcode.InputMissingField, "attachments[0].content_type"},
+	{"unknown attachment key", `{` + base + `,"attachments":[{"content_type":"a","data":"aGk=","name":"x"}]}`, errcode.InputUnknownField, "attachments[0].name"},
+	{"duplicate reference", `{` + base + `,"attachments":[{"content_type":"a","data":"aGk="},{"content_type":"a","data":"aGk="}]}`, errcode.InputFieldInvalid, "attachments"},
+	{"not an object", `[1,2]`, errcode.InputMalformedJSON, ""},
+}
+
 func TestDecodeUnsealedRejects(t *testing.T) {
-	hash := `"sha256:` + strings.Repeat("ab", 32) + `"`
-	for _, tc := range []struct {
-		name, in string
-		code     errcode.Code
-		field    string
-	}{
-		{"unknown field", `{` + base + `,"extra":1}`, errcode.InputUnknownField, "extra"},
-		{"missing payload", `{"event_type":"a","actor_id":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z"}`, errcode.InputMissingField, "payload"},
-		{"missing actor", `{"event_type":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z","payload":null}`, errcode.InputMissingField, "actor_id"},
-		{"missing claimed_at", `{"event_type":"a","actor_id":"a","environment_id":"e","adapter_id":"x","payload":1}`, errcode.InputMissingField, "claimed_at"},
-		{"non-UTC time", strings.Replace(`{`+base+`}`, `10:00:00Z`, `10:00:00+00:00`, 1), errcode.InputNonUTCTime, "claimed_at"},
-		{"bad time", strings.Replace(`{`+base+`}`, `10:00:00Z`, `25:00:00Z`, 1), errcode.InputFieldInvalid, "claimed_at"},
-		{"time as number", strings.Replace(`{`+base+`}`, `"2026-11-22T10:00:00Z"`, `1795341600`, 1), errcode.InputFieldInvalid, "claimed_at"},
-		{"uppercase event type", strings.Replace(`{`+base+`}`, `"tool.call"`, `"Tool.Call"`, 1), errcode.InputFieldInvalid, "event_type"},
-		{"event type too long", strings.Replace(`{`+base+`}`, `"tool.call"`, `"`+strings.Repeat("a", 129)+`"`, 1), errcode.InputFieldInvalid, "event_type"},
-		{"blank actor", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `"   "`, 1), errcode.InputFieldInvalid, "actor_id"},
-		{"empty actor", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `""`, 1), errcode.InputFieldInvalid, "actor_id"},
-		{"control char in environment", strings.Replace(`{`+base+`}`, `"prod"`, `"pr\u0007od"`, 1), errcode.InputFieldInvalid, "environment_id"},
-		{"C1 control in actor", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `"a\u0085"`, 1), errcode.InputFieldInvalid, "actor_id"},
-		{"actor too long", strings.Replace(`{`+base+`}`, `"agent:alpha"`, `"`+strings.Repeat("é", 129)+`"`, 1), errcode.InputFieldInvalid, "actor_id"},
-		{"trace id not a string", `{` + base + `,"trace_id":7}`, errcode.InputFieldInvalid, "trace_id"},
-		{"uuid v4", `{` + base + `,"envelope_id":"01a202b2-c500-4748-bb0a-c67fa3eabe09"}`, errcode.InputFieldInvalid, "envelope_id"},
-		{"uppercase uuid", `{` + base + `,"envelope_id":"01A202B2-C500-7748-BB0A-C67FA3EABE09"}`, errcode.InputFieldInvalid, "envelope_id"},
-		{"schema version 2", `{` + base + `,"schema_version":2}`, errcode.InputFieldInvalid, "schema_version"},
-		{"schema version string", `{` + base + `,"schema_version":"1"}`, errcode.InputFieldInvalid, "schema_version"},
-		{"record envelope in unsealed shape", `{` + base + `,"record":"envelope"}`, errcode.InputMissingField, "attachments"},
-		{"record bogus", `{` + base + `,"record":"bogus"}`, errcode.InputFieldInvalid, "record"},
-		{"attachments not array", `{` + base + `,"attachments":{}}`, errcode.InputFieldInvalid, "attachments"},
-		{"bad base64", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"a$=="}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
-		{"unpadded base64", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"aGk"}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
-		{"url base64", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"_-8="}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
-		{"empty attachment", `{` + base + `,"attachments":[{"content_type":"text/plain","data":""}]}`, errcode.InputFieldInvalid, "attachments[0].data"},
-		{"inline with hash", `{` + base + `,"attachments":[{"content_type":"text/plain","data":"aGk=","hash":` + hash + `}]}`, errcode.InputFieldInvalid, "attachments[0]"},
-		{"ref without size", `{` + base + `,"attachments":[{"content_type":"text/plain","hash":` + hash + `}]}`, errcode.InputMissingField, "attachments[0].size"},
-		{"ref size zero", `{` + base + `,"attachments":[{"content_type":"text/plain","hash":` + hash + `,"size":0}]}`, errcode.InputFieldInvalid, "attachments[0].size"},
-		{"ref bad hash", `{` + base + `,"attachments":[{"content_type":"text/plain","hash":"md5:00","size":1}]}`, errcode.InputFieldInvalid, "attachments[0].hash"},
-		{"missing content type", `{` + base + `,"attachments":[{"data":"aGk="}]}`, errcode.InputMissingField, "attachments[0].content_type"},
-		{"unknown attachment key", `{` + base + `,"attachments":[{"content_type":"a","data":"aGk=","name":"x"}]}`, errcode.InputUnknownField, "attachments[0].name"},
-		{"duplicate reference", `{` + base + `,"attachments":[{"content_type":"a","data":"aGk="},{"content_type":"a","data":"aGk="}]}`, errcode.InputFieldInvalid, "attachments"},
-		{"not an object", `[1,2]`, errcode.InputMalformedJSON, ""},
-	} {
+	for _, tc := range unsealedRejects {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeJSON(t, tc.in, DefaultLimits)
 			if !errors.Is(err, tc.code) {
@@ -169,27 +176,34 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// sealedRejects are sealed records a decoder rejects, made from the
+// samples.
+func sealedRejects() []rejectCase {
+	recs := sampleRecords()
+	env := string(recs[3].AppendJCS(nil))
+	gen := string(recs[1].AppendJCS(nil))
+	seal := string(recs[5].AppendJCS(nil))
+	return []rejectCase{
+		{"envelope missing signatures", strings.Replace(env, `"signatures":[`, `"signaturez":[`, 1), errcode.InputUnknownField, ""},
+		{"envelope sequence zero", strings.Replace(env, `"sequence":42`, `"sequence":0`, 1), errcode.InputFieldInvalid, ""},
+		{"envelope sequence negative", strings.Replace(env, `"sequence":42`, `"sequence":-1`, 1), errcode.InputFieldInvalid, ""},
+		{"envelope sequence fraction", strings.Replace(env, `"sequence":42`, `"sequence":4.5`, 1), errcode.InputFieldInvalid, ""},
+		{"envelope bad digest", strings.Replace(env, `"content_hash":"sha256:`, `"content_hash":"sha512:`, 1), errcode.InputFieldInvalid, ""},
+		{"signature wrong algorithm", strings.Replace(env, `"algorithm":"ed25519"`, `"algorithm":"rsa"`, 1), errcode.InputFieldInvalid, ""},
+		{"signature short", strings.Replace(env, `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==`, `AAAA`, 1), errcode.InputFieldInvalid, ""},
+		{"genesis half predecessor", strings.Replace(gen, `"predecessor_segment_id":"01a202b2-c500-7fca-84b6-746b5f17ba11"`, `"predecessor_segment_id":null`, 1), errcode.InputFieldInvalid, ""},
+		{"genesis other algorithm", strings.Replace(gen, `"hash_algorithm":"sha256"`, `"hash_algorithm":"sha512"`, 1), errcode.InputFieldInvalid, ""},
+		{"seal unknown reason", strings.Replace(seal, `"auto_duration"`, `"whim"`, 1), errcode.InputFieldInvalid, ""},
+		{"seal missing count", strings.Replace(seal, `"envelope_count":42,`, ``, 1), errcode.InputMissingField, ""},
+	}
+}
+
 func TestDecodeSealedRejects(t *testing.T) {
 	recs := sampleRecords()
 	env := string(recs[3].AppendJCS(nil))
 	gen := string(recs[1].AppendJCS(nil))
 	seal := string(recs[5].AppendJCS(nil))
-	for _, tc := range []struct {
-		name, in string
-		code     errcode.Code
-	}{
-		{"envelope missing signatures", strings.Replace(env, `"signatures":[`, `"signaturez":[`, 1), errcode.InputUnknownField},
-		{"envelope sequence zero", strings.Replace(env, `"sequence":42`, `"sequence":0`, 1), errcode.InputFieldInvalid},
-		{"envelope sequence negative", strings.Replace(env, `"sequence":42`, `"sequence":-1`, 1), errcode.InputFieldInvalid},
-		{"envelope sequence fraction", strings.Replace(env, `"sequence":42`, `"sequence":4.5`, 1), errcode.InputFieldInvalid},
-		{"envelope bad digest", strings.Replace(env, `"content_hash":"sha256:`, `"content_hash":"sha512:`, 1), errcode.InputFieldInvalid},
-		{"signature wrong algorithm", strings.Replace(env, `"algorithm":"ed25519"`, `"algorithm":"rsa"`, 1), errcode.InputFieldInvalid},
-		{"signature short", strings.Replace(env, `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==`, `AAAA`, 1), errcode.InputFieldInvalid},
-		{"genesis half predecessor", strings.Replace(gen, `"predecessor_segment_id":"01a202b2-c500-7fca-84b6-746b5f17ba11"`, `"predecessor_segment_id":null`, 1), errcode.InputFieldInvalid},
-		{"genesis other algorithm", strings.Replace(gen, `"hash_algorithm":"sha256"`, `"hash_algorithm":"sha512"`, 1), errcode.InputFieldInvalid},
-		{"seal unknown reason", strings.Replace(seal, `"auto_duration"`, `"whim"`, 1), errcode.InputFieldInvalid},
-		{"seal missing count", strings.Replace(seal, `"envelope_count":42,`, ``, 1), errcode.InputMissingField},
-	} {
+	for _, tc := range sealedRejects() {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.in == env || tc.in == gen || tc.in == seal {
 				t.Fatal("mutation did not apply")

@@ -3,6 +3,7 @@ package evidence
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 	"strconv"
 
 	"arxi.dev/arxi/pkg/canonical"
@@ -99,8 +100,7 @@ const (
 
 // ParseSealReason validates a seal reason.
 func ParseSealReason(s string) (SealReason, error) {
-	switch r := SealReason(s); r {
-	case SealManual, SealAutoCount, SealAutoDuration, SealEndOfStream, SealShutdown, SealKeyRotation:
+	if r := SealReason(s); slices.Contains(SealReasons, r) {
 		return r, nil
 	}
 	return "", errcode.New(errcode.InputFieldInvalid, "seal reason %q is not one of manual, auto_count, auto_duration, end_of_stream, shutdown, key_rotation", s)
