@@ -174,8 +174,13 @@ func IsManifest(line []byte) bool {
 	return json.Unmarshal(line, &probe) == nil && probe.Record == "manifest"
 }
 
-var manifestKeys = []string{"attachments", "bundle_id", "bundle_version", "hash_algorithm",
-	"omitted_parents", "record", "segments", "selector"}
+// The keys of the manifest and its entries, from their schemas
+// (schema.go).
+var (
+	manifestKeys = ManifestSchema.Keys()
+	blobKeys     = blobSchema.Keys()
+	segmentKeys  = segmentSchema.Keys()
+)
 
 // manifestFields is the style of manifest errors: bundle.malformed naming
 // the field.
@@ -247,7 +252,7 @@ func exactly(o *jsonobj.Object, keys ...string) error {
 func parseBlobs(o *jsonobj.Object) ([]Blob, error) {
 	blobs := []Blob{}
 	err := o.Objects("attachments", 0, func(i int, e *jsonobj.Object) error {
-		if err := exactly(e, "hash", "size"); err != nil {
+		if err := exactly(e, blobKeys...); err != nil {
 			return err
 		}
 		h, err := e.Digest("hash")
@@ -297,7 +302,7 @@ func parseOmitted(o *jsonobj.Object) ([]scalar.UUID, error) {
 func parseSegments(o *jsonobj.Object) ([]Segment, error) {
 	segs := []Segment{}
 	err := o.Objects("segments", 0, func(i int, e *jsonobj.Object) error {
-		if err := exactly(e, "disclosed", "elided", "envelope_count", "genesis_hash", "sealed", "segment_id"); err != nil {
+		if err := exactly(e, segmentKeys...); err != nil {
 			return err
 		}
 		var s Segment

@@ -40,7 +40,13 @@ func TestParseManifest(t *testing.T) {
 	}
 }
 
-func TestParseManifestRejects(t *testing.T) {
+// manifestReject is a manifest line ParseManifest rejects, with the field
+// its error names; schema_test.go checks that the schema rejects it too.
+type manifestReject struct {
+	name, in, field string
+}
+
+func manifestRejects(t *testing.T) []manifestReject {
 	line := manifestLine(t)
 	sub := func(old, new string) string {
 		s := strings.Replace(line, old, new, 1)
@@ -49,9 +55,7 @@ func TestParseManifestRejects(t *testing.T) {
 		}
 		return s
 	}
-	for _, tc := range []struct {
-		name, in, field string
-	}{
+	return []manifestReject{
 		{"not an object", `[]`, ""},
 		{"unknown field", sub(`"attachments"`, `"extra":1,"attachments"`), "extra"},
 		{"missing field", sub(`"omitted_parents":[`, `"x":[`), "x"},
@@ -65,7 +69,11 @@ func TestParseManifestRejects(t *testing.T) {
 		{"zero size", sub(`"size":13`, `"size":0`), "attachments[0].size"},
 		{"wrong type", sub(`"sealed":true`, `"sealed":"yes"`), ""},
 		{"null list", sub(`"omitted_parents":[`, `"omitted_parents":null,"z":[`), ""},
-	} {
+	}
+}
+
+func TestParseManifestRejects(t *testing.T) {
+	for _, tc := range manifestRejects(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseManifest([]byte(tc.in))
 			e, ok := errcode.As(err)

@@ -217,11 +217,14 @@ func DecodeSelector(raw []byte) (Selector, error) {
 	return decodeSelector(&o)
 }
 
+// selectorKeys are the selector's keys, from its schema (schema.go).
+var selectorKeys = SelectorSchema.Keys()
+
 // decodeSelector decodes a selector object in its style.
 func decodeSelector(o *jsonobj.Object) (Selector, error) {
 	var s Selector
 	var err error
-	if err := o.Only("all", "event_types", "segments", "session_ids", "since", "stream", "trace_ids", "until"); err != nil {
+	if err := o.Only(selectorKeys...); err != nil {
 		return s, err
 	}
 	for _, f := range []struct {

@@ -81,7 +81,7 @@ var (
 		schema.Req("recorder_id", schema.Label()),
 		schema.Req("schema_version", schema.Const(SchemaVersion)),
 		schema.Req("segment_id", schema.UUID()),
-	).With(bothOrNeither("predecessor_segment_id", "predecessor_chain_head")).
+	).With(schema.BothOrNeither("predecessor_segment_id", "predecessor_chain_head")).
 		Named("genesis", "Genesis", "Opens a segment; the predecessor keys are both set or both null (SPEC §4.3).")
 
 	EnvelopeSchema = schema.Obj(append(contentFields(true),
@@ -117,14 +117,4 @@ var (
 // Schemas returns the record schemas of this package.
 func Schemas() []*schema.Schema {
 	return []*schema.Schema{UnsealedSchema, AttachmentSchema, GenesisSchema, EnvelopeSchema, ElidedSchema, SealSchema}
-}
-
-// bothOrNeither says that keys a and b are both null or neither is.
-func bothOrNeither(a, b string) map[string]any {
-	null := map[string]any{"type": "null"}
-	notNull := map[string]any{"not": null}
-	return map[string]any{"oneOf": []any{
-		map[string]any{"properties": map[string]any{a: null, b: null}},
-		map[string]any{"properties": map[string]any{a: notNull, b: notNull}},
-	}}
 }

@@ -446,6 +446,17 @@ func (st *Set) body(s *Schema) (map[string]any, error) {
 	return m, nil
 }
 
+// BothOrNeither is the constraint that keys a and b of an object are
+// both null or neither is.
+func BothOrNeither(a, b string) map[string]any {
+	null := map[string]any{"type": string(Null)}
+	notNull := map[string]any{"not": null}
+	return map[string]any{"oneOf": []any{
+		map[string]any{"properties": map[string]any{a: null, b: null}},
+		map[string]any{"properties": map[string]any{a: notNull, b: notNull}},
+	}}
+}
+
 // Base64 is standard padded base64 (RFC 4648 §4) of exactly n bytes, as
 // base64.StdEncoding.Strict() decodes it: the unused bits of the last
 // character zero.

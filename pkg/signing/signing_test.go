@@ -312,16 +312,18 @@ func TestTrustRootPolicies(t *testing.T) {
 	}
 }
 
-func TestParseTrustRootRejects(t *testing.T) {
+// trustRootReject is a trust root ParseTrustRoot rejects, with the field
+// its error names; schema_test.go checks that the schema rejects it too.
+type trustRootReject struct{ name, in, field string }
+
+// trustRootRejects returns a valid trust root and rejected variants of it.
+func trustRootRejects() (string, []trustRootReject) {
 	k, _ := Generate(nil)
 	tk := k.TrustedKey()
 	good := trustRootJSON(`{"kind":"any_trusted_key"}`, tk)
-	if _, err := ParseTrustRoot([]byte(good)); err != nil {
-		t.Fatal(err)
-	}
 	other, _ := Generate(nil)
 	mismatched := TrustedKey{KeyID: other.KeyID(), PublicKey: k.PublicKey()}
-	for _, tc := range []struct{ name, in, field string }{
+	return good, []trustRootReject{
 		{"not json", `{`, ""},
 		{"version 2", strings.Replace(good, `"trust_root_version":1`, `"trust_root_version":2`, 1), "trust_root_version"},
 		{"unknown key", strings.Replace(good, `"trust_root_version":1`, `"trust_root_version":1,"x":1`, 1), "x"},
@@ -337,7 +339,15 @@ func TestParseTrustRootRejects(t *testing.T) {
 		{"follow_rotations not bool", trustRootJSON(`{"follow_rotations":1,"kind":"any_trusted_key"}`, tk), "policy.follow_rotations"},
 		{"bad algorithm", strings.Replace(good, `"ed25519"`, `"ed448"`, 1), "keys[0].algorithm"},
 		{"short public key", strings.Replace(good, base64.StdEncoding.EncodeToString(k.PublicKey()), "AAAA", 1), "keys[0].public_key"},
-	} {
+	}
+}
+
+func TestParseTrustRootRejects(t *testing.T) {
+	good, cases := trustRootRejects()
+	if _, err := ParseTrustRoot([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseTrustRoot([]byte(tc.in))
 			e, ok := errcode.As(err)

@@ -108,6 +108,14 @@ func LoadTrustRoot(path string) (*TrustRoot, error) {
 	return tr, err
 }
 
+// The keys of a trust root and its entries, from their schemas
+// (schema.go).
+var (
+	trustRootKeys       = TrustRootSchema.Keys()
+	trustedKeyKeys      = TrustedKeySchema.Keys()
+	policyKeys          = policySchema.Keys()
+)
+
 // trustRootFields is the style of trust-root errors: config.invalid
 // naming the field.
 var trustRootFields = &jsonobj.Style{Code: errcode.ConfigInvalid}
@@ -128,7 +136,7 @@ func ParseTrustRoot(data []byte) (*TrustRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := exactly(&root, "keys", "policy", "trust_root_version"); err != nil {
+	if err := exactly(&root, trustRootKeys...); err != nil {
 		return nil, err
 	}
 	if root.Get("trust_root_version").Raw != "1" {
@@ -167,7 +175,7 @@ func ParseTrustRoot(data []byte) (*TrustRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pol.Only("kind", "threshold", "follow_rotations"); err != nil {
+	if err := pol.Only(policyKeys...); err != nil {
 		return nil, err
 	}
 	if err := pol.Require("kind"); err != nil {
@@ -292,7 +300,7 @@ func exactly(o *jsonobj.Object, keys ...string) error {
 
 func parseTrustedKey(o *jsonobj.Object) (TrustedKey, error) {
 	var k TrustedKey
-	if err := exactly(o, "algorithm", "key_id", "public_key"); err != nil {
+	if err := exactly(o, trustedKeyKeys...); err != nil {
 		return k, err
 	}
 	if o.Get("algorithm").Str() != evidence.SignatureAlgorithm {

@@ -185,6 +185,7 @@ func TestTamperMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.edit(t, split(base)).bytes()
 			v := run(t, in, verify.Config{Records: evidence.Limits{Line: 8192}})
+			validVerdict(t, v)
 			if v.Valid() {
 				t.Fatalf("verdict is valid:\n%s", v.AppendJCS(nil))
 			}
