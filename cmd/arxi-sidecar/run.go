@@ -26,6 +26,8 @@ Usage:
   arxi-sidecar config example                 print a commented configuration that validates
   arxi-sidecar healthcheck (--url URL | --unix-socket PATH [--path P])
                                               exit 0 if the probe answers 200, 1 otherwise
+  arxi-sidecar contract (generate [--out DIR] | check [--dir DIR])
+                                              write or check the API's contract artifacts
 
 Example:
   arxi-sidecar config example > sidecar.toml && arxi-sidecar --config sidecar.toml`
@@ -37,6 +39,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return configCmd(args[1:], stdout, stderr)
 		case "healthcheck":
 			return healthcheck(ctx, args[1:], stdout, stderr)
+		case "contract":
+			return contractCmd(args[1:], stdout, stderr)
 		}
 	}
 	c := cli.New("arxi-sidecar", usage, stdout, stderr)

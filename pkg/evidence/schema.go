@@ -25,12 +25,13 @@ var (
 		schema.Req("size", schema.Int(1, int64(DefaultLimits.Attachment))),
 	).Named("attachment_ref", "Attachment reference", "A reference to an attachment blob (SPEC §4.2) by its hash and size; size is at most the attachment limit (SPEC §16).")
 
-	inlineSchema = schema.Obj(
+	// InlineAttachmentSchema is an attachment given inline.
+	InlineAttachmentSchema = schema.Obj(
 		schema.Req("content_type", schema.ContentType()),
 		schema.Req("data", schema.Base64Data(DefaultLimits.Attachment).Doc("standard padded base64 of 1 byte to the attachment limit")),
 	).Named("inline_attachment", "Inline attachment", "An attachment given inline in an unsealed envelope (SPEC §4.1).")
 
-	unsealedAttachmentSchema = schema.OneOf(inlineSchema, refSchema)
+	unsealedAttachmentSchema = schema.OneOf(InlineAttachmentSchema, refSchema)
 )
 
 // contentFields are the content keys of unsealed and sealed envelopes

@@ -65,6 +65,7 @@ type Schema struct {
 	Nullable bool // null is allowed besides Type
 	Const    any  // string, bool or integer
 	Enum     []string
+	Default  any // documentation: the value when absent
 
 	Pattern   string
 	MinLength int
@@ -194,6 +195,13 @@ func (s *Schema) OrNull() *Schema {
 	return c
 }
 
+// Defaults returns a copy documenting the value when absent.
+func (s *Schema) Defaults(v any) *Schema {
+	c := s.use()
+	c.Default = v
+	return c
+}
+
 // Unique returns a copy of an array schema whose items are distinct.
 func (s *Schema) Unique() *Schema {
 	c := s.clone()
@@ -268,6 +276,11 @@ func (st *Set) Add(s *Schema) error {
 	_, err := st.render(s, true)
 	return err
 }
+
+// Render renders s with references into the set: a reference when s is
+// named, the schema itself otherwise; the named schemas it uses join the
+// set.
+func (st *Set) Render(s *Schema) (map[string]any, error) { return st.render(s, false) }
 
 // Defs returns the rendered definitions by name.
 func (st *Set) Defs() map[string]any { return maps.Clone(st.defs) }
@@ -349,6 +362,9 @@ func (st *Set) body(s *Schema) (map[string]any, error) {
 		} else {
 			put("const", s.Const)
 		}
+	}
+	if s.Default != nil {
+		put("default", s.Default)
 	}
 	if len(s.Enum) > 0 {
 		e := make([]any, 0, len(s.Enum)+1)

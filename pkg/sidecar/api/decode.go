@@ -73,7 +73,7 @@ func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed
 	if err != nil {
 		return nil, err
 	}
-	if err := o.Only("attachments", "envelope"); err != nil {
+	if err := o.Only(withAttachmentsKeys...); err != nil {
 		return nil, err
 	}
 	env, err := o.Object("envelope")
@@ -94,7 +94,7 @@ func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed
 			if err != nil {
 				return err
 			}
-			return a.Only("content_type", "data")
+			return a.Only(inlineKeys...)
 		}); err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func decodeSeal(body []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := o.Only("reason"); err != nil || !o.Has("reason") {
+	if err := o.Only(sealKeys...); err != nil || !o.Has("reason") {
 		return err
 	}
 	r, err := o.String("reason")
@@ -177,7 +177,7 @@ func decodeQuery(body []byte) (f store.Filter, cursor string, limit int, err err
 	if err != nil {
 		return f, "", 0, err
 	}
-	if err := o.Only("cursor", "filter", "limit"); err != nil {
+	if err := o.Only(queryKeys...); err != nil {
 		return f, "", 0, err
 	}
 	limit = store.DefaultPageSize
@@ -200,7 +200,7 @@ func decodeQuery(body []byte) (f store.Filter, cursor string, limit int, err err
 	if err != nil || !ok {
 		return f, cursor, limit, err
 	}
-	if err := in.Only("actor_id", "adapter_id", "after_sequence", "environment_id", "event_types", "segment_id", "session_id", "since", "trace_id", "until"); err != nil {
+	if err := in.Only(filterKeys...); err != nil {
 		return f, "", 0, err
 	}
 	if in.Has("segment_id") {
@@ -274,7 +274,7 @@ func decodeBuild(body []byte) (bundle.Selector, error) {
 	if err != nil {
 		return bundle.Selector{}, err
 	}
-	if err := o.Only("selector"); err != nil {
+	if err := o.Only(buildKeys...); err != nil {
 		return bundle.Selector{}, err
 	}
 	if err := o.Require("selector"); err != nil {
