@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/internal/clitest"
+	"arxi.dev/arxi/internal/contracttest"
 	"arxi.dev/arxi/pkg/signing"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -300,6 +301,11 @@ func (p *proc) try(method, path string, body []byte, headers ...string) (reply, 
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		// Every response of the real binary is checked against the
+		// committed contract.
+		contracttest.Load(p.t, "../../docs/generated").Check(p.t, req, resp.StatusCode, resp.Header, b)
+	}
 	return reply{resp.StatusCode, resp.Header, b}, err
 }
 

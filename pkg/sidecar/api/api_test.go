@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/contracttest"
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sidecar/api"
@@ -130,6 +131,7 @@ func (s *sidecar) do(method, path, body string, headers ...string) resp {
 	if r.Header.Get(api.HeaderServerCorrelationID) == "" {
 		s.t.Errorf("%s %s: no %s", method, path, api.HeaderServerCorrelationID)
 	}
+	contracttest.Load(s.t, "../../../docs/generated").Check(s.t, req, r.StatusCode, r.Header, b)
 	return resp{r.StatusCode, r.Header, b}
 }
 
