@@ -1,0 +1,319 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"arxi.dev/arxi/internal/schematest"
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/sidecar/api"
+	"github.com/tidwall/gjson"
+)
+
+var update = flag.Bool("update", false, "regenerate docs/generated (never the baseline)")
+
+const (
+	committed = "../../../docs/generated"
+	baseline  = committed + "/" + BaselineDir + "/v1"
+)
+
+// TestCommittedContract: docs/generated is what the code generates, so
+// make test fails on drift. go test ./pkg/sidecar/contract -update (or
+// arxi-sidecar contract generate) regenerates it.
+func TestCommittedContract(t *testing.T) {
+	if *update {
+		if _, err := Write(committed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drift, err := Check(committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range drift {
+		t.Errorf("docs/generated/%s: %s; run arxi-sidecar contract generate (or go test ./pkg/sidecar/contract -update)", d.Name, d.Reason)
+	}
+}
+
+// TestDeterministic: two generations give the same bytes, and the index
+// lists every other file with its SHA-256.
+func TestDeterministic(t *testing.T) {
+	a, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d files, then %d", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || !bytes.Equal(a[i].Data, b[i].Data) {
+			t.Errorf("%s differs between two generations", a[i].Name)
+		}
+	}
+	var idx index
+	for _, f := range a {
+		if f.Name == IndexFile {
+			json.Unmarshal(f.Data, &idx)
+		}
+	}
+	if len(idx.Files) != len(a)-1 {
+		t.Errorf("index lists %d files of %d", len(idx.Files), len(a)-1)
+	}
+}
+
+// TestCheckNamesDrift: a changed, a missing and a foreign file are each
+// named; a symlinked root or a symlink below it is refused by both Write
+// and Check.
+func TestCheckNamesDrift(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Check(dir); err != nil || len(d) != 0 {
+		t.Fatalf("fresh: %v %v", d, err)
+	}
+	os.WriteFile(filepath.Join(dir, ErrorsFile), []byte("{}\n"), 0o644)
+	os.Remove(filepath.Join(dir, SchemaDir, "seal"+SchemaSuffix))
+	os.WriteFile(filepath.Join(dir, SchemaDir, "old"+SchemaSuffix), []byte("{}"), 0o644)
+	os.MkdirAll(filepath.Join(dir, BaselineDir, "v1"), 0o755)
+	os.WriteFile(filepath.Join(dir, BaselineDir, "v1", ErrorsFile), []byte("{}"), 0o644)
+	d, err := Check(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Drift{{ErrorsFile, "differs"}, {"schemas/old.schema.json", "not generated"}, {"schemas/seal.schema.json", "missing"}}
+	if !slices.Equal(d, want) {
+		t.Errorf("Check = %v, want %v", d, want)
+	}
+	if _, err := Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := Check(dir); len(d) != 0 {
+		t.Errorf("after Write: %v", d)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, BaselineDir, "v1", ErrorsFile)); string(b) != "{}" {
+		t.Error("Write touched the baseline")
+	}
+
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(dir, link)
+	inner := t.TempDir()
+	os.Symlink(os.TempDir(), filepath.Join(inner, "schemas"))
+	for _, root := range []string{link, inner} {
+		if _, err := Write(root); errcode.CodeOf(err) != errcode.UsageInvalid {
+			t.Errorf("Write(%s) = %v, want usage.invalid", root, err)
+		}
+		if _, err := Check(root); errcode.CodeOf(err) != errcode.UsageInvalid {
+			t.Errorf("Check(%s) = %v, want usage.invalid", root, err)
+		}
+	}
+}
+
+func readPair(t *testing.T, dir string) (openapi, errors []byte) {
+	t.Helper()
+	o, err := os.ReadFile(filepath.Join(dir, OpenAPIFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := os.ReadFile(filepath.Join(dir, ErrorsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, e
+}
+
+func current(t *testing.T) (openapi, errors []byte) {
+	t.Helper()
+	files, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		switch f.Name {
+		case OpenAPIFile:
+			openapi = f.Data
+		case ErrorsFile:
+			errors = f.Data
+		}
+	}
+	return openapi, errors
+}
+
+// TestCompatibility is the gate of SIDECAR.md §5: the current OpenAPI and
+// registry keep everything the v1 baseline promised.
+func TestCompatibility(t *testing.T) {
+	bo, be := readPair(t, baseline)
+	co, ce := current(t)
+	problems, err := Compat(bo, co, be, ce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("incompatible with the v1 baseline: %s", p)
+	}
+}
+
+// TestCompatRules: each kind of breaking change fails the gate, and
+// additions pass.
+func TestCompatRules(t *testing.T) {
+	co, ce := current(t)
+	edit := func(doc []byte, f func(m map[string]any)) []byte {
+		var m map[string]any
+		json.Unmarshal(doc, &m)
+		f(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	paths := func(m map[string]any) map[string]any { return m["paths"].(map[string]any) }
+	op := func(m map[string]any, path, method string) map[string]any {
+		return paths(m)[path].(map[string]any)[method].(map[string]any)
+	}
+	schemas := func(m map[string]any) map[string]any {
+		return m["components"].(map[string]any)["schemas"].(map[string]any)
+	}
+	props := func(m map[string]any, name string) map[string]any {
+		return schemas(m)[name].(map[string]any)["properties"].(map[string]any)
+	}
+	for _, tc := range []struct {
+		name   string
+		cur    []byte
+		errs   []byte
+		breaks string
+	}{
+		{"route removed", edit(co, func(m map[string]any) { delete(paths(m), "/v1/segments/active") }), ce, "route removed"},
+		{"operation renamed", edit(co, func(m map[string]any) { op(m, "/v1/segments", "post")["operationId"] = "segments.create" }), ce, "operationId"},
+		{"status removed", edit(co, func(m map[string]any) { delete(op(m, "/v1/segments/seal", "post")["responses"].(map[string]any), "404") }), ce, "response 404 removed"},
+		{"code removed from a status", edit(co, func(m map[string]any) {
+			r := op(m, "/v1/segments/seal", "post")["responses"].(map[string]any)["404"].(map[string]any)
+			r[ExtCodes] = []any{}
+		}), ce, "no longer carries code segment.none_open"},
+		{"field removed", edit(co, func(m map[string]any) { delete(props(m, "receipt"), "chain_hash") }), ce, "key chain_hash removed"},
+		{"type changed", edit(co, func(m map[string]any) { props(m, "receipt")["sequence"].(map[string]any)["type"] = "string" }), ce, "type"},
+		{"enum value removed", edit(co, func(m map[string]any) {
+			props(m, "seal")["reason"].(map[string]any)["enum"] = []any{"manual"}
+		}), ce, "enum value"},
+		{"new required key", edit(co, func(m map[string]any) {
+			s := schemas(m)["seal_request"].(map[string]any)
+			s["properties"].(map[string]any)["why"] = map[string]any{"type": "string"}
+			s["required"] = []any{"why"}
+		}), ce, "new key why is required"},
+		{"mutating route without Idempotency-Key", edit(co, func(m map[string]any) {
+			o := op(m, "/v1/segments", "post")
+			var keep []any
+			for _, p := range o["parameters"].([]any) {
+				if !strings.HasSuffix(gjson.Get(mustJSON(p), `\$ref`).String(), "Idempotency-Key") {
+					keep = append(keep, p)
+				}
+			}
+			o["parameters"] = keep
+		}), ce, "without an Idempotency-Key"},
+		{"error code removed", co, []byte(strings.Replace(string(ce), `"code": "segment.sealed"`, `"code": "segment.closed"`, 1)), "code segment.sealed removed"},
+		{"HTTP status changed", co, []byte(strings.Replace(string(ce), "\"http_status\": 409\n", "\"http_status\": 400\n", 1)), "HTTP status"},
+		{"additions pass", edit(co, func(m map[string]any) {
+			paths(m)["/v1/new"] = map[string]any{"get": map[string]any{"operationId": "new.read", "responses": map[string]any{}}}
+			props(m, "receipt")["note"] = map[string]any{"type": "string"}
+			props(m, "seal")["reason"].(map[string]any)["enum"] = append(props(m, "seal")["reason"].(map[string]any)["enum"].([]any), "lunar")
+		}), []byte(strings.Replace(string(ce), `"codes": [`, `"codes": [{"code":"aaa.new","exit_status":3,"http_status":400,"title":"t"},`, 1)), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			problems, err := Compat(co, tc.cur, ce, tc.errs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(problems, "\n")
+			switch {
+			case tc.breaks == "" && len(problems) > 0:
+				t.Errorf("an addition fails the gate:\n%s", got)
+			case tc.breaks != "" && !strings.Contains(got, tc.breaks):
+				t.Errorf("Compat = %q, want a problem containing %q", got, tc.breaks)
+			}
+		})
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestVocabulary checks vocabulary.go against the generated contract:
+// every operation label is an operationId and every header a parameter
+// or response header of openapi.json.
+func TestVocabulary(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "../api/vocabulary.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Values) == len(vs.Names) {
+			for i, name := range vs.Names {
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, _ := strconv.Unquote(lit.Value)
+					consts[name.Name] = v
+				}
+			}
+		}
+		return true
+	})
+	oa, _ := current(t)
+	ops := map[string]bool{}
+	for _, item := range gjson.GetBytes(oa, "paths").Map() {
+		for _, o := range item.Map() {
+			ops[o.Get("operationId").String()] = true
+		}
+	}
+	headers := map[string]bool{}
+	for _, sect := range []string{"components.parameters", "components.headers"} {
+		for name := range gjson.GetBytes(oa, sect).Map() {
+			headers[name] = true
+		}
+	}
+	n := 0
+	for name, v := range consts {
+		switch {
+		case strings.HasPrefix(name, "Op"):
+			n++
+			if !ops[v] {
+				t.Errorf("operation label %s = %q is no operationId of openapi.json", name, v)
+			}
+		case strings.HasPrefix(name, "Header"):
+			n++
+			if !headers[v] {
+				t.Errorf("header %s = %q is not in openapi.json; add it to api.Headers", name, v)
+			}
+		}
+	}
+	if n < len(api.RouteTable()) {
+		t.Fatalf("read %d labels and headers from vocabulary.go", n)
+	}
+}
+
+// TestSchemasCompile: every generated schema is a valid 2020-12 schema
+// (the validator compiles it against the meta-schema).
+func TestSchemasCompile(t *testing.T) {
+	files, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !strings.HasSuffix(f.Name, SchemaSuffix) && f.Name != ConfigFile {
+			continue
+		}
+		if _, err := schematest.CompileJSON("urn:test:"+f.Name, f.Data); err != nil {
+			t.Errorf("%s: %v", f.Name, err)
+		}
+	}
+}
