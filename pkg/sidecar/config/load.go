@@ -421,12 +421,12 @@ func (c *Config) load() error {
 	r := &c.Recorder
 	if r.SignKey != "" {
 		dev := r.Profile == "dev"
-		if err := secretFile("recorder.sign_key", r.SignKey, !dev, false); err != nil {
+		if err := secretFile("recorder.sign_key", r.SignKey, !dev, !dev); err != nil {
 			return err
 		}
 		var pass []byte
 		if r.SignPassphraseFile != "" {
-			if err := secretFile("recorder.sign_passphrase_file", r.SignPassphraseFile, !dev, false); err != nil {
+			if err := secretFile("recorder.sign_passphrase_file", r.SignPassphraseFile, !dev, !dev); err != nil {
 				return err
 			}
 			p, err := signing.ReadPassphraseFile(r.SignPassphraseFile, dev)
@@ -487,11 +487,13 @@ func readToken(key, path string) ([]byte, error) {
 	return data, nil
 }
 
-// secretFile checks a file that holds a secret: a regular file (after
-// symlinks) that group and others cannot read when strict, and owned by
-// the process's user when owner is set.
+// secretFile checks a file that holds a secret (the token, the signing
+// key, its passphrase): a regular file (after symlinks, as a mounted
+// secret often is) that group and others cannot read when strict, and
+// owned by the process's user when owner is set, as ssh checks its keys.
+// The error names the key and the file.
 func secretFile(key, path string, strict, owner bool) error {
-	bad := func(msg string) error { return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: msg} }
+	bad := func(msg string) error { return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: path + ": " + msg} }
 	st, err := os.Stat(path)
 	if err != nil {
 		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: "cannot use the file", Err: unwrapPath(err)}
