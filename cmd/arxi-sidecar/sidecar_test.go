@@ -177,9 +177,20 @@ func newEnv(t testing.TB, transport string, extra map[string]string) *env {
 // start runs the sidecar on e and waits until /startup answers 200.
 func (e *env) start(t testing.TB) *proc {
 	t.Helper()
+	return e.startBinary(t, "")
+}
+
+// startBinary runs the arxi-sidecar binary bin ("" for this test binary
+// as arxi-sidecar) on e and waits until /startup answers 200.
+func (e *env) startBinary(t testing.TB, bin string) *proc {
+	t.Helper()
 	p := &proc{t: t, dir: e.dir, token: e.token, addr: make(chan string, 1), ended: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], "--config", e.config)
-	p.cmd.Env = append(os.Environ(), childEnv+"=1")
+	if bin == "" {
+		p.cmd = exec.Command(os.Args[0], "--config", e.config)
+		p.cmd.Env = append(os.Environ(), childEnv+"=1")
+	} else {
+		p.cmd = exec.Command(bin, "--config", e.config)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
