@@ -493,7 +493,9 @@ func readToken(key, path string) ([]byte, error) {
 // owned by the process's user when owner is set, as ssh checks its keys.
 // The error names the key and the file.
 func secretFile(key, path string, strict, owner bool) error {
-	bad := func(msg string) error { return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: path + ": " + msg} }
+	bad := func(msg string) error {
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: path + ": " + msg}
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: "cannot use the file", Err: unwrapPath(err)}

@@ -196,7 +196,9 @@ func TestCompatRules(t *testing.T) {
 	}{
 		{"route removed", edit(co, func(m map[string]any) { delete(paths(m), "/v1/segments/active") }), ce, "route removed"},
 		{"operation renamed", edit(co, func(m map[string]any) { op(m, "/v1/segments", "post")["operationId"] = "segments.create" }), ce, "operationId"},
-		{"status removed", edit(co, func(m map[string]any) { delete(op(m, "/v1/segments/seal", "post")["responses"].(map[string]any), "404") }), ce, "response 404 removed"},
+		{"status removed", edit(co, func(m map[string]any) {
+			delete(op(m, "/v1/segments/seal", "post")["responses"].(map[string]any), "404")
+		}), ce, "response 404 removed"},
 		{"code removed from a status", edit(co, func(m map[string]any) {
 			r := op(m, "/v1/segments/seal", "post")["responses"].(map[string]any)["404"].(map[string]any)
 			r[ExtCodes] = []any{}
