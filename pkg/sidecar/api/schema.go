@@ -49,7 +49,8 @@ var ProblemSchema = schema.Struct[problemDoc](map[string]*schema.Schema{
 	"line":           schema.Int(1, schema.MaxSafeInteger).Doc("the line of an NDJSON body"),
 	"segment_id":     schema.UUID(),
 	"sequence":       schema.Int(1, schema.MaxSafeInteger),
-	"reasons":        schema.List(schema.Str(`^[a-z0-9_]+$`, 0, 0), 1, 0).Doc("why the sidecar is not ready: starting, stopping, storage_unavailable, admission_saturated"),
+	"reasons":        schema.List(schema.Str(`^[a-z0-9_]+$`, 0, 0), 1, 0).Doc("why the sidecar is not ready: "+strings.Join(Vocabulary().Reasons, ", ")),
+	"receipts":       schema.List(store.ReceiptSchema, 1, 0).Doc("enterprise.hook_failed: the receipts of the evidence that is durable all the same"),
 }).Named("problem", "Problem", "An error response, application/problem+json (RFC 9457): the registry's code, title and status, "+
 	"the detail, and the location of an input error. A server error's detail is a fixed sentence; no stack trace, path or secret appears.")
 
@@ -145,7 +146,7 @@ func prefixed(p string) []errcode.Code {
 // contracts holds each operation's contract.
 var contracts = map[string]Contract{
 	OpHealth:  {Response: statusBody("health_status", "ok")},
-	OpStartup: {Response: statusBody("startup_status", "started"), Also: map[int]*schema.Schema{503: statusBody("startup_pending", "starting")}},
+	OpStartup: {Response: statusBody("startup_status", "started"), Also: map[int]*schema.Schema{503: statusBody("startup_pending", ReasonStarting)}},
 	OpReady:   {Response: statusBody("ready_status", "ready"), Fails: []errcode.Code{errcode.ServiceUnavailable}},
 	OpSegmentsOpen: {Request: emptyRequest, Response: evidence.GenesisSchema,
 		Fails: []errcode.Code{errcode.InputUnknownField, errcode.InputMalformedJSON, errcode.InputTooDeep, errcode.SegmentAlreadyOpen}},
@@ -220,6 +221,10 @@ func everyRoute(*Route) bool    { return true }
 func mutating(rt *Route) bool   { return rt.Mutating }
 func authorized(rt *Route) bool { return !rt.Probe }
 
+// identity is an enterprise identity header's value: 1-256 printable
+// characters, no control characters (SIDECAR.md §4).
+func identity() *schema.Schema { return schema.Str("^[^\\x00-\\x1f\\x7f-\\x9f]+$", 1, 256) }
+
 var printableASCII = func(max int) *schema.Schema { return schema.Str(`^[\x20-\x7e]+$`, 1, max) }
 
 // Headers lists the headers of the vocabulary (vocabulary.go) in the
@@ -231,6 +236,16 @@ var Headers = []Header{
 		Description: "the legacy spelling of x-correlation-id; echoed"},
 	{Name: HeaderIdempotencyKey, Request: true, Routes: mutating, Schema: printableASCII(255),
 		Description: "1-255 printable ASCII: the same key with the same request replays the stored response; with another request, 409 idempotency.conflict"},
+	{Name: HeaderTenantID, Request: true, Routes: authorized, Schema: identity(),
+		Description: "enterprise mode: the caller's tenant, as the gateway established it; required there on every route but the probes"},
+	{Name: HeaderPrincipalID, Request: true, Routes: authorized, Schema: identity(),
+		Description: "enterprise mode: the caller's principal; required there on every route but the probes"},
+	{Name: HeaderAuthnMethod, Request: true, Routes: authorized, Schema: schema.Enum(Vocabulary().AuthnMethods...),
+		Description: "enterprise mode: how the gateway authenticated the caller; required there on every route but the probes"},
+	{Name: HeaderNamespaceID, Request: true, Routes: authorized, Schema: identity(),
+		Description: "enterprise mode: the caller's namespace, optional"},
+	{Name: HeaderWriterLease, Request: true, Routes: mutating, Schema: schema.Const(HeaderTrue),
+		Description: "enterprise mode with require_writer_lease: a mutating request asserts the writer lease with true, else 409 enterprise.writer_lease_required"},
 	{Name: HeaderServerCorrelationID, Routes: everyRoute, Schema: schema.UUID(),
 		Description: "the sidecar's id of this response, in its log"},
 	{Name: HeaderCorrelationID, Routes: everyRoute, Schema: printableASCII(128), Description: "the client's correlation id, echoed"},

@@ -22,7 +22,7 @@ import (
 //   - a component schema removed; in a schema, a key removed, its type,
 //     const, pattern, format or reference changed, a value removed from
 //     its enum, an optional key made required or a required one optional,
-//     a new key required, a bound tightened;
+//     a bound tightened; a new required key in a schema a request uses;
 //   - a registered error code removed, or its exit or HTTP status changed;
 //   - a mutating route (x-arxi-mutating) without an Idempotency-Key
 //     parameter, in the current document.
@@ -37,7 +37,7 @@ func Compat(baseOpenAPI, curOpenAPI, baseErrors, curErrors []byte) ([]string, er
 	if err := json.Unmarshal(curOpenAPI, &cur); err != nil {
 		return nil, fmt.Errorf("current openapi: %w", err)
 	}
-	c := &compat{}
+	c := &compat{requests: requestSchemas(cur)}
 	c.paths(obj(base["paths"]), obj(cur["paths"]))
 	c.mutating(obj(cur["paths"]))
 	bs, cs := obj(obj(base["components"])["schemas"]), obj(obj(cur["components"])["schemas"])
@@ -47,6 +47,7 @@ func Compat(baseOpenAPI, curOpenAPI, baseErrors, curErrors []byte) ([]string, er
 			c.fail("components.schemas.%s: removed", name)
 			continue
 		}
+		c.request = c.requests[name]
 		c.schema("components.schemas."+name, obj(bs[name]), obj(s))
 	}
 	if err := c.errors(baseErrors, curErrors); err != nil {
@@ -55,7 +56,51 @@ func Compat(baseOpenAPI, curOpenAPI, baseErrors, curErrors []byte) ([]string, er
 	return c.problems, nil
 }
 
-type compat struct{ problems []string }
+type compat struct {
+	problems []string
+	// requests names the component schemas a request body or parameter
+	// uses; request is set while one of them is compared, where a new
+	// required key breaks clients (in a response it is an addition).
+	requests map[string]bool
+	request  bool
+}
+
+// requestSchemas names the component schemas a request uses, directly or
+// through other components.
+func requestSchemas(doc map[string]any) map[string]bool {
+	comps := obj(obj(doc["components"])["schemas"])
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/schemas/") {
+				name := strings.TrimPrefix(ref, "#/components/schemas/")
+				if !seen[name] {
+					seen[name] = true
+					walk(comps[name])
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	for _, item := range obj(doc["paths"]) {
+		for _, op := range obj(item) {
+			walk(obj(op)["requestBody"])
+			walk(obj(op)["parameters"])
+		}
+	}
+	for name := range obj(obj(doc["components"])["parameters"]) {
+		walk(obj(obj(doc["components"])["parameters"])[name])
+	}
+	return seen
+}
 
 func (c *compat) fail(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
@@ -224,8 +269,8 @@ func (c *compat) schema(where string, base, cur map[string]any) {
 		c.schema(where+"."+k, obj(bp[k]), obj(cv))
 	}
 	for _, k := range creq {
-		if _, ok := bp[k]; !ok {
-			c.fail("%s: new key %s is required", where, k)
+		if _, ok := bp[k]; !ok && c.request {
+			c.fail("%s: new key %s is required in a request", where, k)
 		}
 	}
 	c.schema(where+"[]", obj(base["items"]), obj(cur["items"]))

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -212,7 +208,7 @@ func TestCompatRules(t *testing.T) {
 			s := schemas(m)["seal_request"].(map[string]any)
 			s["properties"].(map[string]any)["why"] = map[string]any{"type": "string"}
 			s["required"] = []any{"why"}
-		}), ce, "new key why is required"},
+		}), ce, "new key why is required in a request"},
 		{"mutating route without Idempotency-Key", edit(co, func(m map[string]any) {
 			o := op(m, "/v1/segments", "post")
 			var keep []any
@@ -249,32 +245,23 @@ func TestCompatRules(t *testing.T) {
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-// TestVocabulary checks vocabulary.go against the generated contract:
-// every operation label is an operationId and every header a parameter
-// or response header of openapi.json.
+// TestVocabulary checks the vocabulary (vocabulary.go, SIDECAR.md §4)
+// against the generated contract: every operation label is an
+// operationId, every header a parameter or response header, every
+// enterprise code a problem of every route but the probes, and every
+// readiness reason named in the problem schema.
 func TestVocabulary(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "../api/vocabulary.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consts := map[string]string{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Values) == len(vs.Names) {
-			for i, name := range vs.Names {
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					v, _ := strconv.Unquote(lit.Value)
-					consts[name.Name] = v
-				}
-			}
-		}
-		return true
-	})
+	voc := api.Vocabulary()
 	oa, _ := current(t)
-	ops := map[string]bool{}
+	ops := map[string]gjson.Result{}
 	for _, item := range gjson.GetBytes(oa, "paths").Map() {
 		for _, o := range item.Map() {
-			ops[o.Get("operationId").String()] = true
+			ops[o.Get("operationId").String()] = o
+		}
+	}
+	for _, op := range voc.Operations {
+		if _, ok := ops[op]; !ok {
+			t.Errorf("operation label %q is no operationId of openapi.json", op)
 		}
 	}
 	headers := map[string]bool{}
@@ -283,23 +270,33 @@ func TestVocabulary(t *testing.T) {
 			headers[name] = true
 		}
 	}
-	n := 0
-	for name, v := range consts {
-		switch {
-		case strings.HasPrefix(name, "Op"):
-			n++
-			if !ops[v] {
-				t.Errorf("operation label %s = %q is no operationId of openapi.json", name, v)
+	for _, h := range voc.Headers {
+		if !headers[h] {
+			t.Errorf("header %q is not in openapi.json; add it to api.Headers", h)
+		}
+	}
+	for _, rt := range api.RouteTable() {
+		if rt.Probe {
+			continue
+		}
+		var codes []string
+		ops[rt.Operation].Get("responses").ForEach(func(_, r gjson.Result) bool {
+			for _, c := range r.Get(ExtCodes).Array() {
+				codes = append(codes, c.String())
 			}
-		case strings.HasPrefix(name, "Header"):
-			n++
-			if !headers[v] {
-				t.Errorf("header %s = %q is not in openapi.json; add it to api.Headers", name, v)
+			return true
+		})
+		for _, c := range voc.EnterpriseCodes {
+			if !slices.Contains(codes, string(c)) {
+				t.Errorf("%s: no response carries %s", rt.Operation, c)
 			}
 		}
 	}
-	if n < len(api.RouteTable()) {
-		t.Fatalf("read %d labels and headers from vocabulary.go", n)
+	reasons := gjson.GetBytes(oa, "components.schemas.problem.properties.reasons.description").String()
+	for _, r := range voc.Reasons {
+		if !strings.Contains(reasons, r) {
+			t.Errorf("readiness reason %q is not in the problem schema", r)
+		}
 	}
 }
 
