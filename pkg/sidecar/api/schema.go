@@ -49,7 +49,7 @@ var ProblemSchema = schema.Struct[problemDoc](map[string]*schema.Schema{
 	"line":           schema.Int(1, schema.MaxSafeInteger).Doc("the line of an NDJSON body"),
 	"segment_id":     schema.UUID(),
 	"sequence":       schema.Int(1, schema.MaxSafeInteger),
-	"reasons":        schema.List(schema.Str(`^[a-z0-9_]+$`, 0, 0), 1, 0).Doc("why the sidecar is not ready: "+strings.Join(Vocabulary().Reasons, ", ")),
+	"reasons":        schema.List(schema.Str(`^[a-z0-9_]+$`, 0, 0), 1, 0).Doc("why the sidecar is not ready: " + strings.Join(Vocabulary().Reasons, ", ")),
 	"receipts":       schema.List(store.ReceiptSchema, 1, 0).Doc("enterprise.hook_failed: the receipts of the evidence that is durable all the same"),
 }).Named("problem", "Problem", "An error response, application/problem+json (RFC 9457): the registry's code, title and status, "+
 	"the detail, and the location of an input error. A server error's detail is a fixed sentence; no stack trace, path or secret appears.")
