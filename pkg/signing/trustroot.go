@@ -111,9 +111,9 @@ func LoadTrustRoot(path string) (*TrustRoot, error) {
 // The keys of a trust root and its entries, from their schemas
 // (schema.go).
 var (
-	trustRootKeys       = TrustRootSchema.Keys()
-	trustedKeyKeys      = TrustedKeySchema.Keys()
-	policyKeys          = policySchema.Keys()
+	trustRootKeys  = TrustRootSchema.Keys()
+	trustedKeyKeys = TrustedKeySchema.Keys()
+	policyKeys     = policySchema.Keys()
 )
 
 // trustRootFields is the style of trust-root errors: config.invalid

@@ -1,6 +1,13 @@
 package verify_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,4 +46,45 @@ func TestVerdictSchema(t *testing.T) {
 		validVerdict(t, run(t, stream, cfg))
 	}
 	validVerdict(t, run(t, baseStream(), verify.Config{TrustRoot: root}))
+}
+
+// TestWarningsListed: every Warn constant of the package is in Warnings,
+// the verdict schema's enum.
+func TestWarningsListed(t *testing.T) {
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			vs, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Warn") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
+					v, _ := strconv.Unquote(lit.Value)
+					if !slices.Contains(verify.Warnings, v) {
+						t.Errorf("warning %s = %q is not in verify.Warnings", name.Name, v)
+					}
+				}
+			}
+			return true
+		})
+	}
 }

@@ -494,7 +494,7 @@ func readToken(key, path string) ([]byte, error) {
 // The error names the key and the file.
 func secretFile(key, path string, strict, owner bool) error {
 	bad := func(msg string) error {
-		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: path + ": " + msg}
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: msg + ": " + path}
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -504,7 +504,7 @@ func secretFile(key, path string, strict, owner bool) error {
 	// toolkit's one check of secret files (pkg/safefile).
 	if _, err := (safefile.Input{What: "the file", Code: errcode.ConfigInvalid, Private: strict}).Check(path); err != nil {
 		e, _ := errcode.As(err)
-		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: e.Msg, Hint: e.Hint}
+		return &errcode.Error{Code: errcode.ConfigInvalid, Field: key, Msg: e.Msg + ": " + path, Hint: e.Hint}
 	}
 	if owner {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
