@@ -273,7 +273,7 @@ func TestCorruptRow(t *testing.T) {
 	if code, _, stderr := runAppend(t, in, "--store", path); code != 0 {
 		t.Fatal(stderr)
 	}
-	clitest.ExecSQL(t, path, `UPDATE envelopes SET line = replace(line, '"i":4', '"i":5') WHERE position = 5`)
+	clitest.ExecSQL(t, path, `UPDATE envelopes SET payload = replace(payload, '"i":4', '"i":5') WHERE position = 5`)
 	code, stdout, stderr := runAppend(t, nil, "--store", path)
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "store.corrupt") || !strings.Contains(stderr, "envelopes row 5") {
 		t.Errorf("corrupt row: exit %d, %s", code, stderr)

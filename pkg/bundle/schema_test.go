@@ -38,7 +38,7 @@ func TestSchemasAcceptBundles(t *testing.T) {
 			t.Errorf("manifest of %s: %v\n%s", sel.String(), err, lines[0])
 		}
 		for _, line := range lines[1:] {
-			rec, err := evidence.Decode(line, evidence.DefaultLimits)
+			rec, err := evidence.NewDecoder(evidence.DefaultLimits).Sealed([]byte(line))
 			if err != nil {
 				t.Fatal(err)
 			}

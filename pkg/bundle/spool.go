@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -278,6 +279,7 @@ func (s *Spooled) Records(ctx context.Context, id scalar.UUID) iter.Seq2[evidenc
 		seg := s.segs[i]
 		lim := s.lim.WithDefaults()
 		lines := stream.NewLineReader(io.NewSectionReader(s.f, seg.start, seg.end-seg.start), lim.Line)
+		dec := evidence.NewDecoder(lim)
 		for {
 			line, err := lines.Next()
 			if errors.Is(err, io.EOF) {
@@ -285,7 +287,7 @@ func (s *Spooled) Records(ctx context.Context, id scalar.UUID) iter.Seq2[evidenc
 			}
 			var rec evidence.Record
 			if err == nil {
-				rec, err = evidence.Decode(string(line), lim)
+				rec, err = dec.Sealed(bytes.Clone(line))
 			}
 			if err != nil {
 				yield(nil, errcode.Wrap(errcode.IOFailed, err, "read spool file"))
@@ -308,7 +310,7 @@ func (s *Spooled) Attachment(_ context.Context, h scalar.Digest) (*evidence.Atta
 	if _, err := s.f.ReadAt(buf, at.off); err != nil {
 		return nil, errcode.Wrap(errcode.IOFailed, err, "read spool file")
 	}
-	rec, err := evidence.Decode(string(buf), s.lim.WithDefaults())
+	rec, err := evidence.NewDecoder(s.lim).Sealed(buf)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.IOFailed, err, "read spool file")
 	}

@@ -34,8 +34,10 @@ package canonical
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -62,6 +64,28 @@ type Canonicalizer struct {
 	p parser
 }
 
+// Member locates one member of a top-level object in the output of the
+// last Append, so that a decoder can read the members without parsing the
+// text again.
+type Member struct {
+	// Key is the decoded key, valid until the next Append.
+	Key []byte
+	// Start and End delimit the member's value in the output (End
+	// exclusive); Quoted is where its key's literal starts.
+	Quoted, Start, End int
+}
+
+// Members returns the members of the value the last successful Append
+// canonicalised, in canonical (sorted) order, when that value was an
+// object; nil otherwise. Offsets count from the start of the output, not
+// of dst. The slice is reused by the next Append.
+func (c *Canonicalizer) Members() []Member {
+	if !c.p.isObject {
+		return nil
+	}
+	return c.p.top
+}
+
 // Append validates src, which must hold exactly one JSON value with optional
 // surrounding whitespace, and appends its canonical form to dst. On error
 // dst is returned unchanged in length and the error is an *errcode.Error
@@ -74,6 +98,7 @@ func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
 		p.maxDepth = DefaultMaxDepth
 	}
 	p.members, p.keys = p.members[:0], p.keys[:0]
+	p.base, p.isObject, p.top = len(dst), false, p.top[:0]
 	err := p.value()
 	if err == nil {
 		p.skipSpace()
@@ -84,6 +109,7 @@ func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
 	out := p.out
 	p.src, p.out = nil, nil
 	if err != nil {
+		p.isObject, p.top = false, p.top[:0]
 		return dst, err
 	}
 	return out, nil
@@ -99,6 +125,20 @@ func Append(dst, src []byte) ([]byte, error) {
 // Transform returns the canonical form of src.
 func Transform(src []byte) ([]byte, error) {
 	return Append(make([]byte, 0, len(src)), src)
+}
+
+// Check reports whether src, which must be valid, is exactly the canonical
+// form of its value (no surrounding whitespace); it returns the error of
+// Append when src is not valid. Members describes src after a successful
+// check.
+func (c *Canonicalizer) Check(src []byte) (canonical bool, err error) {
+	var out []byte
+	out, err = c.Append(c.p.check[:0], src)
+	c.p.check = out[:0]
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(out, src), nil
 }
 
 // IsCanonical reports whether src is exactly the canonical form of a valid
@@ -233,10 +273,12 @@ func appendEscaped(dst []byte, c rune) []byte {
 }
 
 // member is one object member while its object is open: the decoded key in
-// the keys arena and the span of `"key":value` in out.
+// the keys arena, the span of `"key":value` in out, and where the value
+// starts within it.
 type member struct {
 	keyStart, keyEnd int
 	start, end       int
+	val              int
 }
 
 type parser struct {
@@ -248,6 +290,12 @@ type parser struct {
 	members  []member // stack shared by the open objects
 	keys     []byte   // decoded keys of the open objects
 	tmp      []byte   // scratch for reordering members
+	check    []byte   // scratch output of Check
+
+	base     int      // where the output started in out
+	isObject bool     // the value was an object: top holds its members
+	top      []Member // the top-level object's members
+	topKeys  []byte   // their decoded keys
 }
 
 func (p *parser) syntax(msg string) error {
@@ -351,6 +399,9 @@ func (p *parser) object() error {
 	objStart := len(p.out)
 	p.out = append(p.out, '{')
 	base, keysBase := len(p.members), len(p.keys)
+	if p.depth == 1 {
+		p.isObject = true
+	}
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == '}' {
 		p.pos++
@@ -375,6 +426,7 @@ func (p *parser) object() error {
 		}
 		p.pos++
 		p.out = append(p.out, ':')
+		m.val = len(p.out) - m.start
 		if err := p.value(); err != nil {
 			return err
 		}
@@ -398,10 +450,30 @@ func (p *parser) object() error {
 	if err := p.order(objStart, base); err != nil {
 		return err
 	}
+	if p.depth == 1 {
+		p.topMembers(objStart, base)
+	}
 	p.out = append(p.out, '}')
 	p.members, p.keys = p.members[:base], p.keys[:keysBase]
 	p.depth--
 	return nil
+}
+
+// topMembers records the members of the top-level object, sorted, whose
+// text starts after objStart's brace.
+func (p *parser) topMembers(objStart, base int) {
+	p.topKeys = p.topKeys[:0]
+	for _, m := range p.members[base:] {
+		p.topKeys = append(p.topKeys, p.keys[m.keyStart:m.keyEnd]...)
+	}
+	at, k := objStart+1, 0
+	for _, m := range p.members[base:] {
+		n := m.keyEnd - m.keyStart
+		p.top = append(p.top, Member{Key: p.topKeys[k : k+n : k+n], Quoted: at - p.base,
+			Start: at + m.val - p.base, End: at + m.end - m.start - p.base})
+		k += n
+		at += m.end - m.start + 1 // the member and its comma
+	}
 }
 
 // order checks the members of the object starting at objStart for
@@ -453,13 +525,7 @@ func (p *parser) str(isKey bool) error {
 	p.out = append(p.out, '"')
 	for {
 		start := p.pos
-		for p.pos < len(p.src) {
-			c := p.src[p.pos]
-			if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-				break
-			}
-			p.pos++
-		}
+		p.pos = textRun(p.src, p.pos)
 		if p.pos > start {
 			p.out = append(p.out, p.src[start:p.pos]...)
 			if isKey {
@@ -501,6 +567,50 @@ func (p *parser) str(isKey bool) error {
 				p.keys = utf8.AppendRune(p.keys, r)
 			}
 		}
+	}
+}
+
+// plainRun returns the end of the run of bytes at src[i:] that a string
+// copies through unchanged: ASCII without controls, quote and backslash.
+// It looks at eight bytes at a time (SWAR): a string's text is most of a
+// record's line.
+func plainRun(src []byte, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(src) {
+		x := binary.LittleEndian.Uint64(src[i:])
+		q, b := x^(lo*'"'), x^(lo*'\\')
+		special := (x | (x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b) & hi
+		if special != 0 {
+			// The lowest flagged byte is exact; borrows only flag bytes
+			// above a special one.
+			return i + bits.TrailingZeros64(special)/8
+		}
+		i += 8
+	}
+	for i < len(src) {
+		c := src[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+// textRun returns the end of the run of bytes at src[i:] that a string
+// copies through unchanged: plain ASCII and valid UTF-8 sequences. It stops
+// at a quote, a backslash, a control character or invalid UTF-8.
+func textRun(src []byte, i int) int {
+	for {
+		i = plainRun(src, i)
+		if i >= len(src) || src[i] < utf8.RuneSelf {
+			return i
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
 	}
 }
 

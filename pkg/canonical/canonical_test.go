@@ -288,6 +288,54 @@ func FuzzTransform(f *testing.F) {
 	})
 }
 
+// FuzzMembers: the member spans of a top-level object locate exactly its
+// members in the output, in order, whatever dst already holds.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"b":1,"a":[true,{"z":null}]}`, `{"\u0061\"":"x","a":{}}`, `[{"a":1}]`, `1`, ` { "k" : "v" } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		var c Canonicalizer
+		out, err := c.Append([]byte("prefix"), src)
+		if err != nil {
+			if c.Members() != nil {
+				t.Fatal("members after an error")
+			}
+			return
+		}
+		out = out[len("prefix"):]
+		ms := c.Members()
+		if out[0] != '{' {
+			if ms != nil {
+				t.Fatalf("members of %q", out)
+			}
+			return
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(out, &obj); err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != len(obj) {
+			t.Fatalf("%d members, want %d", len(ms), len(obj))
+		}
+		at := 1
+		for i, m := range ms {
+			key, _ := json.Marshal(string(m.Key))
+			var lit string
+			if err := json.Unmarshal(out[m.Quoted:m.Start-1], &lit); err != nil || lit != string(m.Key) || m.Quoted != at || out[m.Start-1] != ':' {
+				t.Fatalf("member %d: key literal %q at %d, want %s at %d", i, out[m.Quoted:m.Start-1], m.Quoted, key, at)
+			}
+			if !bytes.Equal(out[m.Start:m.End], obj[string(m.Key)]) {
+				t.Fatalf("member %q = %q, want %q", m.Key, out[m.Start:m.End], obj[string(m.Key)])
+			}
+			at = m.End + 1
+		}
+		if at != len(out) && !(len(ms) == 0 && len(out) == 2) {
+			t.Fatalf("members end at %d of %d", at, len(out))
+		}
+	})
+}
+
 func BenchmarkTransform(b *testing.B) {
 	src := []byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25,"filters":{"region":["emea","apac"],"since":"2026-01-01"}},"result":{"hits":[{"id":"doc-1","score":0.93,"title":"Q3 revenue"},{"id":"doc-2","score":0.81,"title":"Regional summary"}],"took_ms":42},"caller":"agent:alpha","note":"caf\u00e9 \ud83d\ude00 multi-byte"}`)
 	var c Canonicalizer

@@ -97,7 +97,7 @@ func TestGoldenLines(t *testing.T) {
 				if !canonical.IsCanonical(l) {
 					t.Errorf("line %d is not canonical: %s", i+1, l)
 				}
-				rec, err := evidence.Decode(string(l), evidence.DefaultLimits)
+				rec, err := evidence.NewDecoder(evidence.DefaultLimits).Sealed(l)
 				if err != nil {
 					t.Fatalf("line %d does not decode: %v", i+1, err)
 				}

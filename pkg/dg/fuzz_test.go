@@ -122,7 +122,7 @@ func FuzzTranscript(f *testing.F) {
 				if !canonical.IsCanonical(l) {
 					t.Fatalf("line not canonical: %s", l)
 				}
-				if _, err := evidence.Decode(string(l), evidence.DefaultLimits); err != nil {
+				if _, err := evidence.NewDecoder(evidence.DefaultLimits).Sealed(l); err != nil {
 					t.Fatalf("line does not decode: %v\n%s", err, l)
 				}
 				return e(r)

@@ -405,7 +405,7 @@ func TestManyChecksBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := bytes.SplitN(out, []byte("\n"), 2)[0]
-	if _, err := evidence.Decode(string(first), evidence.DefaultLimits); err != nil {
+	if _, err := evidence.NewDecoder(evidence.DefaultLimits).Sealed(first); err != nil {
 		t.Fatal(err)
 	}
 	checks := payload(envelopes(t, out)[0])["checks"].([]any)

@@ -66,7 +66,7 @@ func TestTranscriptMapping(t *testing.T) {
 		if !canonical.IsCanonical(l) {
 			t.Errorf("line %d not canonical", i+1)
 		}
-		if _, err := evidence.Decode(string(l), evidence.DefaultLimits); err != nil {
+		if _, err := evidence.NewDecoder(evidence.DefaultLimits).Sealed(l); err != nil {
 			t.Errorf("line %d: %v", i+1, err)
 		}
 	}

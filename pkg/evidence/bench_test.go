@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/benchdata"
-	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
@@ -18,14 +17,9 @@ import (
 func BenchmarkDecode(b *testing.B) {
 	const n = 1000
 	in := benchdata.Bytes(n)
-	var unsealed []string
-	var c canonical.Canonicalizer
+	var unsealed [][]byte
 	for line := range bytes.Lines(in) {
-		out, err := c.Append(nil, bytes.TrimSuffix(line, []byte("\n")))
-		if err != nil {
-			b.Fatal(err)
-		}
-		unsealed = append(unsealed, string(out))
+		unsealed = append(unsealed, bytes.TrimSuffix(line, []byte("\n")))
 	}
 	s, err := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench")})
 	if err != nil {
@@ -35,15 +29,15 @@ func BenchmarkDecode(b *testing.B) {
 	if _, err := sealing.Stream(context.Background(), s, bytes.NewReader(in), &sealed, sealing.StreamOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	var envelopes []string
+	var envelopes [][]byte
 	for line := range bytes.Lines(sealed.Bytes()) {
 		if bytes.Contains(line, []byte(`"record":"envelope"`)) {
-			envelopes = append(envelopes, string(bytes.TrimSuffix(line, []byte("\n"))))
+			envelopes = append(envelopes, bytes.TrimSuffix(line, []byte("\n")))
 		}
 	}
 	for _, bc := range []struct {
 		name  string
-		lines []string
+		lines [][]byte
 	}{{"unsealed", unsealed}, {"envelope", envelopes}} {
 		b.Run(bc.name, func(b *testing.B) {
 			size := 0
@@ -53,8 +47,17 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(size / len(bc.lines)))
 			b.ReportAllocs()
 			b.ResetTimer()
+			d := evidence.NewDecoder(evidence.DefaultLimits)
+			var buf []byte
 			for i := range b.N {
-				if _, err := evidence.Decode(bc.lines[i%len(bc.lines)], evidence.DefaultLimits); err != nil {
+				line := bc.lines[i%len(bc.lines)]
+				var err error
+				if bc.name == "unsealed" {
+					_, buf, err = d.Unsealed(buf[:0], line)
+				} else {
+					_, err = d.Sealed(line)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}

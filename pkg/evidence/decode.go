@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strconv"
+	"strings"
+	"unsafe"
 
+	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
@@ -14,20 +17,152 @@ import (
 // input.missing_field and input.field_invalid naming the field.
 var fields = &jsonobj.Style{}
 
-// Decode decodes one record from its canonical JSON text (the output of
-// canonical.Append over the line, so syntax, duplicates, UTF-8 and depth are
-// already settled). The "record" key selects the kind; an object without one
-// is an unsealed envelope. Strings in the result share memory with line.
-func Decode(line string, lim Limits) (Record, error) {
-	v := jsonobj.Value{Raw: line}
-	if v.Type() != jsonobj.ObjectType {
-		return nil, errcode.New(errcode.InputMalformedJSON, "a record must be a JSON object")
+// Decoder reads records from their lines, one pass per line: the
+// canonical pass (pkg/canonical) validates the line and hands over the
+// top-level members it found, which the record decoder reads without
+// parsing the line again. A Decoder reuses its scratch memory and is not
+// safe for concurrent use.
+type Decoder struct {
+	lim     Limits
+	canon   canonical.Canonicalizer
+	members []jsonobj.Member
+	ok      bool // the last line was canonical
+	decoded bool // the last line's record decoded
+}
+
+// NewDecoder returns a Decoder applying lim (zero fields take the defaults
+// of SPEC §16).
+func NewDecoder(lim Limits) *Decoder {
+	d := &Decoder{lim: lim.WithDefaults()}
+	// A record wraps its payload in one object, so the line may be one
+	// level deeper than the payload limit of SPEC §3.
+	d.canon.MaxDepth = canonical.DefaultMaxDepth + 1
+	return d
+}
+
+// Sealed decodes a line of a sealed stream or a bundle, without its
+// newline. The line must be exactly what Arxi writes for its record: its
+// canonical form (SPEC §3) and the record's normal form (timestamps with
+// nine fractional digits, for example), so that one record has one byte
+// form and the bytes read are the bytes that were hashed and signed;
+// anything else is input.not_canonical. Any kind is returned, unsealed
+// envelopes included (a reader refuses the kinds its grammar does not
+// allow). The record's strings share memory with line, which must not
+// change while the record is in use.
+func (d *Decoder) Sealed(line []byte) (Record, error) {
+	d.decoded = false
+	if err := d.Canonical(line); err != nil {
+		return nil, err
 	}
-	o, err := fields.Object(v)
+	text := unsafe.String(unsafe.SliceData(line), len(line))
+	o, err := d.object(text)
 	if err != nil {
 		return nil, err
 	}
-	return decodeObject(&o, lim)
+	rec, err := decodeObject(&o, d.lim)
+	if err != nil {
+		return nil, err
+	}
+	d.decoded = true
+	if rec.Kind() != KindUnsealed && !normal(rec, &o) {
+		return nil, errcode.New(errcode.InputNotCanonical, "record is not in its normal form (for example a timestamp without nine fractional digits)")
+	}
+	return rec, nil
+}
+
+// Canonical checks that line is exactly the canonical form of a JSON value
+// (input.not_canonical otherwise, or the canonicaliser's error), as every
+// line of a sealed stream or bundle must be, records or not.
+func (d *Decoder) Canonical(line []byte) error {
+	ok, err := d.canon.Check(line)
+	d.ok = ok
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errcode.New(errcode.InputNotCanonical, "line is not in RFC 8785 canonical form")
+	}
+	return nil
+}
+
+// WasCanonical reports whether the last line given to Sealed or Canonical
+// passed the canonical check, so that a caller may look into a line whose
+// record did not decode.
+func (d *Decoder) WasCanonical() bool { return d.ok }
+
+// Decoded reports whether the last line given to Sealed decoded as a
+// record: when Sealed failed, it failed only the record's normal form.
+func (d *Decoder) Decoded() bool { return d.decoded }
+
+// Unsealed appends the canonical form of line, an unsealed envelope or
+// attachment record in any strict JSON formatting, to dst, and decodes the
+// record from it (any kind: the caller refuses what it does not take).
+// The record's strings share memory with the returned slice.
+func (d *Decoder) Unsealed(dst, line []byte) (Record, []byte, error) {
+	out, err := d.canon.Append(dst, line)
+	if err != nil {
+		return nil, dst, err
+	}
+	canon := out[len(dst):]
+	o, err := d.object(unsafe.String(unsafe.SliceData(canon), len(canon)))
+	if err != nil {
+		return nil, dst, err
+	}
+	rec, err := decodeObject(&o, d.lim)
+	if err != nil {
+		return nil, dst, err
+	}
+	return rec, out, nil
+}
+
+// object turns the canonical pass's member spans over text, the output of
+// the last Append, into the record's top-level object.
+func (d *Decoder) object(text string) (jsonobj.Object, error) {
+	spans := d.canon.Members()
+	if spans == nil {
+		return jsonobj.Object{}, errcode.New(errcode.InputMalformedJSON, "a record must be a JSON object")
+	}
+	d.members = d.members[:0]
+	for _, m := range spans {
+		key := text[m.Quoted+1 : m.Start-2]
+		if strings.IndexByte(key, '\\') >= 0 {
+			key = string(m.Key)
+		}
+		d.members = append(d.members, jsonobj.Member{Key: key, Value: jsonobj.Value{Raw: text[m.Start:m.End]}})
+	}
+	return fields.Members(d.members), nil
+}
+
+// DecodeAttachments decodes the attachments array of an envelope from its
+// canonical JSON text, as AppendAttachments writes it: references sorted by
+// hash and content type, at most lim.AttachmentRefs of them.
+func DecodeAttachments(text string, lim Limits) ([]AttachmentRef, error) {
+	o := fields.Members([]jsonobj.Member{{Key: "attachments", Value: jsonobj.Value{Raw: text}}})
+	return decodeRefs(&o, lim.WithDefaults())
+}
+
+// normal reports whether the sealed record decoded from o is in its normal
+// form, given that its line is canonical. Canonical JSON settles every byte
+// of a record's line but for the values one record can spell two ways:
+// timestamps (0 to 9 fractional digits) and base64 (which tolerates line
+// breaks); the normal form has nine digits and no breaks.
+// FuzzSealedNormalForm checks that this is exactly AppendJCS(rec) == line.
+func normal(rec Record, o *jsonobj.Object) bool {
+	const quotedTime = scalar.TimestampTextLen + 2
+	switch r := rec.(type) {
+	case *Genesis:
+		return len(o.Get("created_at").Raw) == quotedTime
+	case *Seal:
+		return len(o.Get("sealed_at").Raw) == quotedTime
+	case *Attachment:
+		return len(o.Get("data").Raw) == base64.StdEncoding.EncodedLen(len(r.Data))+2
+	case *Envelope:
+		// Each signature is {"algorithm":"ed25519","key_id":"…","value":"…"}.
+		const sig = len(`{"algorithm":"ed25519","key_id":"","value":""},`) + 64 + 88
+		n := len(r.Signatures)
+		return len(o.Get("claimed_at").Raw) == quotedTime && len(o.Get("signatures").Raw) == 2+n*sig-min(n, 1)
+	}
+	return true
 }
 
 // decodeObject decodes the record whose top-level members are o.
@@ -343,12 +478,12 @@ func decodeRefs(o *jsonobj.Object, lim Limits) ([]AttachmentRef, error) {
 	return refs, err
 }
 
-// maxSignatures bounds an envelope's signatures.
-const maxSignatures = 256
+// MaxSignatures bounds the signatures of an envelope.
+const MaxSignatures = 256
 
 func decodeSignatures(o *jsonobj.Object) ([]Signature, error) {
 	var sigs []Signature
-	err := o.Objects("signatures", maxSignatures, func(i int, s *jsonobj.Object) error {
+	err := o.Objects("signatures", MaxSignatures, func(i int, s *jsonobj.Object) error {
 		sig, err := decodeSignature(s)
 		if err != nil {
 			return err

@@ -16,12 +16,8 @@ import (
 // decodeJSON canonicalises src the way a stream reader does, then decodes.
 func decodeJSON(t testing.TB, src string, lim Limits) (Record, error) {
 	t.Helper()
-	c := canonical.Canonicalizer{MaxDepth: canonical.DefaultMaxDepth + 1}
-	canon, err := c.Append(nil, []byte(src))
-	if err != nil {
-		return nil, err
-	}
-	return Decode(string(canon), lim)
+	rec, _, err := NewDecoder(lim).Unsealed(nil, []byte(src))
+	return rec, err
 }
 
 const base = `"event_type":"tool.call","actor_id":"agent:alpha","environment_id":"prod","adapter_id":"example","claimed_at":"2026-11-22T10:00:00Z","payload":{"q":1}`
@@ -165,9 +161,9 @@ func TestRoundTrip(t *testing.T) {
 			if !canonical.IsCanonical(line) {
 				t.Fatalf("AppendJCS is not canonical: %s", line)
 			}
-			back, err := Decode(string(line), DefaultLimits)
+			back, err := NewDecoder(DefaultLimits).Sealed(line)
 			if err != nil {
-				t.Fatalf("Decode(%s): %v", line, err)
+				t.Fatalf("Sealed(%s): %v", line, err)
 			}
 			if diff := cmp.Diff(rec, back, cmp.AllowUnexported(scalar.Token{}, scalar.Label{}, scalar.ContentType{}, scalar.Timestamp{}, Merkle{})); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
@@ -217,26 +213,22 @@ func TestDecodeSealedRejects(t *testing.T) {
 	// bytes are what was hashed and signed.
 	e := *recs[3].(*Envelope)
 	e.Signatures = []Signature{e.Signatures[1], e.Signatures[0]}
-	if _, err := Decode(string(e.AppendJCS(nil)), DefaultLimits); !errors.Is(err, errcode.InputFieldInvalid) {
+	if _, err := NewDecoder(DefaultLimits).Sealed(e.AppendJCS(nil)); !errors.Is(err, errcode.InputFieldInvalid) {
 		t.Errorf("unsorted signatures: %v", err)
 	}
 }
 
-// FuzzDecode feeds arbitrary lines through the stream path (canonicalise,
-// then decode): nothing panics, and whatever decodes re-encodes to a
-// canonical line that decodes to the same record.
+// FuzzDecode feeds arbitrary lines through the unsealed path
+// (canonicalise, then decode): nothing panics, and whatever decodes
+// re-encodes to a canonical line that decodes to the same record.
 func FuzzDecode(f *testing.F) {
 	for _, rec := range sampleRecords() {
 		f.Add(rec.AppendJCS(nil))
 	}
 	f.Add([]byte(`{` + base + `}`))
+	d := NewDecoder(DefaultLimits)
 	f.Fuzz(func(t *testing.T, line []byte) {
-		c := canonical.Canonicalizer{MaxDepth: canonical.DefaultMaxDepth + 1}
-		canon, err := c.Append(nil, line)
-		if err != nil {
-			return
-		}
-		rec, err := Decode(string(canon), DefaultLimits)
+		rec, _, err := d.Unsealed(nil, line)
 		if err != nil {
 			if _, ok := errcode.As(err); !ok {
 				t.Fatalf("untyped error %v", err)
@@ -247,12 +239,57 @@ func FuzzDecode(f *testing.F) {
 		if !canonical.IsCanonical(out) {
 			t.Fatalf("re-encoding is not canonical: %s", out)
 		}
-		again, err := Decode(string(out), DefaultLimits)
+		again, _, err := d.Unsealed(nil, out)
 		if err != nil {
 			t.Fatalf("re-encoding does not decode: %v\n%s", err, out)
 		}
 		if !bytes.Equal(again.AppendJCS(nil), out) {
 			t.Fatalf("second round trip differs")
+		}
+	})
+}
+
+// FuzzSealedNormalForm: Decoder.Sealed accepts a line exactly when it is
+// canonical, decodes, and is byte for byte what AppendJCS writes for the
+// record it holds (the rule "a sealed line is exactly its record's normal
+// form", which Sealed checks field by field instead of re-encoding).
+func FuzzSealedNormalForm(f *testing.F) {
+	for _, rec := range sampleRecords() {
+		line := rec.AppendJCS(nil)
+		f.Add(line)
+		f.Add(bytes.Replace(line, []byte(".500000000Z"), []byte(".5Z"), 1))
+		f.Add(bytes.Replace(line, []byte(`AAAAAAAA`), []byte(`AAAA\nAAAA`), 1))
+		f.Add(bytes.Replace(line, []byte(`"AAEC/w=="`), []byte(`"AAEC\r\n/w=="`), 1))
+	}
+	sealed, ref := NewDecoder(DefaultLimits), NewDecoder(DefaultLimits)
+	f.Fuzz(func(t *testing.T, line []byte) {
+		rec, err := sealed.Sealed(line)
+		want, canon, refErr := ref.Unsealed(nil, line)
+		c := canonical.Canonicalizer{MaxDepth: canonical.DefaultMaxDepth + 1}
+		canonLine, canonErr := c.Append(nil, line)
+		switch {
+		case canonErr != nil:
+			if errcode.CodeOf(err) != errcode.CodeOf(canonErr) {
+				t.Fatalf("Sealed error %v, want %v", err, canonErr)
+			}
+		case !bytes.Equal(canonLine, line):
+			if !errors.Is(err, errcode.InputNotCanonical) {
+				t.Fatalf("Sealed(%s) = %v, want input.not_canonical", line, err)
+			}
+		case refErr != nil:
+			if err == nil || errcode.CodeOf(err) != errcode.CodeOf(refErr) {
+				t.Fatalf("Sealed error %v, want %v", err, refErr)
+			}
+		case !bytes.Equal(canon, line):
+			t.Fatal("canonical forms differ")
+		case want.Kind() != KindUnsealed && !bytes.Equal(want.AppendJCS(nil), line):
+			if !errors.Is(err, errcode.InputNotCanonical) {
+				t.Fatalf("Sealed(%s) = %v, want input.not_canonical", line, err)
+			}
+		case err != nil:
+			t.Fatalf("Sealed(%s) = %v, want the record", line, err)
+		case !bytes.Equal(rec.AppendJCS(nil), want.AppendJCS(nil)):
+			t.Fatalf("Sealed decodes another record")
 		}
 	})
 }

@@ -67,10 +67,12 @@ func (c *Content) appendMiddle(dst []byte) []byte {
 	dst = append(dst, `,"adapter_id":"`...)
 	dst = append(dst, c.AdapterID.String()...)
 	dst = append(dst, `","attachments":`...)
-	return appendRefs(dst, c.Attachments)
+	return AppendAttachments(dst, c.Attachments)
 }
 
-func appendRefs(dst []byte, refs []AttachmentRef) []byte {
+// AppendAttachments appends the canonical JSON array of attachment
+// references, as an envelope's attachments member holds it.
+func AppendAttachments(dst []byte, refs []AttachmentRef) []byte {
 	dst = append(dst, '[')
 	for i, r := range refs {
 		if i > 0 {

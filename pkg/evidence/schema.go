@@ -93,7 +93,7 @@ var (
 		schema.Req("content_hash", schema.Digest()),
 		schema.Req("chain_hash", schema.Digest()),
 		schema.Req("attachments", schema.List(refSchema, 0, maxRefs()).Unique().Doc("sorted by hash, then content type, without repeats")),
-		schema.Req("signatures", schema.List(signatureSchema, 0, maxSignatures).Unique().Doc("sorted by key_id, one per key")),
+		schema.Req("signatures", schema.List(signatureSchema, 0, MaxSignatures).Unique().Doc("sorted by key_id, one per key")),
 	)...).Named("envelope", "Sealed envelope", "A sealed event: its content, position, hashes and signatures (SPEC §4.4).")
 
 	ElidedSchema = schema.Obj(

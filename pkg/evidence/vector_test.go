@@ -23,8 +23,9 @@ func TestSealBasicVector(t *testing.T) {
 		t.Fatalf("vector has %d lines, want 5", len(lines))
 	}
 	recs := make([]Record, len(lines))
+	d := NewDecoder(DefaultLimits)
 	for i, l := range lines {
-		rec, err := Decode(string(l), DefaultLimits)
+		rec, err := d.Sealed(l)
 		if err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
 		}

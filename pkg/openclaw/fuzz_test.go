@@ -154,7 +154,7 @@ func FuzzCapture(f *testing.F) {
 		defer c.Close()
 		_, err = c.Map(ctx, func(r evidence.Record) error {
 			line := r.AppendJCS(nil)
-			if _, err := evidence.Decode(string(line), evidence.DefaultLimits); err != nil || !canonical.IsCanonical(line) {
+			if _, _, err := evidence.NewDecoder(evidence.DefaultLimits).Unsealed(nil, line); err != nil || !canonical.IsCanonical(line) {
 				t.Fatalf("bad envelope %s: %v", line, err)
 			}
 			return nil

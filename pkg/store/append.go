@@ -54,6 +54,7 @@ type Appender struct {
 	c         *checker
 	line      []byte
 	row       EnvelopeRow
+	buf       []byte // the row's encoded attachments and signatures
 }
 
 // Appender returns the store's Appender, loading and verifying the chain
@@ -207,22 +208,7 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, line []by
 	if err := a.checkRefs(ctx, e, seg); err != nil {
 		return err
 	}
-	a.row = EnvelopeRow{
-		Position:      o.first + e.Sequence - 1,
-		Segment:       o.order,
-		Sequence:      e.Sequence,
-		EnvelopeID:    e.EnvelopeID,
-		ContentHash:   e.ContentHash,
-		ChainHash:     e.ChainHash,
-		EventType:     e.EventType.String(),
-		ActorID:       e.ActorID.String(),
-		EnvironmentID: e.EnvironmentID.String(),
-		AdapterID:     e.AdapterID.String(),
-		TraceID:       e.TraceID.String(),
-		SessionID:     e.SessionID.String(),
-		ClaimedAt:     e.ClaimedAt,
-		Line:          line,
-	}
+	a.buf = a.row.Set(e, o.first+e.Sequence-1, o.order, a.buf)
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
 		if ee, ok := errcode.As(err); ok && ee.Segment == "" {
 			ee.Segment, ee.Sequence = seg, e.Sequence

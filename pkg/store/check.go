@@ -147,7 +147,7 @@ func (sn *Snapshot) Check(ctx context.Context, opts CheckOptions) (CheckStats, e
 // indexRow is the envelope row a verified envelope makes: what its index
 // columns must hold.
 func indexRow(g *Segment, e *evidence.Envelope, pos uint64) EnvelopeRow {
-	return EnvelopeRow{Position: pos, Segment: g.Order, Sequence: e.Sequence, EnvelopeID: e.EnvelopeID,
+	return EnvelopeRow{Position: pos, Segment: g.Order, EnvelopeID: e.EnvelopeID,
 		ContentHash: e.ContentHash, ChainHash: e.ChainHash,
 		EventType: e.EventType.String(), ActorID: e.ActorID.String(), EnvironmentID: e.EnvironmentID.String(),
 		AdapterID: e.AdapterID.String(), TraceID: e.TraceID.String(), SessionID: e.SessionID.String(), ClaimedAt: e.ClaimedAt}
@@ -178,6 +178,13 @@ func (sn *Snapshot) checkIndexes(ctx context.Context, g *Segment, run []Envelope
 		}
 		return &run[p-from]
 	}
+	// seq is the sequence of position p in g (0 before g's first).
+	seq := func(p uint64) uint64 {
+		if p < g.FirstPosition {
+			return 0
+		}
+		return p - g.FirstPosition + 1
+	}
 	// compare checks that q over the run returns the positions want.
 	compare := func(what string, q Query, want []uint64, holds func(*EnvelopeRow) string) error {
 		q.From, q.To, q.KeysOnly = from, to, true
@@ -188,19 +195,19 @@ func (sn *Snapshot) checkIndexes(ctx context.Context, g *Segment, run []Envelope
 				i++
 				return nil
 			case i < len(want) && r.Position > want[i]:
-				return corrupt(envelopeRowName(want[i]), g.ID(), byPos(want[i]).Sequence, "the %s index omits it", what)
+				return corrupt(envelopeRowName(want[i]), g.ID(), seq(want[i]), "the %s index omits it", what)
 			}
 			row := byPos(r.Position)
 			if row == nil {
-				return corrupt(envelopeRowName(r.Position), g.ID(), r.Sequence, "the %s index returns it for envelopes rows %d-%d", what, from, to)
+				return corrupt(envelopeRowName(r.Position), g.ID(), seq(r.Position), "the %s index returns it for envelopes rows %d-%d", what, from, to)
 			}
-			return corrupt(envelopeRowName(r.Position), g.ID(), row.Sequence, "the %s index lists it, but its line holds %s", what, holds(row))
+			return corrupt(envelopeRowName(r.Position), g.ID(), seq(row.Position), "the %s index lists it, but its line holds %s", what, holds(row))
 		})
 		if err != nil {
 			return err
 		}
 		if i < len(want) {
-			return corrupt(envelopeRowName(want[i]), g.ID(), byPos(want[i]).Sequence, "the %s index omits it", what)
+			return corrupt(envelopeRowName(want[i]), g.ID(), seq(want[i]), "the %s index omits it", what)
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"slices"
@@ -194,14 +195,14 @@ func (sn *Snapshot) Query(ctx context.Context, f Filter, cursor string, limit in
 		if err != nil {
 			return err
 		}
-		e, err := sn.c.envelope(r, g.info())
+		e, line, err := sn.c.envelope(r, g.info())
 		if err != nil {
 			return err
 		}
 		if !f.matches(g, e) {
 			return corrupt(envelopeRowName(r.Position), g.ID(), e.Sequence, "row does not match the query that returned it")
 		}
-		page.Items = append(page.Items, Item{Position: r.Position, Envelope: e, Line: append([]byte(nil), r.Line...)})
+		page.Items = append(page.Items, Item{Position: r.Position, Envelope: e, Line: bytes.Clone(line)})
 		return nil
 	})
 	if err != nil {

@@ -100,7 +100,7 @@ func (sn *Snapshot) Select(ctx context.Context, sel Selector, max int) ([]Match,
 	}
 	type hit struct {
 		order int64
-		seq   uint64
+		pos   uint64
 	}
 	var hits []hit
 	for _, q := range queries {
@@ -112,7 +112,7 @@ func (sn *Snapshot) Select(ctx context.Context, sel Selector, max int) ([]Match,
 		err := sn.v.Envelopes(ctx, q, func(r *EnvelopeRow) error {
 			n++
 			if !whole[r.Segment] {
-				hits = append(hits, hit{r.Segment, r.Sequence})
+				hits = append(hits, hit{r.Segment, r.Position})
 			}
 			return nil
 		})
@@ -127,7 +127,7 @@ func (sn *Snapshot) Select(ctx context.Context, sel Selector, max int) ([]Match,
 		if a.order != b.order {
 			return cmp.Compare(a.order, b.order)
 		}
-		return cmp.Compare(a.seq, b.seq)
+		return cmp.Compare(a.pos, b.pos)
 	})
 	hits = slices.Compact(hits)
 	if max > 0 && len(hits) > max {
@@ -151,10 +151,10 @@ func (sn *Snapshot) Select(ctx context.Context, sel Selector, max int) ([]Match,
 		}
 		m := Match{Segment: g, All: whole[o]}
 		for ; i < len(hits) && hits[i].order == o; i++ {
-			if hits[i].seq < 1 || hits[i].seq > g.Count {
-				return nil, corrupt(segmentRowName(o), g.ID(), hits[i].seq, "an envelope row holds a sequence beyond the segment's count")
+			if hits[i].pos < g.FirstPosition || hits[i].pos > g.last() {
+				return nil, corrupt(envelopeRowName(hits[i].pos), g.ID(), 0, "row lies outside segments row %d", o)
 			}
-			m.Sequences = append(m.Sequences, hits[i].seq)
+			m.Sequences = append(m.Sequences, hits[i].pos-g.FirstPosition+1)
 		}
 		if m.All {
 			m.Sequences = nil

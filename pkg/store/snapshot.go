@@ -62,7 +62,7 @@ func (g *Segment) ID() scalar.UUID { return g.Genesis.SegmentID }
 func (g *Segment) Sealed() bool { return g.Seal != nil }
 
 func (g *Segment) info() segmentInfo {
-	return segmentInfo{order: g.Order, id: g.Genesis.SegmentID, first: g.FirstPosition}
+	return segmentInfo{order: g.Order, id: g.Genesis.SegmentID, first: g.FirstPosition, last: g.last()}
 }
 
 // last is the position of the segment's last envelope (FirstPosition-1
@@ -170,14 +170,14 @@ func (sn *Snapshot) Records(ctx context.Context, seg *Segment, fn func(rec evide
 	ch := evidence.NewChain(seg.Genesis)
 	if seg.Count > 0 {
 		err = sn.v.Envelopes(ctx, Query{From: seg.FirstPosition, To: seg.last()}, func(r *EnvelopeRow) error {
-			e, err := sn.c.envelope(r, seg.info())
+			e, line, err := sn.c.envelope(r, seg.info())
 			if err != nil {
 				return err
 			}
 			if err := ch.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
 				return corrupt(envelopeRowName(r.Position), seg.ID(), e.Sequence, "%v", errMsg(err))
 			}
-			return fn(e, r.Line)
+			return fn(e, line)
 		})
 		if err != nil {
 			return err
@@ -307,7 +307,7 @@ func (sn *Snapshot) matchingSegments(ctx context.Context, f Filter) ([]*Segment,
 			return nil, err
 		}
 		if hit.Position < g.FirstPosition || hit.Position > g.last() {
-			return nil, corrupt(envelopeRowName(hit.Position), g.ID(), hit.Sequence, "row lies outside segments row %d", g.Order)
+			return nil, corrupt(envelopeRowName(hit.Position), g.ID(), 0, "row lies outside segments row %d", g.Order)
 		}
 		out = append(out, g)
 		q.From = g.last() + 1

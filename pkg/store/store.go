@@ -48,7 +48,8 @@ import (
 // Backend is a storage engine for evidence rows: transactional, with one
 // writer and any number of readers that see consistent snapshots. Backends
 // store what they are given and check only uniqueness; they never
-// interpret hashes or lines.
+// interpret hashes, lines or payloads. A query's label and time conditions
+// are exact: an index may only narrow the rows a backend reads.
 type Backend interface {
 	// View starts a read-only snapshot of the committed rows. It never
 	// waits for the writer.
@@ -132,12 +133,15 @@ type SegmentRow struct {
 	Seal          []byte        // the canonical seal line; nil while open
 }
 
-// EnvelopeRow is an envelope as a backend stores it: its canonical line
-// plus the columns that locate, check and index it.
+// EnvelopeRow is an envelope as a backend stores it: the values of its
+// record, each once, with the text of its payload; the store writes the
+// envelope's line from them when it reads the row back (an envelope's line
+// is exactly the normal form of its record, SPEC §3). Its segment is the
+// segment row whose positions hold Position; its sequence is its place in
+// that range.
 type EnvelopeRow struct {
 	Position      uint64 // 1-based store order across all segments
 	Segment       int64  // the segment's Order
-	Sequence      uint64
 	EnvelopeID    scalar.UUID
 	ContentHash   scalar.Digest
 	ChainHash     scalar.Digest
@@ -148,7 +152,9 @@ type EnvelopeRow struct {
 	TraceID       string // "" for null
 	SessionID     string // "" for null
 	ClaimedAt     scalar.Timestamp
-	Line          []byte // the canonical envelope line; nil for Query.KeysOnly
+	Payload       []byte // the payload's canonical JSON
+	Attachments   []byte // the canonical JSON array of the attachment references; nil when there are none
+	Signatures    []byte // each signature's key id and value (32 + 64 bytes), in key id order; nil when unsigned
 }
 
 // Query selects envelope rows. Empty fields match everything; a list
@@ -163,9 +169,8 @@ type Query struct {
 	SessionIDs     []string
 	Since, Until   *scalar.Timestamp // claimed_at ≥ Since and < Until; nil is unbounded
 	Limit          int               // 0 for no limit
-	// KeysOnly leaves Line nil and may leave the index columns empty:
-	// only Position, Segment, Sequence, EnvelopeID, ContentHash and
-	// ChainHash are filled.
+	// KeysOnly fills only Position, Segment, EnvelopeID, ContentHash and
+	// ChainHash.
 	KeysOnly bool
 }
 

@@ -149,18 +149,13 @@ func newReadAhead(in *stream.Reader) *readAhead {
 		defer close(ra.chunks)
 		for {
 			var c aheadChunk
-			arena := make([]byte, 0, 256<<10)
 			for len(c.items) < aheadChunkSize {
 				rec, err := in.Next()
 				if err != nil {
 					c.err = err
 					break
 				}
-				// Raw is valid until the next call: keep a copy. Earlier
-				// items keep the old array if the arena grows.
-				start := len(arena)
-				arena = append(arena, in.Raw()...)
-				c.items = append(c.items, aheadItem{rec: rec, raw: arena[start:len(arena):len(arena)], line: in.Line()})
+				c.items = append(c.items, aheadItem{rec: rec, raw: in.Raw(), line: in.Line()})
 			}
 			select {
 			case ra.chunks <- c:

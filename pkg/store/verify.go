@@ -2,11 +2,12 @@ package store
 
 import (
 	"bytes"
+
+	"arxi.dev/arxi/pkg/canonical"
 	"context"
 	"errors"
 	"fmt"
 
-	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -63,41 +64,34 @@ func blobRowName(h scalar.Digest) string { return "attachments row " + h.String(
 // checker decodes and checks rows read back, reusing scratch memory. It is
 // not safe for concurrent use.
 type checker struct {
-	lim    evidence.Limits
-	canon  canonical.Canonicalizer
-	hasher evidence.Hasher
-	buf    []byte
+	lim     evidence.Limits
+	dec     *evidence.Decoder
+	payload canonical.Canonicalizer
+	hasher  evidence.Hasher
+	line    []byte
 }
 
 func newChecker(lim evidence.Limits) *checker {
-	c := &checker{lim: lim}
-	c.canon.MaxDepth = canonical.DefaultMaxDepth + 1
-	return c
+	return &checker{lim: lim.WithDefaults(), dec: evidence.NewDecoder(lim)}
 }
 
 // decode strictly decodes a stored line: it must be the canonical line of
 // one record of the wanted kind.
 func (c *checker) decode(line []byte, kind evidence.Kind) (evidence.Record, error) {
-	var err error
-	c.buf, err = c.canon.Append(c.buf[:0], line)
-	if err != nil {
-		return nil, fmt.Errorf("line is not valid JSON: %w", err)
-	}
-	if !bytes.Equal(c.buf, line) {
-		return nil, errors.New("line is not in canonical form")
-	}
-	rec, err := evidence.Decode(string(line), c.lim)
-	if err != nil {
-		return nil, fmt.Errorf("line does not decode: %w", err)
-	}
-	if rec.Kind() != kind {
+	rec, err := c.dec.Sealed(line)
+	switch {
+	case err == nil && rec.Kind() != kind:
 		return nil, fmt.Errorf("line holds a %s record, want %s", rec.Kind(), kind)
-	}
-	c.buf = rec.AppendJCS(c.buf[:0])
-	if !bytes.Equal(c.buf, line) {
+	case err == nil:
+		return rec, nil
+	case !c.dec.WasCanonical() && errors.Is(err, errcode.InputNotCanonical):
+		return nil, errors.New("line is not in canonical form")
+	case !c.dec.WasCanonical():
+		return nil, fmt.Errorf("line is not valid JSON: %w", err)
+	case errors.Is(err, errcode.InputNotCanonical):
 		return nil, errors.New("line is not the normal form of its record")
 	}
-	return rec, nil
+	return nil, fmt.Errorf("line does not decode: %w", err)
 }
 
 // segmentInfo is what checking an envelope row needs of its segment.
@@ -105,48 +99,31 @@ type segmentInfo struct {
 	order int64
 	id    scalar.UUID
 	first uint64
+	last  uint64 // the position of its last envelope (first-1 when empty)
 }
 
-// envelope decodes an envelope row and checks it against its columns and
-// its segment, and that its content hash recomputes. It does not check the
-// chain hash, which needs the previous row.
-func (c *checker) envelope(row *EnvelopeRow, seg segmentInfo) (*evidence.Envelope, error) {
+// envelope reads an envelope row back, checks that it lies in its segment,
+// that its values are valid and that its content hash recomputes, and
+// returns the envelope with its line (valid until the next call). It does
+// not check the chain hash, which needs the previous row.
+func (c *checker) envelope(row *EnvelopeRow, seg segmentInfo) (*evidence.Envelope, []byte, error) {
 	name := envelopeRowName(row.Position)
+	seq := row.Position - seg.first + 1
 	bad := func(format string, args ...any) error {
-		return corrupt(name, seg.id, row.Sequence, format, args...)
+		return corrupt(name, seg.id, seq, format, args...)
 	}
-	if row.Segment != seg.order || row.Sequence == 0 || row.Position != seg.first+row.Sequence-1 {
-		return nil, bad("position %d, segment %d and sequence %d do not agree with segments row %d", row.Position, row.Segment, row.Sequence, seg.order)
+	if row.Segment != seg.order || row.Position < seg.first || row.Position > seg.last {
+		return nil, nil, bad("position %d and segment %d do not agree with segments row %d", row.Position, row.Segment, seg.order)
 	}
-	rec, err := c.decode(row.Line, evidence.KindEnvelope)
+	e, err := c.rowEnvelope(row, seg.id, seq, bad)
 	if err != nil {
-		return nil, bad("%v", err)
+		return nil, nil, err
 	}
-	e := rec.(*evidence.Envelope)
-	switch {
-	case e.SegmentID != seg.id:
-		return nil, bad("line names segment %s", e.SegmentID)
-	case e.Sequence != row.Sequence:
-		return nil, bad("line holds sequence %d", e.Sequence)
-	case e.EnvelopeID != row.EnvelopeID:
-		return nil, bad("envelope_id column does not match the line")
-	case e.ContentHash != row.ContentHash:
-		return nil, bad("content_hash column does not match the line")
-	case e.ChainHash != row.ChainHash:
-		return nil, bad("chain_hash column does not match the line")
-	case !indexMatches(row, &e.Content):
-		return nil, bad("index columns do not match the line")
-	case c.hasher.Content(&e.Content) != e.ContentHash:
-		return nil, bad("content_hash does not recompute")
+	if c.hasher.Content(&e.Content) != e.ContentHash {
+		return nil, nil, bad("content_hash does not recompute")
 	}
-	return e, nil
-}
-
-func indexMatches(row *EnvelopeRow, c *evidence.Content) bool {
-	return row.EventType == c.EventType.String() && row.ActorID == c.ActorID.String() &&
-		row.EnvironmentID == c.EnvironmentID.String() && row.AdapterID == c.AdapterID.String() &&
-		row.TraceID == c.TraceID.String() && row.SessionID == c.SessionID.String() &&
-		row.ClaimedAt == c.ClaimedAt
+	c.line = e.AppendJCS(c.line[:0])
+	return e, c.line, nil
 }
 
 // genesis decodes a segment row's genesis and checks it against the row.
@@ -238,7 +215,7 @@ func loadState(ctx context.Context, v View, depth int, lim evidence.Limits) (*st
 		return nil, err
 	}
 	err = v.Envelopes(ctx, Query{From: st.envelopes + 1, Limit: 1, KeysOnly: true}, func(r *EnvelopeRow) error {
-		return corrupt(envelopeRowName(r.Position), scalar.UUID{}, r.Sequence, "row lies beyond the last segment's envelopes")
+		return corrupt(envelopeRowName(r.Position), scalar.UUID{}, 0, "row lies beyond the last segment's envelopes")
 	})
 	if err != nil {
 		return nil, err
@@ -259,7 +236,7 @@ func cloneSegmentRow(r *SegmentRow) *SegmentRow {
 }
 
 func info(row *SegmentRow) segmentInfo {
-	return segmentInfo{order: row.Order, id: row.ID, first: row.FirstPosition}
+	return segmentInfo{order: row.Order, id: row.ID, first: row.FirstPosition, last: row.FirstPosition + row.Count - 1}
 }
 
 // lastEnvelope checks that a segment row's count and head are those of its
@@ -276,7 +253,7 @@ func lastEnvelope(ctx context.Context, v View, c *checker, row *SegmentRow, g *e
 	var e *evidence.Envelope
 	err := v.Envelopes(ctx, Query{From: pos, To: pos}, func(r *EnvelopeRow) error {
 		var err error
-		e, err = c.envelope(r, info(row))
+		e, _, err = c.envelope(r, info(row))
 		return err
 	})
 	if err != nil {
@@ -319,8 +296,8 @@ func verifyOpen(ctx context.Context, v View, c *checker, row *SegmentRow, g *evi
 		pos := row.FirstPosition + start - 2
 		found := false
 		err := v.Envelopes(ctx, Query{From: pos, To: pos, KeysOnly: true}, func(r *EnvelopeRow) error {
-			if r.Segment != row.Order || r.Sequence != start-1 {
-				return corrupt(envelopeRowName(r.Position), row.ID, r.Sequence, "row does not hold sequence %d of segments row %d", start-1, row.Order)
+			if r.Segment != row.Order || r.Position != pos {
+				return corrupt(envelopeRowName(r.Position), row.ID, start-1, "row does not hold sequence %d of segments row %d", start-1, row.Order)
 			}
 			ch.Count, ch.Head, found = start-1, r.ChainHash, true
 			return nil
@@ -335,7 +312,7 @@ func verifyOpen(ctx context.Context, v View, c *checker, row *SegmentRow, g *evi
 	var last *evidence.Envelope
 	from, to := row.FirstPosition+start-1, row.FirstPosition+row.Count-1
 	err := v.Envelopes(ctx, Query{From: from, To: to}, func(r *EnvelopeRow) error {
-		e, err := c.envelope(r, info(row))
+		e, _, err := c.envelope(r, info(row))
 		if err != nil {
 			return err
 		}
@@ -378,8 +355,8 @@ func rebuildMerkle(ctx context.Context, v View, o *openSegment) error {
 	var m evidence.Merkle
 	next := uint64(1)
 	err := v.Envelopes(ctx, Query{From: o.first, To: o.first + o.chain.Count - 1, KeysOnly: true}, func(r *EnvelopeRow) error {
-		if r.Segment != o.order || r.Sequence != next {
-			return corrupt(envelopeRowName(r.Position), o.genesis.SegmentID, r.Sequence, "row does not hold sequence %d of segments row %d", next, o.order)
+		if r.Segment != o.order || r.Position != o.first+next-1 {
+			return corrupt(envelopeRowName(r.Position), o.genesis.SegmentID, next, "row does not hold sequence %d of segments row %d", next, o.order)
 		}
 		m.Add(r.ContentHash)
 		next++

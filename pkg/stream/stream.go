@@ -18,7 +18,6 @@ package stream
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"strconv"
@@ -144,33 +143,51 @@ const (
 )
 
 // Reader decodes evidence records from a stream, one per line.
+//
+// Records and Raw stay valid after the next call: a Reader copies each
+// line once, into memory it never reuses (256 KiB at a time), and the
+// records' strings share it, so a caller may keep what it reads without
+// copying.
 type Reader struct {
 	lines *LineReader
 	mode  Mode
-	lim   evidence.Limits
-	canon canonical.Canonicalizer
-	buf   []byte
+	dec   *evidence.Decoder
+	arena []byte
 	raw   []byte
-	enc   []byte
 }
+
+// arenaSize is the memory a Reader takes at a time for its lines.
+const arenaSize = 256 << 10
 
 // NewReader returns a Reader over r, plain or zstd (detected by its magic
 // bytes, SPEC §9.1). Zero fields of lim take the defaults.
 func NewReader(r io.Reader, mode Mode, lim evidence.Limits) *Reader {
 	lim = lim.WithDefaults()
-	rd := &Reader{lines: NewLineReader(zstdio.Auto(r), lim.Line), mode: mode, lim: lim}
-	// A record wraps its payload in one object, so the line may be one
-	// level deeper than the payload limit of SPEC §3.
-	rd.canon.MaxDepth = canonical.DefaultMaxDepth + 1
-	return rd
+	return &Reader{lines: NewLineReader(zstdio.Auto(r), lim.Line), mode: mode, dec: evidence.NewDecoder(lim)}
 }
 
 // Line is the number of the last line read.
 func (r *Reader) Line() int64 { return r.lines.Line() }
 
-// Raw is the canonical form of the last line read, valid until the next
-// call. In Sealed mode it equals the input line.
+// Raw is the canonical form of the last line read, or nil when it was not
+// valid (canonical) JSON. In Sealed mode it equals the input line.
 func (r *Reader) Raw() []byte { return r.raw }
+
+// room returns the arena with room for n more bytes.
+func (r *Reader) room(n int) []byte {
+	if cap(r.arena)-len(r.arena) < n {
+		r.arena = make([]byte, 0, max(arenaSize, n))
+	}
+	return r.arena
+}
+
+// keep copies line into the arena.
+func (r *Reader) keep(line []byte) []byte {
+	a := r.room(len(line))
+	start := len(a)
+	r.arena = append(a, line...)
+	return r.arena[start:len(r.arena):len(r.arena)]
+}
 
 // NextLine reads the next line and returns its canonical form without
 // decoding it (used for lines that are not evidence records, such as a
@@ -182,25 +199,40 @@ func (r *Reader) NextLine() ([]byte, error) {
 	if err != nil {
 		return nil, r.first(err, nil)
 	}
-	r.buf, err = r.canon.Append(r.buf[:0], line)
+	if r.mode == Sealed {
+		if err := r.dec.Canonical(line); err != nil {
+			return nil, r.first(errcode.AtLine(err, r.lines.Line()), line)
+		}
+		r.raw = r.keep(line)
+		return r.raw, nil
+	}
+	a := r.room(2*len(line) + 64)
+	out, err := canonical.Append(a, line)
 	if err != nil {
 		return nil, r.first(errcode.AtLine(err, r.lines.Line()), line)
 	}
-	if r.mode == Sealed && !bytes.Equal(r.buf, line) {
-		return nil, r.first(&errcode.Error{Code: errcode.InputNotCanonical, Line: r.lines.Line(),
-			Msg: "line is not in RFC 8785 canonical form"}, line)
-	}
-	r.raw = r.buf
-	return r.buf, nil
+	r.arena = out
+	r.raw = out[len(a):len(out):len(out)]
+	return r.raw, nil
 }
 
 // first replaces an error on the input's first line by input.wrong_kind
 // when the input is another kind of Arxi file.
 func (r *Reader) first(err error, line []byte) error {
-	if r.lines.Line() > 1 || errors.Is(err, io.EOF) {
+	if r.lines.Line() > 1 {
 		return err
 	}
-	if wk := wrongKind(r.mode, r.lines.Head(), line); wk != nil {
+	return onFirst(r.mode, err, r.lines.Head(), line)
+}
+
+// onFirst replaces err, the error of an input's first line (line, or the
+// input's first bytes head when no line could be read), by
+// input.wrong_kind when the input is another kind of Arxi file.
+func onFirst(mode Mode, err error, head, line []byte) error {
+	if errors.Is(err, io.EOF) {
+		return err
+	}
+	if wk := wrongKind(mode, head, line); wk != nil {
 		return wk
 	}
 	return err
@@ -208,45 +240,64 @@ func (r *Reader) first(err error, line []byte) error {
 
 // Next reads and decodes the next record. It returns io.EOF after the last.
 func (r *Reader) Next() (evidence.Record, error) {
-	canon, err := r.NextLine()
+	r.raw = nil
+	line, err := r.lines.Next()
 	if err != nil {
-		return nil, err
+		return nil, r.first(err, nil)
 	}
-	rec, err := evidence.Decode(string(canon), r.lim)
-	if err != nil {
-		return nil, r.first(errcode.AtLine(err, r.lines.Line()), canon)
-	}
-	if r.lines.Line() == 1 && !r.allows(rec.Kind()) {
-		if wk := wrongKind(r.mode, nil, canon); wk != nil {
-			return nil, wk
-		}
-	}
-	if !r.allows(rec.Kind()) {
-		want := "unsealed envelopes and attachment records"
-		if r.mode == Sealed {
-			want = "genesis, attachment, envelope, elided and seal records"
-		}
-		return nil, &errcode.Error{Code: errcode.InputUnexpectedRecord, Line: r.lines.Line(),
-			Msg: rec.Kind().String() + " record in a stream of " + want}
-	}
+	var rec evidence.Record
 	if r.mode == Sealed {
-		// Canonical JSON is not enough: the line must be exactly what Arxi
-		// writes for this record (timestamps with nine digits, for example),
-		// so that one record has one byte form.
-		r.enc = rec.AppendJCS(r.enc[:0])
-		if !bytes.Equal(r.enc, canon) {
-			return nil, &errcode.Error{Code: errcode.InputNotCanonical, Line: r.lines.Line(),
-				Msg: "record is not in its normal form (for example a timestamp without nine fractional digits)"}
+		raw := r.keep(line)
+		rec, err = r.dec.Sealed(raw)
+		if r.dec.WasCanonical() {
+			r.raw = raw
+		} else {
+			r.arena = r.arena[:len(r.arena)-len(raw)] // not kept: reuse
 		}
+	} else {
+		// Canonical numbers can be longer than their input ("1e15").
+		a := r.room(2*len(line) + 64)
+		var out []byte
+		rec, out, err = r.dec.Unsealed(a, line)
+		if rec != nil {
+			r.arena = out
+			r.raw = out[len(a):len(out):len(out)]
+		}
+	}
+	if err != nil {
+		err = errcode.AtLine(err, r.lines.Line())
+		if r.mode == Sealed && r.dec.Decoded() {
+			return nil, err // a record, not in its normal form
+		}
+		// line is still the input line: the one that is not canonical
+		// JSON, or whose canonical form does not decode.
+		return nil, r.first(err, line)
+	}
+	if !r.mode.allows(rec.Kind()) {
+		if r.lines.Line() == 1 {
+			if wk := wrongKind(r.mode, nil, line); wk != nil {
+				return nil, wk
+			}
+		}
+		return nil, errcode.AtLine(r.mode.unexpected(rec.Kind()), r.lines.Line())
 	}
 	return rec, nil
 }
 
-func (r *Reader) allows(k evidence.Kind) bool {
-	if r.mode == Unsealed {
+func (m Mode) allows(k evidence.Kind) bool {
+	if m == Unsealed {
 		return k == evidence.KindUnsealed || k == evidence.KindAttachment
 	}
 	return k != evidence.KindUnsealed
+}
+
+// unexpected reports a record of kind k in a stream of mode m.
+func (m Mode) unexpected(k evidence.Kind) error {
+	want := "unsealed envelopes and attachment records"
+	if m == Sealed {
+		want = "genesis, attachment, envelope, elided and seal records"
+	}
+	return errcode.New(errcode.InputUnexpectedRecord, "%s record in a stream of %s", k, want)
 }
 
 // Writer writes records as canonical lines.

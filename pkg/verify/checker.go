@@ -2,36 +2,24 @@ package verify
 
 import (
 	"strconv"
+	"sync"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/stream"
 )
 
-// batchSize is how many envelopes travel together to a worker: large
-// enough that channel traffic is noise next to the hashing, small enough
-// that a few batches in flight hold little memory.
-const batchSize = 128
-
 // checker recomputes content hashes (phase 3) and verifies signatures
-// against the trust root (phase 6) on all cores, and reports the results
-// in input order, so the verdict does not depend on scheduling. The walker
-// hands it disclosed envelopes with add; results land in the verdict as
-// batches complete, and close waits for the last.
-//
-// Work goes to workers through one channel; the same batches go, in input
-// order, to a single collector that waits for each in turn. Both channels
-// are bounded, so at most a few batches are in memory.
+// against the trust root (phase 6). Its work runs on the goroutines that
+// decode the input (stream.Parallel), on all cores; apply then reports
+// each envelope's results as the walker reaches it, in input order, so the
+// verdict does not depend on scheduling.
 type checker struct {
 	content bool
 	root    *signing.TrustRoot
 	v       *Verdict
-
-	cur   *batch
-	work  chan *batch
-	order chan *batch
-	done  chan struct{}
 
 	untrusted map[scalar.KeyID]int // index into keys
 	keys      []untrustedKey       // in order of first appearance, at most maxUntrustedKeys
@@ -43,101 +31,54 @@ type untrustedKey struct {
 	envelopes uint64
 }
 
-// queuePerWorker is how many batches may wait per worker: enough that a
-// worker descheduled for a moment does not leave the others idle, few
-// enough to hold a few MiB.
-const queuePerWorker = 4
-
 // maxUntrustedKeys bounds the distinct unknown keys reported one by one.
 const maxUntrustedKeys = 100
 
-type batch struct {
-	items []item
-	done  chan struct{}
-}
-
-type item struct {
-	env     *evidence.Envelope
+// checked is what work found for one envelope.
+type checked struct {
 	bad     bool // content hash does not recompute
 	outcome signing.Outcome
 }
 
-func newChecker(v *Verdict, content bool, root *signing.TrustRoot, workers int) *checker {
-	c := &checker{content: content, root: root, v: v,
-		work: make(chan *batch, queuePerWorker*workers), order: make(chan *batch, queuePerWorker*workers+2),
-		done: make(chan struct{}), untrusted: map[scalar.KeyID]int{}}
-	for range workers {
-		go c.worker()
-	}
-	go c.collect()
-	return c
+func newChecker(v *Verdict, content bool, root *signing.TrustRoot) *checker {
+	return &checker{content: content, root: root, v: v, untrusted: map[scalar.KeyID]int{}}
 }
 
-func (c *checker) add(e *evidence.Envelope) {
-	if c.cur == nil {
-		c.cur = &batch{items: make([]item, 0, batchSize), done: make(chan struct{})}
-	}
-	c.cur.items = append(c.cur.items, item{env: e})
-	if len(c.cur.items) == batchSize {
-		c.flush()
-	}
-}
+// hashers are the scratch memory of the content hashes, one per worker.
+var hashers = sync.Pool{New: func() any { return new(evidence.Hasher) }}
 
-func (c *checker) flush() {
-	if c.cur == nil {
+// work checks one decoded envelope; it runs on any goroutine.
+func (c *checker) work(it *stream.Item) {
+	e, ok := it.Record.(*evidence.Envelope)
+	if !ok {
 		return
 	}
-	c.order <- c.cur
-	c.work <- c.cur
-	c.cur = nil
-}
-
-// close sends the last batch and waits until every result is in the
-// verdict.
-func (c *checker) close() {
-	c.flush()
-	close(c.work)
-	close(c.order)
-	<-c.done
-}
-
-func (c *checker) worker() {
-	var h evidence.Hasher
-	for b := range c.work {
-		for i := range b.items {
-			it := &b.items[i]
-			if c.content {
-				it.bad = h.Content(&it.env.Content) != it.env.ContentHash
-			}
-			if c.root != nil {
-				it.outcome = c.root.Check(it.env.ContentHash, it.env.Signatures)
-			}
-		}
-		close(b.done)
+	r := &checked{}
+	if c.content {
+		h := hashers.Get().(*evidence.Hasher)
+		r.bad = h.Content(&e.Content) != e.ContentHash
+		hashers.Put(h)
 	}
+	if c.root != nil {
+		r.outcome = c.root.Check(e.ContentHash, e.Signatures)
+	}
+	it.Aux = r
 }
 
-func (c *checker) collect() {
-	defer close(c.done)
-	content, sigs := c.v.Phase(PhaseContent), c.v.Phase(PhaseSignatures)
-	for b := range c.order {
-		<-b.done
-		for i := range b.items {
-			it := &b.items[i]
-			e := it.env
-			if c.content {
-				content.Checked++
-				if it.bad {
-					content.add(Failure{Code: errcode.ChainHashMismatch, SegmentID: e.SegmentID, Sequence: e.Sequence,
-						Message: "content_hash of sequence " + seq(e.Sequence) + " does not match its content"})
-				}
-			}
-			if c.root != nil {
-				sigs.Checked++
-				c.signatures(sigs, e, &it.outcome)
-			}
-			b.items[i] = item{} // let the envelope go
+// apply reports what work found for e, in input order.
+func (c *checker) apply(e *evidence.Envelope, r *checked) {
+	if c.content {
+		content := c.v.Phase(PhaseContent)
+		content.Checked++
+		if r.bad {
+			content.add(Failure{Code: errcode.ChainHashMismatch, SegmentID: e.SegmentID, Sequence: e.Sequence,
+				Message: "content_hash of sequence " + seq(e.Sequence) + " does not match its content"})
 		}
+	}
+	if c.root != nil {
+		sigs := c.v.Phase(PhaseSignatures)
+		sigs.Checked++
+		c.signatures(sigs, e, &r.outcome)
 	}
 }
 

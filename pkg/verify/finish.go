@@ -13,7 +13,7 @@ import (
 func (w *walker) finish() *Verdict {
 	if w.readErr == nil {
 		if err := w.grammar.End(); err != nil {
-			w.readErr = errcode.AtLine(err, w.in.Line())
+			w.readErr = errcode.AtLine(err, w.line)
 		}
 	}
 	if w.readErr == nil {
@@ -21,7 +21,6 @@ func (w *walker) finish() *Verdict {
 		w.endOfInput()
 	}
 	if c := w.checker; c != nil {
-		w.stop() // every result is in the verdict after this
 		w.v.Warnings = append(c.warnings(), w.v.Warnings...)
 	}
 	if w.readErr != nil {
@@ -120,7 +119,7 @@ func (w *walker) unreadable(err error) {
 	}
 	phase := PhaseManifest
 	f := Failure{Code: e.Code}
-	if raw := w.in.Raw(); raw != nil && gjson.GetBytes(raw, "record").Str == "envelope" && e.Code != errcode.InputUnexpectedRecord {
+	if raw := w.readRaw; raw != nil && gjson.GetBytes(raw, "record").Str == "envelope" && e.Code != errcode.InputUnexpectedRecord {
 		phase = PhaseContent
 		if id, err := scalar.ParseUUID(gjson.GetBytes(raw, "segment_id").Str); err == nil {
 			f.SegmentID = id
@@ -138,7 +137,7 @@ func (w *walker) unreadable(err error) {
 	}
 	line := e.Line
 	if line == 0 {
-		line = w.in.Line()
+		line = w.line
 	}
 	f.Message = "line " + itoa64(line) + ": " + msg + "; the rest of the input was not verified"
 	w.forced[phase] = true

@@ -96,7 +96,7 @@ func (w *walker) attachment(a *evidence.Attachment) error {
 		return w.limitError("more than " + itoa(w.lim.Attachments) + " attachments")
 	}
 	w.v.Summary.Attachments++
-	line := w.in.Line()
+	line := w.line
 	w.check(PhaseAttachments)
 	if w.on(PhaseAttachments) && !a.Verify() {
 		w.fail(PhaseAttachments, errcode.AttachmentCorrupt, w.seg.g.SegmentID, 0, "blob "+a.Hash.String()+" on line "+itoa64(line)+
@@ -149,7 +149,7 @@ func (w *walker) chain(segID scalar.UUID, sequence uint64, content, chain scalar
 	}
 }
 
-func (w *walker) envelope(e *evidence.Envelope) error {
+func (w *walker) envelope(e *evidence.Envelope, aux any) error {
 	if err := w.count(); err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (w *walker) envelope(e *evidence.Envelope) error {
 			" is disclosed, but the manifest's selector "+w.m.Selector.String()+" does not select it")
 	}
 	if w.checker != nil {
-		w.checker.add(e)
+		w.checker.apply(e, aux.(*checked))
 	}
 	return nil
 }

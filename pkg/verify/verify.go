@@ -77,6 +77,7 @@ import (
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/stream"
+	"github.com/tidwall/gjson"
 )
 
 // Config configures a verification.
@@ -106,8 +107,8 @@ type Config struct {
 // (detected by its magic bytes), and returns the verdict. See the package
 // documentation for what is an error and what is a failure.
 func Bundle(ctx context.Context, r io.Reader, cfg Config) (*Verdict, error) {
-	w := newWalker(ctx, cfg, stream.NewReader(r, stream.Sealed, cfg.Records))
-	defer w.stop()
+	w := newWalker(ctx, cfg, r)
+	defer w.in.Close()
 	if err := w.start(); err != nil {
 		return nil, err
 	}
@@ -122,16 +123,18 @@ type walker struct {
 	ctx     context.Context
 	cfg     Config
 	lim     bundle.Limits
-	in      *stream.Reader
+	in      *stream.Parallel
 	v       Verdict
-	m       *bundle.Manifest // nil for a bare stream
-	checker *checker
+	m       *bundle.Manifest    // nil for a bare stream
+	checker *checker            // nil when neither phase 3 nor phase 6 runs
 	forced  [NumPhases + 1]bool // phases that failed on an unreadable line, selected or not
 
 	grammar stream.Grammar
 	lines   uint64 // lines read, the manifest included
+	line    int64  // the number of the last line read
 	total   uint64 // envelope and elided records
 	readErr error  // the unreadable line that ended the walk
+	readRaw []byte // that line, when it was canonical JSON
 
 	seg   *segment
 	segs  []segInfo // every segment read, in order
@@ -167,8 +170,8 @@ type pendingBlob struct {
 	line int64
 }
 
-func newWalker(ctx context.Context, cfg Config, in *stream.Reader) *walker {
-	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), in: in, index: map[scalar.UUID]int{}}
+func newWalker(ctx context.Context, cfg Config, r io.Reader) *walker {
+	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), index: map[scalar.UUID]int{}}
 	for i := range w.v.Phases {
 		w.v.Phases[i].Phase = Phase(i + 1)
 	}
@@ -181,18 +184,13 @@ func newWalker(ctx context.Context, cfg Config, in *stream.Reader) *walker {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	pc := stream.ParallelConfig{Limits: cfg.Records, Workers: workers, FirstLine: true}
 	if content || root != nil {
-		w.checker = newChecker(&w.v, content, root, workers)
+		w.checker = newChecker(&w.v, content, root)
+		pc.Work = w.checker.work
 	}
+	w.in = stream.NewParallel(r, pc)
 	return w
-}
-
-// stop ends the checker's goroutines; a no-op after finish.
-func (w *walker) stop() {
-	if w.checker != nil {
-		w.checker.close()
-		w.checker = nil
-	}
 }
 
 func (w *walker) on(p Phase) bool { return w.cfg.Phases.Has(p) }
@@ -213,14 +211,15 @@ func (w *walker) check(p Phase) {
 // start reads the first line: a manifest makes the input a bundle, a
 // genesis a bare sealed stream; anything else is not verifiable input.
 func (w *walker) start() error {
-	line, err := w.in.NextLine()
+	it, err := w.in.Next()
 	if errors.Is(err, io.EOF) {
 		return errcode.New(errcode.BundleMalformed, "input is empty; want a bundle or a sealed stream")
 	}
 	if err != nil {
 		return err
 	}
-	w.lines = 1
+	line := it.Raw
+	w.lines, w.line = 1, 1
 	w.check(PhaseManifest)
 	if bundle.IsManifest(line) {
 		m, err := bundle.ParseManifest(line)
@@ -230,14 +229,17 @@ func (w *walker) start() error {
 		w.m = m
 		return w.manifest()
 	}
-	rec, err := evidence.Decode(string(line), w.cfg.Records.WithDefaults())
-	if err == nil && rec.Kind() == evidence.KindGenesis {
-		if string(rec.AppendJCS(nil)) != string(line) {
+	rec, err := evidence.NewDecoder(w.cfg.Records).Sealed(line)
+	if errors.Is(err, errcode.InputNotCanonical) { // the line is canonical: the record is not in its normal form
+		if gjson.GetBytes(line, "record").Str == "genesis" {
 			return &errcode.Error{Code: errcode.InputNotCanonical, Line: 1,
 				Msg: "the genesis record is not in its normal form (for example a timestamp without nine fractional digits)"}
 		}
+		err = nil
+	}
+	if err == nil && rec.Kind() == evidence.KindGenesis {
 		w.streamBlobs = map[scalar.Digest]int64{}
-		return w.record(rec)
+		return w.record(rec, nil)
 	}
 	if wk := stream.WrongKind(stream.Sealed, line); wk != nil {
 		return wk
@@ -251,13 +253,13 @@ func (w *walker) walk() error {
 	for {
 		if w.lines&1023 == 0 {
 			if err := w.ctx.Err(); err != nil {
-				return errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", w.in.Line())
+				return errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", w.line+1)
 			}
 			if w.cfg.Progress != nil {
 				w.cfg.Progress(1024)
 			}
 		}
-		rec, err := w.in.Next()
+		it, err := w.in.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -266,22 +268,27 @@ func (w *walker) walk() error {
 				return err
 			}
 			w.readErr = err
+			if it != nil {
+				w.readRaw, w.line = it.Raw, it.Line
+			}
 			return nil
 		}
 		w.lines++
+		w.line = it.Line
 		w.check(PhaseManifest)
-		if err := w.grammar.Next(rec.Kind()); err != nil {
-			w.readErr = errcode.AtLine(err, w.in.Line())
+		if err := w.grammar.Next(it.Record.Kind()); err != nil {
+			w.readErr, w.readRaw = errcode.AtLine(err, w.line), it.Raw
 			return nil
 		}
-		if err := w.record(rec); err != nil {
+		if err := w.record(it.Record, it.Aux); err != nil {
 			return err
 		}
 	}
 }
 
-// record dispatches one record. Its only errors are exceeded limits.
-func (w *walker) record(rec evidence.Record) error {
+// record dispatches one record, with what the checker's work found for it.
+// Its only errors are exceeded limits.
+func (w *walker) record(rec evidence.Record, aux any) error {
 	switch v := rec.(type) {
 	case *evidence.Genesis:
 		if w.lines == 1 { // a bare stream's first line: the grammar has not seen it
@@ -293,7 +300,7 @@ func (w *walker) record(rec evidence.Record) error {
 	case *evidence.Attachment:
 		return w.attachment(v)
 	case *evidence.Envelope:
-		return w.envelope(v)
+		return w.envelope(v, aux)
 	case *evidence.Elided:
 		return w.elided(v)
 	case *evidence.Seal:
@@ -303,5 +310,5 @@ func (w *walker) record(rec evidence.Record) error {
 }
 
 func (w *walker) limitError(msg string) error {
-	return &errcode.Error{Code: errcode.BundleLimitExceeded, Line: w.in.Line(), Msg: msg + " (SPEC §16)"}
+	return &errcode.Error{Code: errcode.BundleLimitExceeded, Line: w.line, Msg: msg + " (SPEC §16)"}
 }

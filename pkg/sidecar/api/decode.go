@@ -21,7 +21,7 @@ import (
 // first (SPEC §3: strict JSON, no duplicate keys, bounded depth, exact
 // numbers), then decoded strictly, unknown keys refused, and the evidence
 // in it goes through the same decoder as arxi-seal's input
-// (evidence.Decode). Errors are *errcode.Error values naming the field or
+// (evidence.Decoder). Errors are *errcode.Error values naming the field or
 // line.
 
 // canon canonicalises a JSON body whose records sit depth levels below
@@ -41,7 +41,7 @@ func decodeUnsealed(body []byte, lim evidence.Limits) (*evidence.Unsealed, error
 }
 
 func unsealedOf(c []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
-	rec, err := evidence.Decode(string(c), lim)
+	rec, _, err := evidence.NewDecoder(lim).Unsealed(nil, c)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed
 	}
 	u, err := unsealedOf([]byte(merged), lim)
 	if e, ok := errcode.As(err); ok && e.Field != "" && !strings.HasPrefix(e.Field, "attachments") {
-		e.Field = "envelope." + e.Field
+		return nil, errcode.InField(err, "envelope")
 	}
 	return u, err
 }

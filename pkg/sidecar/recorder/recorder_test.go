@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -28,11 +27,7 @@ func (j *Job) taken() bool { return j.state.Load() == taken }
 
 func unsealed(t testing.TB, line string) *evidence.Unsealed {
 	t.Helper()
-	c, err := canonical.Transform([]byte(strings.TrimSpace(line)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := evidence.Decode(string(c), evidence.Limits{}.WithDefaults())
+	rec, _, err := evidence.NewDecoder(evidence.Limits{}).Unsealed(nil, []byte(strings.TrimSpace(line)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 
 	"arxi.dev/arxi/pkg/errcode"
@@ -139,7 +140,7 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 		}
 		r := *e
 		if q.KeysOnly {
-			r.Line = nil
+			r = store.EnvelopeRow{Position: e.Position, Segment: e.Segment, EnvelopeID: e.EnvelopeID, ContentHash: e.ContentHash, ChainHash: e.ChainHash}
 		}
 		if err := fn(&r); err != nil {
 			return stop(err)
@@ -283,7 +284,10 @@ func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
 	// Appending may write into the committed slice's spare capacity: no
 	// view reads beyond its own length, and rows below it never change.
 	r := *e
-	r.Line = bytes.Clone(e.Line)
+	for _, s := range []*string{&r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &r.TraceID, &r.SessionID} {
+		*s = strings.Clone(*s)
+	}
+	r.Payload, r.Attachments, r.Signatures = bytes.Clone(e.Payload), bytes.Clone(e.Attachments), bytes.Clone(e.Signatures)
 	t.envs = append(t.envs, &r)
 	t.newEnvIDs[e.EnvelopeID] = e.Position
 	return nil

@@ -38,8 +38,8 @@ func corrupt(t *testing.T, sb store.Backend, c storetest.Corruption) {
 	case "envelopes":
 		r := *d.envs[c.Key.(uint64)-1]
 		switch c.Column {
-		case "line":
-			r.Line = bytesOf()
+		case "payload":
+			r.Payload = bytesOf()
 		case "content_hash":
 			r.ContentHash = scalar.Digest(bytesOf())
 		case "chain_hash":

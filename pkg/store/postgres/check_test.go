@@ -27,7 +27,7 @@ func TestTamperedColumns(t *testing.T) {
 		{"label renamed", "trace_id = 'trace-9'", "trace_id = 'trace-2'", "envelopes row 3"},
 		{"label removed", "session_id = NULL", "position = 21", "envelopes row 21"},
 		{"short hash", "content_hash = '\\x00'", "position = 22", "envelopes row 22"},
-		{"line of another envelope", "line = (SELECT line FROM arxi.envelopes e WHERE e.log_id = envelopes.log_id AND e.position = 1)", "position = 2", "envelopes row 2"},
+		{"payload of another envelope", "payload = (SELECT payload FROM arxi.envelopes e WHERE e.log_id = envelopes.log_id AND e.position = 1)", "position = 2", "envelopes row 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := newLog(t)

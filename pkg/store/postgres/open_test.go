@@ -130,7 +130,7 @@ func TestLogsIsolated(t *testing.T) {
 			t.Errorf("log %s: trace query: %v", name, err)
 		}
 	}
-	pgtest.Shared(t).Exec(t, database(t), "UPDATE arxi.envelopes SET line = 'x' WHERE log_id = $1", wa.log)
+	pgtest.Shared(t).Exec(t, database(t), "UPDATE arxi.envelopes SET payload = 'x' WHERE log_id = $1", wa.log)
 	if err := check(a); !errors.Is(err, errcode.StoreCorrupt) {
 		t.Errorf("damaged log: %v", err)
 	}
@@ -354,8 +354,8 @@ func TestCloseInTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	at, _ := scalar.ParseTimestamp("2026-11-22T10:00:00Z")
-	row := &store.EnvelopeRow{Position: 1, Segment: 1, Sequence: 1, EnvelopeID: scalar.UUID{1}, EventType: "e", ActorID: "a",
-		EnvironmentID: "n", AdapterID: "d", ClaimedAt: at, Line: []byte("{}")}
+	row := &store.EnvelopeRow{Position: 1, Segment: 1, EnvelopeID: scalar.UUID{1}, EventType: "e", ActorID: "a",
+		EnvironmentID: "n", AdapterID: "d", ClaimedAt: at, Payload: []byte("{}")}
 	if err := tx.AddEnvelope(ctx, row); err != nil {
 		t.Fatal(err)
 	}

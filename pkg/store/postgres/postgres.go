@@ -273,6 +273,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, migrations[v], pgx.QueryExecModeSimpleProtocol); err != nil {
 			return db.err(fmt.Sprintf("migrate schema to version %d", v+1), err)
 		}
+		if up := upgrades[v]; up != nil {
+			if err := up(ctx, tx); err != nil {
+				return db.err(fmt.Sprintf("migrate schema to version %d", v+1), err)
+			}
+		}
 		if _, err := tx.Exec(ctx, "INSERT INTO arxi.schema_version (version) VALUES ($1)", v+1); err != nil {
 			return db.err(fmt.Sprintf("migrate schema to version %d", v+1), err)
 		}

@@ -1,9 +1,20 @@
 package postgres
 
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/store"
+	"github.com/jackc/pgx/v5"
+)
+
 // SchemaVersion is the schema version this package writes. Opening a
 // database whose arxi schema is newer fails with store.schema_unsupported;
 // an older one is migrated by the writer.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // schemaName is the PostgreSQL schema (namespace) that holds every Arxi
 // table, so that the store shares a database with other applications.
@@ -129,4 +140,81 @@ CREATE TABLE arxi.idempotency (
 );
 CREATE INDEX idempotency_created ON arxi.idempotency (log_id, created_at, created_ns);
 `,
+	// 1 → 2: an envelope row keeps the values of its record, each once,
+	// and the line is written from them when it is read (SPEC §8; see
+	// store.EnvelopeRow): payload, attachments and signatures replace line
+	// and sequence (a place in the segment's position range). upgrade1
+	// fills the new columns from the lines before they go.
+	`
+ALTER TABLE arxi.envelopes
+	ADD COLUMN payload bytea,
+	ADD COLUMN attachments bytea,
+	ADD COLUMN signatures bytea;
+`,
+}
+
+// upgrades[v], when set, runs after migrations[v], in its transaction.
+var upgrades = map[int]func(ctx context.Context, tx pgx.Tx) error{1: upgrade1}
+
+// upgradeChunk is how many envelope rows upgrade1 rewrites at once.
+const upgradeChunk = 1000
+
+// upgrade1 decodes every stored line as a sealed line (it must be exactly
+// its record's normal form), stores its values in the row, and drops the
+// line: the same values the version 2 writer stores.
+func upgrade1(ctx context.Context, tx pgx.Tx) error {
+	d := evidence.NewDecoder(evidence.Limits{})
+	var row store.EnvelopeRow
+	var buf []byte
+	var log int32
+	var pos int64
+	for {
+		rows, err := tx.Query(ctx, "SELECT log_id, position, line FROM arxi.envelopes WHERE (log_id, position) > ($1, $2) ORDER BY log_id, position LIMIT $3",
+			log, pos, upgradeChunk)
+		if err != nil {
+			return err
+		}
+		var b pgx.Batch
+		for rows.Next() {
+			var line []byte
+			if err := rows.Scan(&log, &pos, &line); err != nil {
+				rows.Close()
+				return err
+			}
+			rec, err := d.Sealed(line)
+			e, ok := rec.(*evidence.Envelope)
+			if err != nil || !ok {
+				rows.Close()
+				return &errcode.Error{Code: errcode.StoreCorrupt, Msg: fmt.Sprintf("upgrade to schema version 2: envelopes row %d of log %d: the line is not an envelope: %v", pos, log, err)}
+			}
+			buf = row.Set(e, uint64(pos), 0, buf)
+			at, ns := splitTime(row.ClaimedAt)
+			b.Queue(`UPDATE arxi.envelopes SET envelope_id = $3, content_hash = $4, chain_hash = $5, event_type = $6, actor_id = $7,
+				environment_id = $8, adapter_id = $9, trace_id = $10, session_id = $11, claimed_at = $12, claimed_ns = $13,
+				payload = $14, attachments = $15, signatures = $16 WHERE log_id = $1 AND position = $2`,
+				log, pos, [16]byte(row.EnvelopeID), row.ContentHash[:], row.ChainHash[:], row.EventType, row.ActorID,
+				row.EnvironmentID, row.AdapterID, nullString(row.TraceID), nullString(row.SessionID), at, ns,
+				bytes.Clone(row.Payload), nullable(bytes.Clone(row.Attachments)), nullable(bytes.Clone(row.Signatures)))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if b.Len() == 0 {
+			break
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, "ALTER TABLE arxi.envelopes DROP COLUMN line, DROP COLUMN sequence, ALTER COLUMN payload SET NOT NULL")
+	return err
+}
+
+// nullString is s, or NULL for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

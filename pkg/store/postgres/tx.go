@@ -19,15 +19,15 @@ import (
 // rows stream to the server in a COPY that runs while the store layer
 // checks the next records, so the client's work and the server's overlap;
 // any other statement of the transaction first ends the COPY (see
-// copyStream), and so does a buffer of flushBytes lines.
+// copyStream), and so does a buffer of flushBytes of row values.
 type tx struct {
 	view
 	cp    *copyStream // the COPY in flight; nil when none
-	arena []byte      // the lines of the COPY's rows
+	arena []byte      // the payloads, attachments and signatures of the COPY's rows
 	done  bool
 }
 
-// flushBytes bounds the lines held for one COPY.
+// flushBytes bounds the row values held for one COPY.
 const flushBytes = 4 << 20
 
 // bg is the context of row writes: the store layer checks cancellation
@@ -108,9 +108,10 @@ func (t *tx) AddBlob(ctx context.Context, h scalar.Digest, data []byte) error {
 }
 
 // AddEnvelope implements store.Tx: the row goes to the COPY in flight,
-// started if need be, its line copied.
+// started if need be, its slices copied.
 func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
-	if t.cp != nil && len(t.arena)+len(e.Line) > flushBytes {
+	size := len(e.Payload) + len(e.Attachments) + len(e.Signatures)
+	if t.cp != nil && len(t.arena)+size > flushBytes {
 		if err := t.idle(); err != nil {
 			return err
 		}
@@ -119,9 +120,13 @@ func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
 		t.cp = startCopy(t.tx, t.db.log)
 	}
 	r := *e
-	start := len(t.arena)
-	t.arena = append(t.arena, e.Line...)
-	r.Line = t.arena[start:len(t.arena):len(t.arena)]
+	for _, b := range []*[]byte{&r.Payload, &r.Attachments, &r.Signatures} {
+		if *b != nil {
+			start := len(t.arena)
+			t.arena = append(t.arena, *b...)
+			*b = t.arena[start:len(t.arena):len(t.arena)]
+		}
+	}
 	if err := t.cp.add(r); err != nil {
 		t.cp.end()
 		t.cp = nil
@@ -130,8 +135,9 @@ func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
 	return nil
 }
 
-var envelopeColumns = []string{"log_id", "position", "segment", "sequence", "envelope_id", "content_hash", "chain_hash",
-	"event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id", "claimed_at", "claimed_ns", "line"}
+var envelopeColumns = []string{"log_id", "position", "segment", "envelope_id", "content_hash", "chain_hash",
+	"event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id", "claimed_at", "claimed_ns",
+	"payload", "attachments", "signatures"}
 
 // copyStream is a COPY of envelope rows running in a goroutine of its
 // own, fed row by row through a channel: the rows reach the server while
@@ -193,8 +199,9 @@ func (cp *copyStream) Values() ([]any, error) {
 	if r.SessionID != "" {
 		session = r.SessionID
 	}
-	cp.vals = append(cp.vals[:0], cp.log, int64(r.Position), r.Segment, int64(r.Sequence), [16]byte(r.EnvelopeID),
-		r.ContentHash[:], r.ChainHash[:], r.EventType, r.ActorID, r.EnvironmentID, r.AdapterID, trace, session, at, ns, r.Line)
+	cp.vals = append(cp.vals[:0], cp.log, int64(r.Position), r.Segment, [16]byte(r.EnvelopeID),
+		r.ContentHash[:], r.ChainHash[:], r.EventType, r.ActorID, r.EnvironmentID, r.AdapterID, trace, session, at, ns,
+		r.Payload, nullable(r.Attachments), nullable(r.Signatures))
 	return cp.vals, nil
 }
 

@@ -124,8 +124,8 @@ func (v *view) LastSegment(ctx context.Context) (*store.SegmentRow, error) {
 }
 
 const (
-	keyCols      = "position, segment, sequence, envelope_id, content_hash, chain_hash"
-	envelopeCols = keyCols + ", event_type, actor_id, environment_id, adapter_id, trace_id, session_id, claimed_at, claimed_ns, line"
+	keyCols      = "position, segment, envelope_id, content_hash, chain_hash"
+	envelopeCols = keyCols + ", event_type, actor_id, environment_id, adapter_id, trace_id, session_id, claimed_at, claimed_ns, payload, attachments, signatures"
 )
 
 // Rows per chunk of an envelope walk: about 512 KiB of 1 KiB lines.
@@ -256,16 +256,17 @@ func (v *view) envelopeChunk(ctx context.Context, q *store.Query, from uint64, l
 		return nil, v.err("read envelopes", err)
 	}
 	defer rows.Close()
-	var pos, seg, seq int64
+	var pos, seg int64
 	var id [16]byte
 	var content, chain []byte
 	var trace, session *string
 	var claimed time.Time
 	var ns int16
 	var r store.EnvelopeRow
-	dst := []any{&pos, &seg, &seq, &id, arenaBytes{arena, &content}, arenaBytes{arena, &chain}}
+	dst := []any{&pos, &seg, &id, arenaBytes{arena, &content}, arenaBytes{arena, &chain}}
 	if !q.KeysOnly {
-		dst = append(dst, &r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &trace, &session, &claimed, &ns, arenaBytes{arena, &r.Line})
+		dst = append(dst, &r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &trace, &session, &claimed, &ns,
+			arenaBytes{arena, &r.Payload}, arenaBytes{arena, &r.Attachments}, arenaBytes{arena, &r.Signatures})
 	}
 	for rows.Next() {
 		r = store.EnvelopeRow{}
@@ -279,14 +280,12 @@ func (v *view) envelopeChunk(ctx context.Context, q *store.Query, from uint64, l
 		switch {
 		case pos < 1:
 			return nil, fail("position", "want a positive integer")
-		case seq < 1:
-			return nil, fail("sequence", "want a positive integer")
 		case len(content) != 32:
 			return nil, fail("content_hash", fmt.Sprintf("want 32 bytes, have %d", len(content)))
 		case len(chain) != 32:
 			return nil, fail("chain_hash", fmt.Sprintf("want 32 bytes, have %d", len(chain)))
 		}
-		r.Position, r.Segment, r.Sequence, r.EnvelopeID = uint64(pos), seg, uint64(seq), id
+		r.Position, r.Segment, r.EnvelopeID = uint64(pos), seg, id
 		copy(r.ContentHash[:], content)
 		copy(r.ChainHash[:], chain)
 		if !q.KeysOnly {
@@ -302,8 +301,8 @@ func (v *view) envelopeChunk(ctx context.Context, q *store.Query, from uint64, l
 			if r.ClaimedAt, err = scalar.TimestampOf(claimed.UTC().Add(time.Duration(ns))); err != nil {
 				return nil, fail("claimed_at", err.Error())
 			}
-			if r.Line == nil {
-				return nil, fail("line", "is null")
+			if r.Payload == nil {
+				return nil, fail("payload", "is null")
 			}
 		}
 		out = append(out, r)

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -196,7 +195,7 @@ const bigN = storebench.BigN
 // 100,000 (storebench.FillBig), built once (a minute or so) and kept in
 // the temp directory.
 func bigStore(b *testing.B) string {
-	schema := sha256.Sum256([]byte(strings.Join(migrations, "")))
+	schema := sha256.Sum256([]byte(schema))
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("arxi-bench-%d-%x.db", bigN, schema[:4]))
 	if s, err := OpenReader(ctx, path); err == nil {
 		big := storebench.IsBig(s)

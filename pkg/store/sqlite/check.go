@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
@@ -26,11 +25,21 @@ type indexCheck struct {
 	v        *view
 	next     uint64 // the position the next row must have
 	zone     *zoneRow
-	labels   map[labelKey][]uint64
+	labels   postings           // the zone's rows' labels, by postings key
+	names    map[int64]labelKey // a label of each postings key, for messages
 	got      zone // the rows' zone: positions and claimed range
 	zones    int64
 	postings int64
 }
+
+// labelKey names a label: its kind and text.
+type labelKey struct {
+	kind  int
+	value string
+}
+
+// kindColumns names the label kinds' columns.
+var kindColumns = [...]string{"", "event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id"}
 
 type zoneRow struct {
 	first, last              uint64
@@ -57,10 +66,10 @@ func (c *indexCheck) Row(ctx context.Context, r *store.EnvelopeRow) error {
 			return err
 		}
 	}
-	for i, val := range []string{r.EventType, r.ActorID, r.EnvironmentID, r.AdapterID, r.TraceID, r.SessionID} {
-		if val != "" {
-			k := labelKey{kindEventType + i, val}
-			c.labels[k] = append(c.labels[k], r.Position)
+	c.labels.addLabels(r)
+	for i, val := range rowLabels(r) {
+		if id := labelID(kindEventType+i, val); val != "" && c.names[id] == (labelKey{}) {
+			c.names[id] = labelKey{kindEventType + i, val}
 		}
 	}
 	s, ns := splitTime(r.ClaimedAt)
@@ -87,7 +96,7 @@ func (c *indexCheck) loadZone(ctx context.Context, pos uint64) error {
 	if z.first != pos {
 		return indexErr("zones row %d: starts at envelopes row %d, but the zone before it ends at %d", z.last, z.first, pos-1)
 	}
-	c.zone, c.labels, c.got = z, map[labelKey][]uint64{}, zone{}
+	c.zone, c.labels, c.names, c.got = z, postings{}, map[int64]labelKey{}, zone{}
 	c.zones++
 	return nil
 }
@@ -107,31 +116,20 @@ func (c *indexCheck) finishZone(ctx context.Context) error {
 		return indexErr("zones row %d: claimed times %s to %s, but its rows hold %s to %s",
 			z.last, unixTime(z.minS, z.minNS), unixTime(z.maxS, z.maxNS), unixTime(g.minS, g.minNS), unixTime(g.maxS, g.maxNS))
 	}
-	keys := make([]labelKey, 0, len(c.labels))
-	for k := range c.labels {
-		keys = append(keys, k)
+	ids := make([]int64, 0, len(c.labels))
+	for id := range c.labels {
+		ids = append(ids, id)
 	}
-	slices.SortFunc(keys, func(a, b labelKey) int {
-		if a.kind != b.kind {
-			return a.kind - b.kind
-		}
-		return strings.Compare(a.value, b.value)
-	})
+	slices.Sort(ids)
 	var ps []uint64
-	for _, k := range keys {
-		want := c.labels[k]
-		id, err := c.v.labelID(ctx, k)
-		if err != nil {
-			return err
-		}
+	for _, id := range ids {
+		want := c.labels[id]
+		k := c.names[id]
 		name := fmt.Sprintf("postings of %s %q in zone %d-%d", kindColumns[k.kind], k.value, z.first, z.last)
-		if id == 0 {
-			return indexErr("labels: no labels row for %s %q, which envelopes row %d holds", kindColumns[k.kind], k.value, want[0])
-		}
 		last := want[len(want)-1]
 		var raw []byte
 		found := false
-		err = c.v.c.query(ctx, "SELECT positions FROM postings WHERE label = ? AND last = ?", []any{id, int64(last)}, func(vals []driver.Value) error {
+		err := c.v.c.query(ctx, "SELECT positions FROM postings WHERE label = ? AND last = ?", []any{id, int64(last)}, func(vals []driver.Value) error {
 			var err error
 			raw, err = asBytes(vals[0])
 			found = true

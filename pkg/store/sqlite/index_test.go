@@ -128,8 +128,8 @@ func TestIndexesAgainstMemory(t *testing.T) {
 func TestPostingsCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "arxi.db")
 	newStore(t, path, storetest.Seal(t, sealing.Config{}, storetest.Events(0, 30), false))
-	clitest.ExecSQL(t, path, `UPDATE postings SET positions = x'00' WHERE label = (SELECT id FROM labels WHERE value = 'trace-1')`)
-	clitest.ExecSQL(t, path, `UPDATE postings SET last = last + 1000 WHERE label = (SELECT id FROM labels WHERE value = 'agent:2')`)
+	clitest.ExecSQL(t, path, fmt.Sprintf(`UPDATE postings SET positions = x'00' WHERE label = %d`, labelID(kindTrace, "trace-1")))
+	clitest.ExecSQL(t, path, fmt.Sprintf(`UPDATE postings SET last = last + 1000 WHERE label = %d`, labelID(kindActor, "agent:2")))
 	clitest.ExecSQL(t, path, `UPDATE zones SET first = 0`)
 	db, err := Open(ctx, Config{Path: path, ReadOnly: true})
 	if err != nil {

@@ -52,30 +52,54 @@ func decodePositions(dst []uint64, b []byte, last uint64) ([]uint64, error) {
 	return dst, nil
 }
 
-// post records that the envelope at pos carries label id.
-func (t *tx) post(id int64, pos uint64) {
-	if t.postings == nil {
-		t.postings = map[int64][]uint64{}
+// postings collects the positions each label is written at in one
+// transaction, for one postings row per label at commit.
+type postings map[int64][]uint64
+
+// add records that the envelope at pos carries the label id (once, should
+// two of its labels collide).
+func (ps *postings) add(id int64, pos uint64) {
+	if *ps == nil {
+		*ps = postings{}
 	}
-	t.postings[id] = append(t.postings[id], pos)
+	l := (*ps)[id]
+	if len(l) > 0 && l[len(l)-1] == pos {
+		return
+	}
+	(*ps)[id] = append(l, pos)
 }
 
-// flushPostings writes one postings row per label of the transaction.
-func (t *tx) flushPostings() error {
-	labels := make([]int64, 0, len(t.postings))
-	for id := range t.postings {
+// rowLabels are the label columns of a row, in kind order; "" is a null
+// trace or session.
+func rowLabels(e *store.EnvelopeRow) [6]string {
+	return [6]string{e.EventType, e.ActorID, e.EnvironmentID, e.AdapterID, e.TraceID, e.SessionID}
+}
+
+// addLabels records the labels of the envelope row e.
+func (ps *postings) addLabels(e *store.EnvelopeRow) {
+	for i, val := range rowLabels(e) {
+		if val != "" {
+			ps.add(labelID(kindEventType+i, val), e.Position)
+		}
+	}
+}
+
+// flush writes one postings row per label, in label order, and empties ps.
+func (ps *postings) flush(c *conn) error {
+	labels := make([]int64, 0, len(*ps))
+	for id := range *ps {
 		labels = append(labels, id)
 	}
 	slices.Sort(labels)
 	var buf []byte
 	for _, id := range labels {
-		ps := t.postings[id]
-		buf = encodePositions(buf[:0], ps)
-		if _, err := t.c.exec(bg, "INSERT INTO postings (label, last, positions) VALUES (?, ?, ?)", id, int64(ps[len(ps)-1]), buf); err != nil {
-			return t.err("write postings", err)
+		pos := (*ps)[id]
+		buf = encodePositions(buf[:0], pos)
+		if _, err := c.exec(bg, "INSERT INTO postings (label, last, positions) VALUES (?, ?, ?)", id, int64(pos[len(pos)-1]), buf); err != nil {
+			return err
 		}
 	}
-	t.postings = nil
+	*ps = nil
 	return nil
 }
 
@@ -186,8 +210,8 @@ func allOf(ctx context.Context, kinds []anyOf, from, to uint64, fn func(uint64) 
 // first.
 func (t *tx) Envelopes(ctx context.Context, q store.Query, fn func(*store.EnvelopeRow) error) error {
 	if len(q.EventTypes)+len(q.ActorIDs)+len(q.EnvironmentIDs)+len(q.AdapterIDs)+len(q.TraceIDs)+len(q.SessionIDs) > 0 || q.Since != nil || q.Until != nil {
-		if err := t.flushPostings(); err != nil {
-			return err
+		if err := t.postings.flush(t.c); err != nil {
+			return t.err("write postings", err)
 		}
 		if err := t.flushZone(); err != nil {
 			return err

@@ -22,10 +22,9 @@ func BenchmarkBackendRows(b *testing.B) {
 		case *evidence.Genesis:
 			seg = &store.SegmentRow{Order: 1, ID: r.SegmentID, FirstPosition: 1, Genesis: r.AppendJCS(nil), GenesisHash: r.GenesisHash, Head: r.GenesisHash}
 		case *evidence.Envelope:
-			rows = append(rows, store.EnvelopeRow{Position: r.Sequence, Segment: 1, Sequence: r.Sequence, EnvelopeID: r.EnvelopeID,
-				ContentHash: r.ContentHash, ChainHash: r.ChainHash, EventType: r.EventType.String(), ActorID: r.ActorID.String(),
-				EnvironmentID: r.EnvironmentID.String(), AdapterID: r.AdapterID.String(), TraceID: r.TraceID.String(),
-				SessionID: r.SessionID.String(), ClaimedAt: r.ClaimedAt, Line: r.AppendJCS(nil)})
+			var row store.EnvelopeRow
+			row.Set(r, r.Sequence, 1, nil)
+			rows = append(rows, row)
 		}
 	}
 	var total, cpu time.Duration

@@ -73,8 +73,6 @@ type DB struct {
 	lock *os.File
 	w    *conn // the writer's connection; nil when read-only
 
-	labels *labelCache
-
 	mu     sync.Mutex
 	idle   []*conn // reader connections
 	inTx   bool
@@ -105,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, ioErr(cfg.Path, "resolve store path", err)
 	}
-	db := &DB{path: cfg.Path, ro: cfg.ReadOnly, labels: newLabelCache()}
+	db := &DB{path: cfg.Path, ro: cfg.ReadOnly}
 	sync := "FULL"
 	switch strings.ToLower(cfg.Synchronous) {
 	case "", "full":
@@ -297,16 +295,23 @@ func (db *DB) migrate(ctx context.Context, from int64) error {
 	if err := c.execDirect(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return mapErr(db.path, "migrate schema", err)
 	}
-	for v := from; v < SchemaVersion; v++ {
-		if err := c.execDirect(ctx, migrations[v]); err != nil {
-			c.execDirect(context.Background(), "ROLLBACK")
-			return mapErr(db.path, fmt.Sprintf("migrate schema to version %d", v+1), err)
+	fail := func(what string, err error) error {
+		c.execDirect(context.Background(), "ROLLBACK")
+		return mapErr(db.path, what, err)
+	}
+	if from == 0 {
+		if err := c.execDirect(ctx, schema); err != nil {
+			return fail("create schema", err)
+		}
+	}
+	for v := max(from, 1); from > 0 && v < SchemaVersion; v++ {
+		if err := upgrades[v](ctx, c); err != nil {
+			return fail(fmt.Sprintf("migrate schema to version %d", v+1), err)
 		}
 	}
 	for _, q := range []string{fmt.Sprintf("PRAGMA application_id=%d", applicationID), fmt.Sprintf("PRAGMA user_version=%d", SchemaVersion), "COMMIT"} {
 		if err := c.execDirect(ctx, q); err != nil {
-			c.execDirect(context.Background(), "ROLLBACK")
-			return mapErr(db.path, "migrate schema", err)
+			return fail("migrate schema", err)
 		}
 	}
 	return nil
@@ -419,15 +424,14 @@ func (db *DB) Begin(ctx context.Context) (store.Tx, error) {
 		return nil, mapErr(db.path, "begin write", err)
 	}
 	db.inTx = true
-	return &tx{view: view{db: db, c: db.w, pending: map[labelKey]int64{}}}, nil
+	return &tx{view: view{db: db, c: db.w}}, nil
 }
 
 // view reads through one connection inside a read transaction.
 type view struct {
-	db      *DB
-	c       *conn
-	closed  bool
-	pending map[labelKey]int64 // a Tx's labels not yet committed; nil in a View
+	db     *DB
+	c      *conn
+	closed bool
 }
 
 const segmentCols = "seq, segment_id, first_position, genesis, genesis_hash, envelope_count, head, seal"
@@ -599,8 +603,8 @@ func (v *view) Close() error {
 type tx struct {
 	view
 	done     bool
-	postings map[int64][]uint64 // label id → positions written by this transaction
-	zone     zone               // positions and claimed times written since the last zone row
+	postings postings // labels written by this transaction
+	zone     zone     // positions and claimed times written since the last zone row
 }
 
 // bg is the context of row-level statements: one without a Done channel,
@@ -666,8 +670,8 @@ func (t *tx) Commit() error {
 	if t.done {
 		return errcode.New(errcode.Internal, "transaction already finished")
 	}
-	if err := t.flushPostings(); err != nil {
-		return err
+	if err := t.postings.flush(t.c); err != nil {
+		return t.err("write postings", err)
 	}
 	if err := t.flushZone(); err != nil {
 		return err
@@ -677,9 +681,6 @@ func (t *tx) Commit() error {
 		// A failed COMMIT may leave the transaction open (SQLITE_BUSY) or
 		// rolled back (disk full); Close rolls back in either case.
 		return t.err("commit", err)
-	}
-	for k, id := range t.pending {
-		t.db.labels.add(k, id)
 	}
 	t.finish()
 	return nil

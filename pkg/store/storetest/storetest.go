@@ -46,7 +46,7 @@ type Corruption struct {
 	// int64) or "attachments" (Key: hash scalar.Digest).
 	Table string
 	Key   any
-	// Column is a column name of the SQLite schema: envelopes line,
+	// Column is a column name of the SQLite schema: envelopes payload,
 	// content_hash, chain_hash, event_type, …; segments genesis, seal, head,
 	// envelope_count; attachments data.
 	Column string
@@ -941,21 +941,20 @@ func testCorruption(t *testing.T, h Harness) {
 			blob = a.Hash
 		}
 	}
-	flip := func(line []byte) []byte {
-		b := bytes.Clone(line)
-		i := bytes.Index(b, []byte(`"payload":{"i":`)) + len(`"payload":{"i":`)
-		b[i] = '7'
+	// A payload changed, still canonical JSON: only its content hash
+	// tells.
+	flip := func(pos int) []byte {
+		b := []byte(envs[pos-1].Payload)
+		b[len(`{"i":`)] = '7'
 		return b
 	}
-	lineAt := func(pos int) []byte { return envs[pos-1].AppendJCS(nil) }
 	const (
 		atOpen   = iota // Open fails
 		atQuery         // Open succeeds; reading the row fails
 		atStream        // Open succeeds; streaming the segment fails
 	)
-	// A chain break the columns agree with: only walking the chain finds it.
-	broken := envs[11]
-	brokenLine := bytes.Replace(broken.AppendJCS(nil), broken.ChainHash.Append(nil), envs[12].ChainHash.Append(nil), 1)
+	// A chain break in a row that is otherwise valid: only walking the
+	// chain finds it.
 	one := func(c Corruption) []Corruption { return []Corruption{c} }
 	for _, tc := range []struct {
 		name  string
@@ -964,20 +963,20 @@ func testCorruption(t *testing.T, h Harness) {
 		depth int
 		query store.Filter
 	}{
-		{"open segment line", one(Corruption{"envelopes", uint64(23), "line", flip(lineAt(23))}), atOpen, 0, store.Filter{}},
-		{"open segment line not JSON", one(Corruption{"envelopes", uint64(24), "line", []byte(`{"actor_id":`)}), atOpen, 0, store.Filter{}},
+		{"open segment payload", one(Corruption{"envelopes", uint64(23), "payload", flip(23)}), atOpen, 0, store.Filter{}},
+		{"open segment payload not JSON", one(Corruption{"envelopes", uint64(24), "payload", []byte(`{"actor_id":`)}), atOpen, 0, store.Filter{}},
 		{"open segment content_hash", one(Corruption{"envelopes", uint64(22), "content_hash", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"open segment chain_hash", one(Corruption{"envelopes", uint64(21), "chain_hash", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"open segment head", one(Corruption{"segments", int64(3), "head", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"open segment count", one(Corruption{"segments", int64(3), "envelope_count", int64(5)}), atOpen, 0, store.Filter{}},
-		{"beyond verify depth", one(Corruption{"envelopes", uint64(20), "line", flip(lineAt(20))}), atQuery, 2, store.Filter{SegmentID: envs[19].SegmentID}},
-		{"sealed segment line", one(Corruption{"envelopes", uint64(5), "line", flip(lineAt(5))}), atQuery, 0, store.Filter{}},
+		{"beyond verify depth", one(Corruption{"envelopes", uint64(20), "payload", flip(20)}), atQuery, 2, store.Filter{SegmentID: envs[19].SegmentID}},
+		{"sealed segment payload", one(Corruption{"envelopes", uint64(5), "payload", flip(5)}), atQuery, 0, store.Filter{}},
 		{"sealed segment seal", one(Corruption{"segments", int64(1), "seal", bytes.Replace(sealLine(t, in, 0), []byte(`"envelope_count":9`), []byte(`"envelope_count":8`), 1)}), atOpen, 0, store.Filter{}},
 		{"sealed segment head", one(Corruption{"segments", int64(2), "head", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"sealed segment last envelope", one(Corruption{"envelopes", uint64(18), "chain_hash", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"genesis", one(Corruption{"segments", int64(2), "genesis", bytes.Replace([]byte(strings.TrimSuffix(Lines(in)[lineOf(in, "genesis", 1)], "\n")), []byte("recorder-test"), []byte("recorder-evil"), 1)}), atOpen, 0, store.Filter{}},
 		{"index column", one(Corruption{"envelopes", uint64(2), "event_type", "tool.call"}), atQuery, 0, store.Filter{}},
-		{"chain break", []Corruption{{"envelopes", uint64(12), "line", brokenLine}, {"envelopes", uint64(12), "chain_hash", envs[12].ChainHash[:]}}, atStream, 0, store.Filter{}},
+		{"chain break", one(Corruption{"envelopes", uint64(12), "chain_hash", envs[12].ChainHash[:]}), atStream, 0, store.Filter{}},
 		{"attachment data", one(Corruption{"attachments", blob, "data", []byte("blob X\n")}), atStream, 0, store.Filter{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,324 @@
+package targets
+
+import (
+	"bufio"
+	"bytes"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"arxi.dev/arxi/internal/benchdata"
+	_ "modernc.org/sqlite"
+)
+
+// N is the number of events of every measurement.
+const N = 100_000
+
+type fixture struct {
+	dir    string
+	bin    string
+	events string // N unsealed lines
+	sealed string // arxi-seal --seal-at-end of events
+	store  string // arxi-append of sealed
+	bundle string // arxi-bundle --store --all of store
+	sha256 string // path of sha256sum, "" if absent
+}
+
+var fx *fixture
+
+func setup(b *testing.B) *fixture {
+	b.Helper()
+	if fx != nil {
+		return fx
+	}
+	dir, err := os.MkdirTemp("", "arxi-targets-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fixture{dir: dir, bin: filepath.Join(dir, "bin")}
+	build := exec.Command("go", "build", "-o", f.bin+"/", "arxi.dev/arxi/cmd/...")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		b.Fatal(err)
+	}
+	f.events = filepath.Join(dir, "events.ndjson")
+	data := benchdata.Bytes(N)
+	if err := os.WriteFile(f.events, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	data = nil
+	f.sealed = filepath.Join(dir, "sealed.ndjson")
+	f.store = filepath.Join(dir, "store.db")
+	f.bundle = filepath.Join(dir, "all.arxb")
+	f.run(b, f.events, f.sealed, "arxi-seal", "--recorder-id", "bench", "--seal-at-end")
+	f.run(b, "", os.DevNull, "arxi-append", "--store", f.store, f.sealed)
+	f.run(b, "", os.DevNull, "arxi-bundle", "--store", f.store, "--all", "-o", f.bundle)
+	if p, err := exec.LookPath("sha256sum"); err == nil {
+		f.sha256 = p
+	}
+	debug.FreeOSMemory()
+	fx = f
+	return f
+}
+
+// run runs a binary of the toolkit (or, with a path, any program) with
+// stdin from in ("" for none) and stdout to out, and returns its wall
+// time, CPU time and peak RSS. The program is started by a fresh copy of
+// this test binary (see TestMain): Linux counts the memory of the process
+// that forks into a child's peak RSS, and this one holds the fixture.
+func (f *fixture) run(b *testing.B, in, out, name string, args ...string) (wall, cpu time.Duration, rss float64) {
+	b.Helper()
+	path := name
+	if !filepath.IsAbs(name) {
+		path = filepath.Join(f.bin, name)
+	}
+	usage := filepath.Join(f.dir, "rusage")
+	cmd := exec.Command(os.Args[0], append([]string{path}, args...)...)
+	cmd.Env = append(os.Environ(), starter+"="+usage)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if in != "" {
+		r, err := os.Open(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		cmd.Stdin = r
+	}
+	w, err := os.Create(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	cmd.Stdout = w
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, stderr.Bytes())
+	}
+	wall = time.Since(start)
+	var cpuNS, maxrss int64
+	data, err := os.ReadFile(usage)
+	if _, err2 := fmt.Sscan(string(data), &cpuNS, &maxrss); err != nil || err2 != nil {
+		b.Fatalf("%s: no resource usage: %v %v", name, err, err2)
+	}
+	return wall, time.Duration(cpuNS), float64(maxrss) / 1024
+}
+
+// starter names the environment variable that makes the test binary start
+// a program and write its CPU time (ns) and peak RSS (KiB) to a file.
+const starter = "ARXI_TARGETS_RUSAGE"
+
+// start is the test binary as a starter: it runs os.Args[1:] with its own
+// standard streams and writes the child's resource usage.
+func start(usage string) int {
+	cmd := exec.Command(os.Args[1], os.Args[2:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	os.WriteFile(usage, fmt.Appendf(nil, "%d %d\n", ru.Utime.Nano()+ru.Stime.Nano(), ru.Maxrss), 0o644)
+	return cmd.ProcessState.ExitCode()
+}
+
+// insert is the baseline: the unsealed lines into a plain SQLite table.
+func (f *fixture) insert(b *testing.B) (time.Duration, int64) {
+	b.Helper()
+	path := filepath.Join(f.dir, "plain.db")
+	removeDB(path)
+	defer removeDB(path)
+	start := time.Now()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, line BLOB NOT NULL)"); err != nil {
+		b.Fatal(err)
+	}
+	stmt, err := db.Prepare("INSERT INTO rows (id, line) VALUES (?, ?)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := os.Open(f.events)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for i := 0; sc.Scan(); i += 1000 {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := tx.Stmt(stmt)
+		for j := i; j < i+1000; j++ {
+			if j > i && !sc.Scan() {
+				break
+			}
+			if _, err := st.Exec(j+1, sc.Bytes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stmt.Close()
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start), dbSize(path)
+}
+
+func removeDB(path string) {
+	for _, s := range []string{"", "-wal", "-shm", "-lock"} {
+		os.Remove(path + s)
+	}
+}
+
+// dbSize is the size of a database file and its write-ahead log.
+func dbSize(path string) int64 {
+	var n int64
+	for _, s := range []string{"", "-wal"} {
+		if st, err := os.Stat(path + s); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// series collects one measurement per iteration.
+type series map[string][]float64
+
+func (s series) add(name string, v float64) { s[name] = append(s[name], v) }
+
+// report reports each series' median.
+func (s series) report(b *testing.B) {
+	for name, v := range s {
+		b.ReportMetric(median(v), name)
+	}
+}
+
+// BenchmarkTargets runs each target and its baseline once per iteration.
+// Metrics: envelopes/s of the target, base-envelopes/s of its baseline,
+// x-base (target time over baseline time: the issue's "× plain SQLite
+// time"; below 1 is faster), cpu-µs/envelope, and for the store the bytes
+// per envelope against the plain table's.
+func BenchmarkTargets(b *testing.B) {
+	f := setup(b)
+	b.Run("seal-append", func(b *testing.B) {
+		s := series{}
+		for range b.N {
+			base, _ := f.insert(b)
+			store := filepath.Join(f.dir, "p.db")
+			removeDB(store)
+			script := fmt.Sprintf("set -o pipefail; %s/arxi-seal --recorder-id bench --seal-at-end < %s | %s/arxi-append --store %s > /dev/null",
+				f.bin, f.events, f.bin, store)
+			wall, cpu, _ := f.run(b, "", os.DevNull, "/bin/bash", "-c", script)
+			removeDB(store)
+			s.add("envelopes/s", N/wall.Seconds())
+			s.add("base-envelopes/s", N/base.Seconds())
+			s.add("x-base", wall.Seconds()/base.Seconds())
+			s.add("cpu-µs/envelope", float64(cpu.Microseconds())/N)
+		}
+		s.report(b)
+	})
+	b.Run("append", func(b *testing.B) {
+		s := series{}
+		for range b.N {
+			base, baseSize := f.insert(b)
+			store := filepath.Join(f.dir, "a.db")
+			removeDB(store)
+			wall, cpu, rss := f.run(b, "", os.DevNull, "arxi-append", "--store", store, f.sealed)
+			size := dbSize(store)
+			removeDB(store)
+			s.add("envelopes/s", N/wall.Seconds())
+			s.add("base-envelopes/s", N/base.Seconds())
+			s.add("x-base", wall.Seconds()/base.Seconds())
+			s.add("cpu-µs/envelope", float64(cpu.Microseconds())/N)
+			s.add("bytes/envelope", float64(size)/N)
+			s.add("base-bytes/envelope", float64(baseSize)/N)
+			s.add("x-base-bytes", float64(size)/float64(baseSize))
+			s.add("peak-RSS-MiB", rss)
+		}
+		s.report(b)
+	})
+	b.Run("verify", func(b *testing.B) {
+		if f.sha256 == "" {
+			b.Skip("no sha256sum")
+		}
+		s := series{}
+		for range b.N {
+			base, _, _ := f.run(b, "", os.DevNull, f.sha256, f.bundle)
+			wall, cpu, rss := f.run(b, "", os.DevNull, "arxi-verify", "--progress", "never", f.bundle)
+			s.add("envelopes/s", N/wall.Seconds())
+			s.add("base-envelopes/s", N/base.Seconds())
+			s.add("x-base", wall.Seconds()/base.Seconds())
+			s.add("cpu-µs/envelope", float64(cpu.Microseconds())/N)
+			s.add("peak-RSS-MiB", rss)
+		}
+		s.report(b)
+	})
+	for _, bc := range []struct {
+		name string
+		in   string
+		args []string
+	}{
+		{"bundle-store", "", []string{"--store", f.store, "--all"}},
+		{"bundle-stream", f.sealed, []string{"--from-stream"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := series{}
+			out := filepath.Join(f.dir, "out.arxb")
+			for range b.N {
+				var base time.Duration
+				if f.sha256 != "" {
+					base, _, _ = f.run(b, "", os.DevNull, f.sha256, f.bundle)
+				}
+				wall, cpu, rss := f.run(b, bc.in, os.DevNull, "arxi-bundle", append(bc.args, "-o", out)...)
+				os.Remove(out)
+				s.add("envelopes/s", N/wall.Seconds())
+				if base > 0 {
+					s.add("base-envelopes/s", N/base.Seconds())
+					s.add("x-base", wall.Seconds()/base.Seconds())
+				}
+				s.add("cpu-µs/envelope", float64(cpu.Microseconds())/N)
+				s.add("peak-RSS-MiB", rss)
+			}
+			s.report(b)
+		})
+	}
+}
+
+// TestMain runs the benchmarks and removes the fixture; started as a
+// starter (see run), it starts a program instead.
+func TestMain(m *testing.M) {
+	if usage := os.Getenv(starter); usage != "" {
+		os.Exit(start(usage))
+	}
+	code := m.Run()
+	if fx != nil {
+		os.RemoveAll(fx.dir)
+	}
+	os.Exit(code)
+}
