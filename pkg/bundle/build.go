@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"iter"
 	"slices"
 	"strconv"
 
@@ -17,18 +16,20 @@ import (
 // Source is what Build reads: a store, or a sealed stream spooled by
 // Spool. Build reads each segment it considers once.
 //
-// A Source vouches for the records it yields: it has checked each line's
-// form and each content hash (the spool does when spooling, a store
-// snapshot does on every row it reads). Build replays the chain and the
-// seal, which cost little, but does not hash content again.
+// A Source vouches for what it yields, so that Build does no work twice:
+// each line is the normal form of its record, each content hash, genesis
+// hash, chain hash and seal recomputes, each blob hashes to its hash (the
+// spool checks all of it when spooling, a store snapshot on every row it
+// reads). Build checks the order of the records and writes them.
 type Source interface {
 	// Segments lists the source's segments in store order.
 	Segments(ctx context.Context) ([]scalar.UUID, error)
-	// Records yields one segment's records: its genesis, its envelopes in
-	// sequence order, then its seal if it is sealed. Attachment records
-	// may be interleaved; Build skips them and fetches blobs with
-	// Attachment.
-	Records(ctx context.Context, segment scalar.UUID) iter.Seq2[evidence.Record, error]
+	// Records calls fn with one segment's records and their lines (valid
+	// during the call): its genesis, its envelopes in sequence order, then
+	// its seal if it is sealed, and stops at the first error fn returns.
+	// Attachment records may be interleaved; Build skips them and fetches
+	// blobs with Attachment.
+	Records(ctx context.Context, segment scalar.UUID, fn func(rec evidence.Record, line []byte) error) error
 	// Attachment returns the blob whose hash is h.
 	Attachment(ctx context.Context, h scalar.Digest) (*evidence.Attachment, error)
 }
@@ -99,7 +100,14 @@ func Build(ctx context.Context, src Source, sel Selector, w io.Writer, opts Opti
 	}
 	defer body.close()
 	b := newBuilder(ctx, src, &sel, opts, body)
-	if err := b.build(); err != nil {
+	copyBody := body.copyTo
+	if sp, ok := src.(*Spooled); ok && sel.Everything() {
+		// Every envelope is disclosed: the bundle's body is the stream.
+		if err := b.whole(sp); err != nil {
+			return nil, err
+		}
+		copyBody = sp.copyBody
+	} else if err := b.build(); err != nil {
 		return nil, err
 	}
 	head := stream.NewWriter(w)
@@ -109,7 +117,7 @@ func Build(ctx context.Context, src Source, sel Selector, w io.Writer, opts Opti
 	if err := head.Flush(); err != nil {
 		return nil, err
 	}
-	if err := body.copyTo(w); err != nil {
+	if err := copyBody(w); err != nil {
 		return nil, err
 	}
 	return &b.m, nil
@@ -128,6 +136,35 @@ func Plan(ctx context.Context, src Source, sel Selector, opts Options) (*Manifes
 func newBuilder(ctx context.Context, src Source, sel *Selector, opts Options, body *body) *builder {
 	return &builder{ctx: ctx, src: src, sel: sel, progress: opts.Progress, total: opts.ProgressTotal, lim: opts.Limits.WithDefaults(),
 		body: body, out: stream.NewWriter(body), blobs: map[scalar.Digest]int64{}}
+}
+
+// whole fills the manifest of a bundle of a whole spooled stream from the
+// spool's index, which knows every segment's count and blob.
+func (b *builder) whole(sp *Spooled) error {
+	for i, s := range sp.segs {
+		if i == b.lim.Segments {
+			return b.over("segments", uint64(i)+1, uint64(b.lim.Segments))
+		}
+		if s.count > b.lim.EnvelopesPerSegment {
+			e := b.over("envelopes in segment "+s.id.String(), b.lim.EnvelopesPerSegment+1, b.lim.EnvelopesPerSegment)
+			e.Segment = s.id.String()
+			return e
+		}
+		b.m.Segments = append(b.m.Segments, Segment{SegmentID: s.id, GenesisHash: s.genesis.GenesisHash,
+			EnvelopeCount: s.count, Disclosed: s.count, Sealed: s.sealed})
+		if s.genesis.Predecessor != nil {
+			b.preds = append(b.preds, s.genesis.Predecessor.SegmentID)
+		}
+	}
+	if len(sp.blobs) > b.lim.Attachments {
+		return b.over("attachments", uint64(b.lim.Attachments)+1, uint64(b.lim.Attachments))
+	}
+	for h, at := range sp.blobs {
+		b.blobs[h] = at.size
+	}
+	b.first = sp.segs[0].genesis.CreatedAt
+	b.manifest()
+	return nil
 }
 
 // WithDefaults returns l with its zero fields set from DefaultLimits.
@@ -313,69 +350,61 @@ func (b *builder) over(what string, n, max uint64) *errcode.Error {
 	return errcode.New(errcode.BundleLimitExceeded, "the bundle would hold %d %s; a verifier accepts at most %d (SPEC §16)", n, what, max)
 }
 
-// segment reads one segment, replaying its chain, and writes its records:
-// the genesis, blobs before their first disclosed reference, disclosed
-// envelopes, elided records for the others, and the seal.
+// segment reads one segment and writes its records: the genesis, blobs
+// before their first disclosed reference, disclosed envelopes, elided
+// records for the others, and the seal.
 func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 	seg := Segment{SegmentID: id}
 	var g *evidence.Genesis
-	var chain *evidence.Chain
-	for rec, err := range b.src.Records(b.ctx, id) {
-		if err == nil {
-			err = b.tick()
+	err := b.src.Records(b.ctx, id, func(rec evidence.Record, line []byte) error {
+		if err := b.tick(); err != nil {
+			return err
 		}
-		if err == nil {
-			err = order(id, rec, g, seg.Sealed)
-		}
-		if err != nil {
-			return seg, nil, err
+		if err := order(id, rec, g, seg.Sealed); err != nil {
+			return err
 		}
 		switch v := rec.(type) {
 		case *evidence.Genesis:
-			if !v.Verify() {
-				return seg, nil, &errcode.Error{Code: errcode.ChainHashMismatch, Segment: id.String(), Msg: "genesis_hash does not match the genesis"}
-			}
-			g, chain = v, evidence.NewChain(v)
+			g = v
 			seg.GenesisHash = v.GenesisHash
-			err = b.out.Write(v)
+			return b.out.WriteLine(line)
 		case *evidence.Envelope:
-			if err = chain.Next(v.SegmentID, v.Sequence, v.ContentHash, v.ChainHash); err != nil {
-				return seg, nil, err
+			n := seg.Disclosed + seg.Elided
+			if v.Sequence != n+1 {
+				return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: id.String(), Sequence: v.Sequence,
+					Msg: "sequence " + strconv.FormatUint(v.Sequence, 10) + " does not follow sequence " + strconv.FormatUint(n, 10)}
 			}
-			if seg.Disclosed+seg.Elided == b.lim.EnvelopesPerSegment {
-				e := b.over("envelopes in segment "+id.String(), seg.Disclosed+seg.Elided+1, b.lim.EnvelopesPerSegment)
+			if n == b.lim.EnvelopesPerSegment {
+				e := b.over("envelopes in segment "+id.String(), n+1, b.lim.EnvelopesPerSegment)
 				e.Segment = id.String()
-				return seg, nil, e
+				return e
 			}
 			if !b.sel.Match(v) {
 				seg.Elided++
-				err = b.out.Write(v.Elided())
-				break
+				return b.out.Write(v.Elided())
 			}
 			seg.Disclosed++
-			err = b.disclose(v)
+			return b.disclose(v, line)
 		case *evidence.Seal:
-			if err = chain.CheckSeal(v); err != nil {
-				return seg, nil, err
-			}
 			seg.Sealed = true
-			err = b.out.Write(v)
+			return b.out.WriteLine(line)
 		}
-		if err != nil {
-			return seg, nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return seg, nil, err
 	}
 	if g == nil {
 		return seg, nil, &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: id.String(), Msg: "segment has no genesis"}
 	}
-	seg.EnvelopeCount = chain.Count
+	seg.EnvelopeCount = seg.Disclosed + seg.Elided
 	return seg, g, nil
 }
 
 // disclose writes a selected envelope after the blobs it is the first to
 // reference (its references are sorted by hash, so they come in hash
 // order).
-func (b *builder) disclose(e *evidence.Envelope) error {
+func (b *builder) disclose(e *evidence.Envelope, line []byte) error {
 	for i, r := range e.Attachments {
 		if n, ok := b.blobs[r.Hash]; ok {
 			if n != r.Size {
@@ -391,7 +420,7 @@ func (b *builder) disclose(e *evidence.Envelope) error {
 		if err != nil {
 			return err
 		}
-		if !a.Verify() || a.Size() != r.Size {
+		if a.Hash != r.Hash || a.Size() != r.Size {
 			return &errcode.Error{Code: errcode.AttachmentCorrupt, Segment: e.SegmentID.String(), Sequence: e.Sequence,
 				Msg: "blob " + r.Hash.String() + " from the source does not match its hash and size"}
 		}
@@ -400,7 +429,7 @@ func (b *builder) disclose(e *evidence.Envelope) error {
 		}
 		b.blobs[r.Hash] = r.Size
 	}
-	return b.out.Write(e)
+	return b.out.WriteLine(line)
 }
 
 // order checks that a source's record may come next in segment id.

@@ -2,12 +2,11 @@ package bundle
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"iter"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 
@@ -44,6 +43,9 @@ type Spooled struct {
 type spoolSegment struct {
 	id         scalar.UUID
 	start, end int64 // byte range of the segment's lines
+	genesis    *evidence.Genesis
+	count      uint64 // envelopes
+	sealed     bool
 }
 
 type span struct {
@@ -85,7 +87,9 @@ func Spool(ctx context.Context, r io.Reader, cfg SpoolConfig) (_ *Spooled, err e
 			}
 		}
 	}()
-	sp := spooler{s: s, cfg: cfg, ctx: ctx, in: stream.NewReader(r, stream.Sealed, cfg.Limits),
+	in := stream.NewParallel(r, stream.ParallelConfig{Limits: cfg.Limits, Workers: runtime.GOMAXPROCS(0), Work: stream.HashContent})
+	defer in.Close()
+	sp := spooler{s: s, cfg: cfg, ctx: ctx, in: in,
 		out: bufio.NewWriterSize(f, 256<<10), seen: map[scalar.UUID]sealedHead{}}
 	if err := sp.run(); err != nil {
 		return nil, err
@@ -102,7 +106,8 @@ type spooler struct {
 	s   *Spooled
 	cfg SpoolConfig
 	ctx context.Context
-	in  *stream.Reader
+	in  *stream.Parallel
+	it  *stream.Item // the record being spooled
 	out *bufio.Writer
 	off int64
 
@@ -110,44 +115,44 @@ type spooler struct {
 	chain   *evidence.Chain
 	seen    map[scalar.UUID]sealedHead
 	pending []scalar.Digest // blobs read since the last envelope
-	hasher  evidence.Hasher
 }
 
 func (sp *spooler) run() error {
 	n := 0
+	var line int64
 	for {
-		rec, err := sp.in.Next()
+		it, err := sp.in.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return err // a bundle, or unsealed events, named by the reader (input.wrong_kind)
 		}
+		line, sp.it = it.Line, it
 		if n++; n&1023 == 0 {
 			if sp.cfg.Progress != nil {
 				sp.cfg.Progress(1024)
 			}
 			if err := sp.ctx.Err(); err != nil {
-				return errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", sp.in.Line())
+				return errcode.Wrap(errcode.IOFailed, err, "interrupted at line %d", line)
 			}
 		}
-		if err := sp.record(rec); err != nil {
-			return errcode.AtLine(err, sp.in.Line())
+		if err := sp.record(it.Record); err != nil {
+			return errcode.AtLine(err, line)
 		}
-		raw := sp.in.Raw()
-		if _, err := sp.out.Write(raw); err != nil {
+		if _, err := sp.out.Write(it.Raw); err != nil {
 			return errcode.Wrap(errcode.IOFailed, err, "write spool file")
 		}
 		if err := sp.out.WriteByte('\n'); err != nil {
 			return errcode.Wrap(errcode.IOFailed, err, "write spool file")
 		}
-		sp.off += int64(len(raw)) + 1
+		sp.off += int64(len(it.Raw)) + 1
 		if k := len(sp.s.segs); k > 0 {
 			sp.s.segs[k-1].end = sp.off
 		}
 	}
 	if err := sp.g.End(); err != nil {
-		return errcode.AtLine(err, sp.in.Line()+1)
+		return errcode.AtLine(err, line+1)
 	}
 	if len(sp.s.segs) == 0 {
 		return errcode.New(errcode.BundleEmpty, "the input stream holds no segment")
@@ -174,6 +179,7 @@ func (sp *spooler) record(rec evidence.Record) error {
 			return err
 		}
 		sp.seen[v.SegmentID] = sealedHead{sealed: true, head: sp.chain.Head}
+		sp.s.segs[len(sp.s.segs)-1].sealed = true
 		return nil
 	default:
 		return errcode.New(errcode.InputUnexpectedRecord, "%s record in a sealed stream (a bundle is not a stream)", rec.Kind())
@@ -199,7 +205,7 @@ func (sp *spooler) genesis(g *evidence.Genesis) error {
 	}
 	sp.seen[g.SegmentID] = sealedHead{}
 	sp.chain = evidence.NewChain(g)
-	sp.s.segs = append(sp.s.segs, spoolSegment{id: g.SegmentID, start: sp.off})
+	sp.s.segs = append(sp.s.segs, spoolSegment{id: g.SegmentID, start: sp.off, genesis: g})
 	return nil
 }
 
@@ -213,19 +219,20 @@ func (sp *spooler) attachment(a *evidence.Attachment) error {
 	if len(sp.s.blobs) >= sp.cfg.MaxBlobs {
 		return errcode.New(errcode.BundleLimitExceeded, "the stream holds more than %d blobs", sp.cfg.MaxBlobs)
 	}
-	sp.s.blobs[a.Hash] = span{off: sp.off, n: len(sp.in.Raw()), size: a.Size()}
+	sp.s.blobs[a.Hash] = span{off: sp.off, n: len(sp.it.Raw), size: a.Size()}
 	sp.pending = append(sp.pending, a.Hash)
 	return nil
 }
 
 func (sp *spooler) envelope(e *evidence.Envelope) error {
-	if sp.hasher.Content(&e.Content) != e.ContentHash {
+	if !stream.ContentHashed(sp.it) {
 		return &errcode.Error{Code: errcode.ChainHashMismatch, Segment: e.SegmentID.String(), Sequence: e.Sequence,
 			Msg: "content_hash of sequence " + strconv.FormatUint(e.Sequence, 10) + " does not match its content"}
 	}
 	if err := sp.chain.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
 		return err
 	}
+	sp.s.segs[len(sp.s.segs)-1].count++
 	// The blobs just read must be exactly the ones e references that
 	// came nowhere earlier, in hash order (e's references are sorted by
 	// hash).
@@ -267,37 +274,39 @@ func (s *Spooled) Segments(context.Context) ([]scalar.UUID, error) {
 }
 
 // Records implements Source. The spool file holds only records that were
-// checked as they were spooled (form, content and chain hashes), so they
-// are decoded without checking their canonical form again.
-func (s *Spooled) Records(ctx context.Context, id scalar.UUID) iter.Seq2[evidence.Record, error] {
-	return func(yield func(evidence.Record, error) bool) {
-		i := slices.IndexFunc(s.segs, func(seg spoolSegment) bool { return seg.id == id })
-		if i < 0 {
-			yield(nil, &errcode.Error{Code: errcode.SegmentNotFound, Segment: id.String(), Msg: "the stream holds no such segment"})
-			return
+// checked as they were spooled; they are decoded again on all cores.
+func (s *Spooled) Records(ctx context.Context, id scalar.UUID, fn func(evidence.Record, []byte) error) error {
+	i := slices.IndexFunc(s.segs, func(seg spoolSegment) bool { return seg.id == id })
+	if i < 0 {
+		return &errcode.Error{Code: errcode.SegmentNotFound, Segment: id.String(), Msg: "the stream holds no such segment"}
+	}
+	seg := s.segs[i]
+	in := stream.NewParallel(io.NewSectionReader(s.f, seg.start, seg.end-seg.start),
+		stream.ParallelConfig{Limits: s.lim, Workers: runtime.GOMAXPROCS(0)})
+	defer in.Close()
+	for {
+		it, err := in.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		seg := s.segs[i]
-		lim := s.lim.WithDefaults()
-		lines := stream.NewLineReader(io.NewSectionReader(s.f, seg.start, seg.end-seg.start), lim.Line)
-		dec := evidence.NewDecoder(lim)
-		for {
-			line, err := lines.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			var rec evidence.Record
-			if err == nil {
-				rec, err = dec.Sealed(bytes.Clone(line))
-			}
-			if err != nil {
-				yield(nil, errcode.Wrap(errcode.IOFailed, err, "read spool file"))
-				return
-			}
-			if !yield(rec, nil) {
-				return
-			}
+		if err != nil {
+			return errcode.Wrap(errcode.IOFailed, err, "read spool file")
+		}
+		if err := fn(it.Record, it.Raw); err != nil {
+			return err
 		}
 	}
+}
+
+// copyBody writes the whole spooled stream: the body of a bundle that
+// discloses every envelope, since a sealed stream places each blob, once,
+// immediately before the first envelope that references it, as a bundle
+// does.
+func (s *Spooled) copyBody(w io.Writer) error {
+	if _, err := io.Copy(w, io.NewSectionReader(s.f, 0, s.segs[len(s.segs)-1].end)); err != nil {
+		return errcode.Wrap(errcode.IOFailed, err, "copy spool file")
+	}
+	return nil
 }
 
 // Attachment implements Source.

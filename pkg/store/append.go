@@ -94,16 +94,17 @@ func (a *Appender) begin(ctx context.Context) error {
 	return nil
 }
 
-// Add checks rec and writes it, as its canonical line, into the open
-// batch, beginning one if needed. On error the batch is rolled back.
+// Add checks rec and writes it into the open batch, beginning one if
+// needed. On error the batch is rolled back.
 func (a *Appender) Add(ctx context.Context, rec evidence.Record) error {
 	a.line = rec.AppendJCS(a.line[:0])
-	return a.add(ctx, rec, a.line)
+	return a.add(ctx, rec, a.line, false)
 }
 
 // add is Add with the record's canonical line already at hand, as a
-// stream.Reader in Sealed mode has checked it.
-func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte) error {
+// sealed stream reader has checked it, and, for an envelope, whether its
+// content hash was already found to recompute.
+func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte, hashed bool) error {
 	if err := a.begin(ctx); err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte) er
 	case *evidence.Attachment:
 		err = a.attachment(ctx, r)
 	case *evidence.Envelope:
-		err = a.envelope(ctx, r, line)
+		err = a.envelope(ctx, r, hashed)
 	case *evidence.Seal:
 		err = a.seal(ctx, r, line)
 	default:
@@ -191,14 +192,14 @@ func (a *Appender) attachment(ctx context.Context, at *evidence.Attachment) erro
 	return nil
 }
 
-func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, line []byte) error {
+func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bool) error {
 	o := a.cur.open
 	if o == nil {
 		return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: e.SegmentID.String(), Sequence: e.Sequence,
 			Msg: "no segment is open; a segment starts with a genesis"}
 	}
 	seg := o.genesis.SegmentID.String()
-	if a.c.hasher.Content(&e.Content) != e.ContentHash {
+	if !hashed && a.c.hasher.Content(&e.Content) != e.ContentHash {
 		return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "content_hash", Segment: seg, Sequence: e.Sequence,
 			Msg: "content_hash does not recompute"}
 	}

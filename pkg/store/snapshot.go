@@ -169,15 +169,12 @@ func (sn *Snapshot) Records(ctx context.Context, seg *Segment, fn func(rec evide
 	}
 	ch := evidence.NewChain(seg.Genesis)
 	if seg.Count > 0 {
-		err = sn.v.Envelopes(ctx, Query{From: seg.FirstPosition, To: seg.last()}, func(r *EnvelopeRow) error {
-			e, line, err := sn.c.envelope(r, seg.info())
-			if err != nil {
-				return err
-			}
+		err = checkedEnvelopes(ctx, sn.v, seg.FirstPosition, seg.last(), seg.info(), sn.s.lim, func(r *checkedRow, pos uint64) error {
+			e := r.env
 			if err := ch.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
-				return corrupt(envelopeRowName(r.Position), seg.ID(), e.Sequence, "%v", errMsg(err))
+				return corrupt(envelopeRowName(pos), seg.ID(), e.Sequence, "%v", errMsg(err))
 			}
-			return fn(e, line)
+			return fn(e, r.line)
 		})
 		if err != nil {
 			return err

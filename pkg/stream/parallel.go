@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"errors"
 	"io"
 	"sync"
 
@@ -263,9 +262,27 @@ func (p *Parallel) Close() {
 	}
 }
 
-// ErrInput reports whether err ended a stream because of the input itself
-// (a line that does not decode, out of bounds or truncated) rather than a
-// failure to read it.
-func ErrInput(err error) bool {
-	return err != nil && !errors.Is(err, io.EOF) && errcode.CodeOf(err) != errcode.IOFailed
+// hashed marks an item whose envelope's content hash recomputed.
+var hashed any = new(bool)
+
+// hashers are the scratch memory of HashContent.
+var hashers = sync.Pool{New: func() any { return new(evidence.Hasher) }}
+
+// HashContent is a ParallelConfig.Work that recomputes an envelope's
+// content hash on the goroutine that decoded it; ContentHashed reports the
+// result.
+func HashContent(it *Item) {
+	e, ok := it.Record.(*evidence.Envelope)
+	if !ok {
+		return
+	}
+	h := hashers.Get().(*evidence.Hasher)
+	if h.Content(&e.Content) == e.ContentHash {
+		it.Aux = hashed
+	}
+	hashers.Put(h)
 }
+
+// ContentHashed reports whether HashContent found that its envelope's
+// content hash recomputes.
+func ContentHashed(it *Item) bool { return it.Aux == hashed }

@@ -7,8 +7,6 @@ package storesource
 
 import (
 	"context"
-	"errors"
-	"iter"
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/evidence"
@@ -44,28 +42,14 @@ func (s *Source) Segments(ctx context.Context) ([]scalar.UUID, error) {
 	return ids, nil
 }
 
-// errStop ends a snapshot walk early when the consumer stops iterating.
-var errStop = errors.New("stop")
-
 // Records implements bundle.Source. The snapshot verifies every row on
 // the way (store.corrupt names a bad one).
-func (s *Source) Records(ctx context.Context, id scalar.UUID) iter.Seq2[evidence.Record, error] {
-	return func(yield func(evidence.Record, error) bool) {
-		seg, err := s.sn.Segment(ctx, id)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		err = s.sn.Records(ctx, seg, func(rec evidence.Record, _ []byte) error {
-			if !yield(rec, nil) {
-				return errStop
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			yield(nil, err)
-		}
+func (s *Source) Records(ctx context.Context, id scalar.UUID, fn func(evidence.Record, []byte) error) error {
+	seg, err := s.sn.Segment(ctx, id)
+	if err != nil {
+		return err
 	}
+	return s.sn.Records(ctx, seg, fn)
 }
 
 // EnvelopeCount implements bundle.Counter.
