@@ -180,6 +180,12 @@ func (s *Sealer) Attachment(a *evidence.Attachment) error {
 // seal it triggers, a genesis, new attachment blobs, the envelope, and a
 // count seal. On error out is returned unchanged and the state is as before.
 func (s *Sealer) Append(out []evidence.Record, u *evidence.Unsealed) ([]evidence.Record, error) {
+	return s.append(out, u, nil)
+}
+
+// append is Append given, when it is not nil, the hash of u's id-less
+// view.
+func (s *Sealer) append(out []evidence.Record, u *evidence.Unsealed, anonHash *scalar.Digest) ([]evidence.Record, error) {
 	blobs, err := s.resolve(u)
 	if err != nil {
 		return out, err
@@ -192,7 +198,15 @@ func (s *Sealer) Append(out []evidence.Record, u *evidence.Unsealed) ([]evidence
 			out = s.seal(out, evidence.SealAutoCount, o.lastClaimed) // a continued segment already full
 		}
 	}
-	anon := s.hasher.Anon(&u.Content)
+	// The id-less view is hashed only for an identifier to derive: the
+	// segment's, when this envelope opens one, or the envelope's own.
+	var anon scalar.Digest
+	switch {
+	case anonHash != nil:
+		anon = *anonHash
+	case s.open == nil || u.EnvelopeID.IsZero():
+		anon = s.hasher.Anon(&u.Content)
+	}
 	if s.open == nil {
 		id := evidence.DeriveSegmentID(u.ClaimedAt, s.cfg.RecorderID, s.pred, anon)
 		g := evidence.NewGenesis(id, s.cfg.RecorderID, u.ClaimedAt, s.pred)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
+	"sync"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/stream"
 )
 
@@ -32,9 +35,13 @@ type Stats struct {
 // record of the lines before it, nothing for the bad line, and returns the
 // error naming the line; the output is then a valid stream prefix without a
 // final seal.
+//
+// Lines are decoded, and the id-less views of envelopes without an id
+// hashed, by GOMAXPROCS goroutines ahead of the Sealer (stream.Parallel).
 func Stream(ctx context.Context, s *Sealer, r io.Reader, w io.Writer, opts StreamOptions) (Stats, error) {
 	var st Stats
-	in := stream.NewReader(r, stream.Unsealed, opts.Limits)
+	in := stream.NewParallel(r, stream.ParallelConfig{Limits: opts.Limits, Workers: runtime.GOMAXPROCS(0), Unsealed: true, Work: hashAnon})
+	defer in.Close()
 	out := stream.NewWriter(w)
 	var recs []evidence.Record
 	write := func() error {
@@ -61,31 +68,34 @@ func Stream(ctx context.Context, s *Sealer, r io.Reader, w io.Writer, opts Strea
 		}
 		return st, err
 	}
+	var line int64
 	for n := 0; ; n++ {
 		if n&1023 == 0 {
 			if err := ctx.Err(); err != nil {
-				return fail(errcode.Wrap(errcode.IOFailed, err, "interrupted after line %d", in.Line()))
+				return fail(errcode.Wrap(errcode.IOFailed, err, "interrupted after line %d", line))
 			}
 		}
-		rec, err := in.Next()
+		it, err := in.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return fail(err)
 		}
+		line = it.Line
 		recs = recs[:0]
-		switch v := rec.(type) {
+		switch v := it.Record.(type) {
 		case *evidence.Attachment:
 			err = s.Attachment(v)
 		case *evidence.Unsealed:
-			recs, err = s.Append(recs, v)
+			anon, _ := it.Aux.(*scalar.Digest)
+			recs, err = s.append(recs, v, anon)
 			if opts.Progress != nil && err == nil {
 				opts.Progress(1)
 			}
 		}
 		if err != nil {
-			return fail(errcode.AtLine(err, in.Line()))
+			return fail(errcode.AtLine(err, line))
 		}
 		if err := write(); err != nil {
 			return fail(err)
@@ -97,3 +107,18 @@ func Stream(ctx context.Context, s *Sealer, r io.Reader, w io.Writer, opts Strea
 	}
 	return st, out.Flush()
 }
+
+// hashAnon is the work of Stream's decoders: the id-less view's hash of an
+// envelope whose id is to be derived.
+func hashAnon(it *stream.Item) {
+	u, ok := it.Record.(*evidence.Unsealed)
+	if !ok || !u.EnvelopeID.IsZero() {
+		return
+	}
+	h := hashers.Get().(*evidence.Hasher)
+	anon := h.Anon(&u.Content)
+	hashers.Put(h)
+	it.Aux = &anon
+}
+
+var hashers = sync.Pool{New: func() any { return new(evidence.Hasher) }}

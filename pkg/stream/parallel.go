@@ -9,8 +9,8 @@ import (
 	"arxi.dev/arxi/pkg/zstdio"
 )
 
-// Parallel reads a sealed stream as a Reader in Sealed mode does, but
-// decodes its lines on several goroutines and hands the records back in
+// Parallel reads a stream as a Reader does, but decodes its lines on
+// several goroutines and hands the records back in
 // input order, so that a reader whose own work is sequential (a chain, a
 // store) is not held up by decoding. One goroutine splits the input into
 // chunks of lines, copying each line once into memory that is never
@@ -28,6 +28,10 @@ type Parallel struct {
 
 // ParallelConfig configures a Parallel.
 type ParallelConfig struct {
+	// Unsealed reads unsealed envelopes and attachment records, in any
+	// strict JSON formatting, as a Reader in Unsealed mode does; otherwise
+	// the lines are those of a sealed stream (Sealed mode).
+	Unsealed bool
 	// Limits bound the lines and records; zero fields take the defaults.
 	Limits evidence.Limits
 	// Workers is the number of decoding goroutines; 0 means 1.
@@ -67,7 +71,7 @@ const (
 	chunkBytes = 256 << 10
 	// maxInFlight bounds the bytes of the lines read but not yet passed by
 	// Next (a chunk of one larger line is let through alone).
-	maxInFlight = 16 << 20
+	maxInFlight = 4 << 20
 )
 
 // budget counts the bytes in flight.
@@ -104,6 +108,13 @@ func (b *budget) close() {
 	b.cond.Broadcast()
 }
 
+func (cfg ParallelConfig) mode() Mode {
+	if cfg.Unsealed {
+		return Unsealed
+	}
+	return Sealed
+}
+
 // NewParallel starts reading r. Close it when done.
 func NewParallel(r io.Reader, cfg ParallelConfig) *Parallel {
 	lim := cfg.Limits.WithDefaults()
@@ -116,7 +127,7 @@ func NewParallel(r io.Reader, cfg ParallelConfig) *Parallel {
 		defer close(p.order)
 		in := zstdio.Auto(r)
 		defer in.Close()
-		p.split(NewLineReader(in, lim.Line), work)
+		p.split(NewLineReader(in, lim.Line), cfg.mode(), work)
 	}()
 	for range workers {
 		go func() {
@@ -131,16 +142,16 @@ func NewParallel(r io.Reader, cfg ParallelConfig) *Parallel {
 
 // split reads lines into chunks and queues them for the workers and, in
 // order, for Next.
-func (p *Parallel) split(lines *LineReader, work chan<- *chunk) {
+func (p *Parallel) split(lines *LineReader, mode Mode, work chan<- *chunk) {
+	var arena []byte // lines are appended, never overwritten
 	for {
 		c := &chunk{ready: make(chan struct{})}
-		arena := make([]byte, 0, chunkBytes)
 		first := lines.Line()
 		for len(c.lines) < chunkLines && c.size < chunkBytes {
 			line, err := lines.Next()
 			if err != nil {
 				if lines.Line() <= 1 {
-					err = onFirst(Sealed, err, lines.Head(), nil)
+					err = onFirst(mode, err, lines.Head(), nil)
 				}
 				c.err = err
 				break
@@ -152,6 +163,11 @@ func (p *Parallel) split(lines *LineReader, work chan<- *chunk) {
 			arena = append(arena, line...)
 			c.lines = append(c.lines, arena[start:len(arena):len(arena)])
 			c.size += len(line)
+			if lines.Buffered() == 0 {
+				// The next line is not here yet (a person typing, a
+				// producer that paused): pass on what came so far.
+				break
+			}
 		}
 		if !p.mem.take(c.size) {
 			return
@@ -181,6 +197,13 @@ func (p *Parallel) split(lines *LineReader, work chan<- *chunk) {
 
 func decodeChunk(dec *evidence.Decoder, c *chunk, cfg ParallelConfig) {
 	defer close(c.ready)
+	mode := cfg.mode()
+	var canon []byte // the canonical forms of unsealed lines, kept
+	if mode == Unsealed {
+		// Canonical forms are about as long as their input (a number can
+		// grow: "1e15"; an arena that fills up is replaced, never reused).
+		canon = make([]byte, 0, c.size+c.size/8+64*len(c.lines))
+	}
 	for i, line := range c.lines {
 		it := &c.items[i]
 		if it.Line == 1 && cfg.FirstLine {
@@ -191,20 +214,29 @@ func decodeChunk(dec *evidence.Decoder, c *chunk, cfg ParallelConfig) {
 			}
 			continue
 		}
-		rec, err := dec.Sealed(line)
-		if dec.WasCanonical() {
-			it.Raw = line
+		var rec evidence.Record
+		var err error
+		if mode == Sealed {
+			rec, err = dec.Sealed(line)
+			if dec.WasCanonical() {
+				it.Raw = line
+			}
+		} else {
+			start := len(canon)
+			if rec, canon, err = dec.Unsealed(canon, line); err == nil {
+				it.Raw = canon[start:len(canon):len(canon)]
+			}
 		}
 		switch {
 		case err != nil:
 			err = errcode.AtLine(err, it.Line)
-			if it.Line == 1 && !dec.Decoded() {
-				err = onFirst(Sealed, err, c.head, line)
+			if it.Line == 1 && !(mode == Sealed && dec.Decoded()) {
+				err = onFirst(mode, err, c.head, line)
 			}
-		case !Sealed.allows(rec.Kind()):
-			err = errcode.AtLine(Sealed.unexpected(rec.Kind()), it.Line)
+		case !mode.allows(rec.Kind()):
+			err = errcode.AtLine(mode.unexpected(rec.Kind()), it.Line)
 			if it.Line == 1 {
-				err = onFirst(Sealed, err, nil, line)
+				err = onFirst(mode, err, nil, line)
 			}
 		}
 		if err != nil {

@@ -48,6 +48,10 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 // Line is the number of the last line returned (1-based).
 func (l *LineReader) Line() int64 { return l.line }
 
+// Buffered is the number of bytes read from the input and not yet
+// returned: when it is 0, the next call reads the input, and may wait.
+func (l *LineReader) Buffered() int { return l.r.Buffered() }
+
 // Head returns the first bytes of the input (up to 16), once a line has
 // been read, whether it could be returned or not.
 func (l *LineReader) Head() []byte { return l.head }
