@@ -107,28 +107,22 @@ func appendMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		},
 	})
 	if err != nil {
-		committedHint(err, st)
-		return c.Exit(err)
+		return c.Exit(committedHint(err, st))
 	}
 	return c.Exit(s.Close())
 }
 
 // committedHint tells the user how far the store got (SPEC §8: the error
 // says through which line and sequence the store is committed).
-func committedHint(err error, st store.AppendStats) {
-	e, ok := errcode.As(err)
-	if !ok || e.Hint != "" {
-		return
-	}
+func committedHint(err error, st store.AppendStats) error {
 	switch {
 	case st.Last != nil:
-		e.Hint = fmt.Sprintf("the store is committed through input line %d (segment %s sequence %d); nothing after it was written",
-			st.Line, st.Last.SegmentID, st.Last.Sequence)
+		return errcode.WithHint(err, fmt.Sprintf("the store is committed through input line %d (segment %s sequence %d); nothing after it was written",
+			st.Line, st.Last.SegmentID, st.Last.Sequence))
 	case st.Line > 0:
-		e.Hint = fmt.Sprintf("the store is committed through input line %d (no envelope); nothing after it was written", st.Line)
-	default:
-		e.Hint = "nothing from this input was written to the store"
+		return errcode.WithHint(err, fmt.Sprintf("the store is committed through input line %d (no envelope); nothing after it was written", st.Line))
 	}
+	return errcode.WithHint(err, "nothing from this input was written to the store")
 }
 
 func storeFlag(c *cli.Command) *string {

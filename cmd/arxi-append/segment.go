@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"time"
@@ -138,10 +139,10 @@ func withAppender(ctx context.Context, path, sync string, depth int, f func(*sto
 func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth int, asJSON bool) error {
 	return withAppender(ctx, path, sync, depth, func(s *store.Store, a *store.Appender, at scalar.Timestamp) error {
 		seal, err := a.SealNow(ctx, evidence.SealManual, at)
+		if errors.Is(err, errcode.SegmentNoneOpen) {
+			return errcode.WithHint(err, "nothing to seal")
+		}
 		if err != nil {
-			if e, ok := errcode.As(err); ok && e.Code == errcode.SegmentNoneOpen && e.Hint == "" {
-				e.Hint = "nothing to seal"
-			}
 			return err
 		}
 		return showOne(ctx, c, s, seal.SegmentID, asJSON)

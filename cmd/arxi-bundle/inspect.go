@@ -41,8 +41,8 @@ func inspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer in.Close()
 	m, err := bundle.ReadManifest(in)
 	if err != nil {
-		if e, ok := errcode.As(err); ok && e.Path == "" && path != "-" {
-			e.Path = path
+		if path != "-" {
+			err = errcode.WithPath(err, path)
 		}
 		return c.Exit(err)
 	}

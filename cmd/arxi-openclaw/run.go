@@ -153,11 +153,10 @@ func ocMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 func reportCheck(c *cli.Command, ce *openclaw.CheckError, path string) int {
 	for i, p := range ce.Problems {
 		e := *p
-		inPath(&e, path)
 		if i == len(ce.Problems)-1 && ce.Omitted == 0 {
 			e.Hint = hint(p.Code)
 		}
-		c.Report(&e)
+		c.Report(inPath(&e, path))
 	}
 	if ce.Omitted > 0 {
 		c.Report(inPath(&errcode.Error{Code: ce.Problems[0].Code, Msg: fmt.Sprintf("and %d more", ce.Omitted), Hint: hint(ce.Problems[0].Code)}, path))
@@ -167,10 +166,10 @@ func reportCheck(c *cli.Command, ce *openclaw.CheckError, path string) int {
 
 // inPath names the input file in err, unless it is stdin.
 func inPath(err error, path string) error {
-	if e, ok := errcode.As(err); ok && e.Path == "" && path != "-" {
-		e.Path = path
+	if path == "-" {
+		return err
 	}
-	return err
+	return errcode.WithPath(err, path)
 }
 
 func hint(code errcode.Code) string {

@@ -76,8 +76,8 @@ func verifyMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	v, err := verify.Bundle(ctx, in, cfg)
 	p.Finish()
 	if err != nil {
-		if e, ok := errcode.As(err); ok && e.Path == "" && path != "-" {
-			e.Path = path
+		if path != "-" {
+			err = errcode.WithPath(err, path)
 		}
 		return c.Exit(err)
 	}
@@ -109,9 +109,7 @@ func config(c *cli.Command, trustRoot, phases string, maxEnvelopes uint64) (veri
 	if phases != "" {
 		set, err := verify.ParsePhases(phases)
 		if err != nil {
-			e, _ := errcode.As(err)
-			e.Hint = "see " + c.Name + " --help"
-			return cfg, err
+			return cfg, errcode.WithHint(err, "see "+c.Name+" --help")
 		}
 		cfg.Phases = set
 	}

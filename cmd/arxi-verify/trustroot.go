@@ -55,10 +55,7 @@ func trustRoot(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	tr, err := signing.NewTrustRoot(keys, p)
 	if err != nil {
-		if e, ok := errcode.As(err); ok && e.Hint == "" {
-			e.Hint = "see " + c.Name + " --help"
-		}
-		return c.Exit(err)
+		return c.Exit(errcode.WithHint(err, "see "+c.Name+" --help"))
 	}
 	return c.Exit(c.Output(ctx, *out, false, func(w io.Writer) error {
 		if _, err := w.Write(append(tr.AppendJCS(nil), '\n')); err != nil {

@@ -291,11 +291,34 @@ func (e *Error) Is(target error) bool {
 	return ok && c == e.Code
 }
 
-// As returns err's *Error, if it has one.
+// As returns err's *Error, if it has one, with the locations annotating
+// it on the way (AtLine, InField, WithPath, WithLocation, WithHint)
+// applied. The result must not be modified: annotate the error instead.
 func As(err error) (*Error, bool) {
-	var e *Error
-	if errors.As(err, &e) {
-		return e, true
+	var notes []*annotated
+	for cur := err; cur != nil; {
+		switch v := cur.(type) {
+		case *annotated:
+			notes = append(notes, v)
+			cur = v.err
+			continue
+		case *Error:
+			if len(notes) == 0 {
+				return v, true
+			}
+			m := *v
+			for i := len(notes) - 1; i >= 0; i-- { // innermost first
+				notes[i].apply(&m)
+			}
+			return &m, true
+		}
+		next := errors.Unwrap(cur)
+		if next == nil {
+			var e *Error
+			ok := errors.As(cur, &e) // a multiple wrapper: no annotations below it are seen
+			return e, ok
+		}
+		cur = next
 	}
 	return nil, false
 }
@@ -321,40 +344,93 @@ func ExitStatus(err error) int {
 	return CodeOf(err).Exit()
 }
 
-// AtLine sets the line of err's *Error when it has none and returns err.
+// annotated adds locations to the error it wraps, which it leaves as it
+// is: As merges them into a copy. Each location is the innermost one
+// given: a field is a path built from the outside in, the others are set
+// only where the error does not name one already.
+type annotated struct {
+	err      error
+	line     int64
+	field    string
+	path     string
+	segment  string
+	sequence uint64
+	hint     string
+}
+
+func (a *annotated) apply(e *Error) {
+	switch {
+	case a.field == "":
+	case e.Field == "":
+		e.Field = a.field
+	case strings.HasPrefix(e.Field, "["):
+		e.Field = a.field + e.Field
+	default:
+		e.Field = a.field + "." + e.Field
+	}
+	if e.Line == 0 {
+		e.Line = a.line
+	}
+	if e.Path == "" {
+		e.Path = a.path
+	}
+	if e.Segment == "" && a.segment != "" {
+		e.Segment, e.Sequence = a.segment, a.sequence
+	}
+	if e.Hint == "" {
+		e.Hint = a.hint
+	}
+}
+
+// Error formats the annotated error as its *Error, located.
+func (a *annotated) Error() string {
+	if e, ok := As(a); ok {
+		return e.Error()
+	}
+	return a.err.Error()
+}
+
+// Unwrap returns the annotated error.
+func (a *annotated) Unwrap() error { return a.err }
+
+// annotate wraps err with a, or returns err unchanged when err has no
+// *Error to locate, or is nil.
+func annotate(err error, a annotated) error {
+	if _, ok := As(err); !ok {
+		return err
+	}
+	a.err = err
+	return &a
+}
+
+// AtLine locates err at an input line, unless it names one already.
 // Errors without an *Error are wrapped as IOFailed.
 func AtLine(err error, line int64) error {
 	if err == nil {
 		return nil
 	}
-	e, ok := As(err)
-	if !ok {
+	if _, ok := As(err); !ok {
 		return &Error{Code: IOFailed, Msg: "read input", Line: line, Err: err}
 	}
-	if e.Line == 0 {
-		e.Line = line
-	}
-	return err
+	return annotate(err, annotated{line: line})
 }
 
 // InField records that err happened inside field, building a path from the
 // outside in: InField(InField(err, "hash"), "attachments[2]") names
 // "attachments[2].hash". Errors without an *Error are returned unchanged.
-func InField(err error, field string) error {
-	e, ok := As(err)
-	if !ok {
-		return err
-	}
-	switch {
-	case e.Field == "":
-		e.Field = field
-	case strings.HasPrefix(e.Field, "["):
-		e.Field = field + e.Field
-	default:
-		e.Field = field + "." + e.Field
-	}
-	return err
+func InField(err error, field string) error { return annotate(err, annotated{field: field}) }
+
+// WithPath locates err in a file, unless it names one already.
+func WithPath(err error, path string) error { return annotate(err, annotated{path: path}) }
+
+// WithLocation locates err at an envelope, unless it names a segment
+// already.
+func WithLocation(err error, segment string, sequence uint64) error {
+	return annotate(err, annotated{segment: segment, sequence: sequence})
 }
+
+// WithHint adds what the user can do about err, unless it says already.
+func WithHint(err error, hint string) error { return annotate(err, annotated{hint: hint}) }
 
 // Abbrev shortens s for an error message: at most max bytes, cut at the
 // start of a character and marked with "…".

@@ -89,6 +89,39 @@ func TestError(t *testing.T) {
 	}
 }
 
+// TestAnnotations: locating an error wraps it and leaves it as it was; the
+// locations show through As, Error, Is and Unwrap, the innermost of each
+// kind winning.
+func TestAnnotations(t *testing.T) {
+	inner := &Error{Code: InputFieldInvalid, Field: "hash", Msg: "bad"}
+	wrapped := fmt.Errorf("decode: %w", inner)
+	err := WithHint(WithPath(WithLocation(AtLine(InField(wrapped, "attachments[0]"), 7), "s", 3), "in.ndjson"), "fix it")
+	err = WithPath(AtLine(err, 9), "other")
+	if *inner != (Error{Code: InputFieldInvalid, Field: "hash", Msg: "bad"}) {
+		t.Fatalf("annotating changed the error: %+v", inner)
+	}
+	if want := `in.ndjson: line 7: input.field_invalid: segment s sequence 3: field "attachments[0].hash": bad`; err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+	e, ok := As(err)
+	if !ok || e.Hint != "fix it" || e.Line != 7 || e.Path != "in.ndjson" || e == inner {
+		t.Errorf("As = %+v", e)
+	}
+	if !errors.Is(err, InputFieldInvalid) || CodeOf(err) != InputFieldInvalid || ExitStatus(err) != ExitRejected {
+		t.Error("the code does not show through")
+	}
+	var target *Error
+	if !errors.As(err, &target) || target != inner {
+		t.Error("errors.As does not reach the annotated error")
+	}
+	if e, _ := As(WithHint(New(SegmentNoneOpen, "x"), "")); e.Hint != "" {
+		t.Error("an empty hint")
+	}
+	if WithPath(errors.New("plain"), "p").Error() != "plain" || InField(nil, "f") != nil {
+		t.Error("annotating an error without an *Error")
+	}
+}
+
 func errorsDoc() []byte {
 	var b bytes.Buffer
 	b.WriteString("# Error codes\n\n")

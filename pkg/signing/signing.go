@@ -261,10 +261,10 @@ func (kf KeyFile) Load() (*Key, error) {
 		return nil, err
 	}
 	k, err := ParsePEM(data, kf.Passphrase, kf.AllowPlain)
-	if e, ok := errcode.As(err); ok && e.Path == "" {
-		e.Path = kf.Path
+	if err != nil {
+		return nil, errcode.WithPath(err, kf.Path)
 	}
-	return k, err
+	return k, nil
 }
 
 // LoadKey loads the key file at path: KeyFile{path, passphrase, allowPlain}.Load().
@@ -302,12 +302,7 @@ func LoadPublicKey(path string, passphrase func() ([]byte, error)) (TrustedKey, 
 	if err != nil {
 		return TrustedKey{}, err
 	}
-	inFile := func(err error) error {
-		if e, ok := errcode.As(err); ok && e.Path == "" {
-			e.Path = path
-		}
-		return err
-	}
+	inFile := func(err error) error { return errcode.WithPath(err, path) }
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN ")) {
 		k, err := ParseKeyEntry(data)
 		return k, inFile(err)

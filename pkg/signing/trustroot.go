@@ -102,10 +102,10 @@ func LoadTrustRoot(path string) (*TrustRoot, error) {
 		return nil, err
 	}
 	tr, err := ParseTrustRoot(data)
-	if e, ok := errcode.As(err); ok && e.Path == "" {
-		e.Path = path
+	if err != nil {
+		return nil, errcode.WithPath(err, path)
 	}
-	return tr, err
+	return tr, nil
 }
 
 // The keys of a trust root and its entries, from their schemas

@@ -211,10 +211,7 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	}
 	a.buf = a.row.Set(e, o.first+e.Sequence-1, o.order, a.buf)
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
-		if ee, ok := errcode.As(err); ok && ee.Segment == "" {
-			ee.Segment, ee.Sequence = seg, e.Sequence
-		}
-		return err
+		return errcode.WithLocation(err, seg, e.Sequence)
 	}
 	a.cur.envelopes++
 	o.lastClaimed = e.ClaimedAt

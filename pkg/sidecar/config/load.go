@@ -56,10 +56,10 @@ func Load(path string) (*Config, error) {
 		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Path: path, Msg: "resolve the configuration file's path", Err: err}
 	}
 	c, err := Parse(data, filepath.Dir(abs))
-	if e, ok := errcode.As(err); ok && e.Path == "" {
-		e.Path = path
+	if err != nil {
+		return nil, errcode.WithPath(err, path)
 	}
-	return c, err
+	return c, nil
 }
 
 // Parse decodes and checks a configuration whose relative paths are
