@@ -71,7 +71,10 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			db, err := sqlite.Open(ctx, sqlite.Config{Path: ts.MkAbs(storePath), ReadOnly: true})
 			if err == nil {
 				s, _ := store.Open(ctx, db, store.Config{VerifyDepth: store.NoVerify})
-				cfg.Start, err = (&store.Source{Store: s, Open: open}).Start(ctx)
+				var h *store.Head
+				if h, err = s.Head(ctx, open); err == nil {
+					cfg.Start = sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)
+				}
 				db.Close()
 			} else if open && errors.Is(err, fs.ErrNotExist) {
 				err = nil

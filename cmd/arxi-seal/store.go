@@ -9,7 +9,6 @@ import (
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/sealing"
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/backend"
 )
 
@@ -49,6 +48,10 @@ func storeStart(ctx context.Context, c *cli.Command, cfg *sealing.Config, path s
 		return err
 	}
 	defer s.Close()
-	cfg.Start, err = (&store.Source{Store: s, Open: open}).Start(ctx)
-	return err
+	h, err := s.Head(ctx, open)
+	if err != nil {
+		return err
+	}
+	cfg.Start = sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)
+	return nil
 }

@@ -121,10 +121,11 @@ func FillBig(tb testing.TB, s *store.Store) {
 	start := time.Now()
 	const chunk = 50_000
 	for i := 0; i < BigN; i += chunk {
-		st, err := (&store.Source{Store: s, Open: true}).Start(ctx)
+		h, err := s.Head(ctx, true)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		st := sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)
 		sl, _ := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench"), MaxEnvelopes: BigSegment, Start: st})
 		var sealed bytes.Buffer
 		if _, err := sealing.Stream(ctx, sl, bytes.NewReader(Events(i, chunk)), &sealed, sealing.StreamOptions{}); err != nil {

@@ -58,8 +58,8 @@ func (s *Selector) Normalize() error {
 		}
 		return nil
 	}
-	if s.Since != nil && s.Until != nil && s.Since.Compare(*s.Until) >= 0 {
-		return errcode.New(errcode.UsageInvalid, "since %s is not before until %s", s.Since, s.Until)
+	if err := scalar.CheckRange(s.Since, s.Until); err != nil {
+		return err
 	}
 	s.Segments = sortUnique(s.Segments, func(a, b scalar.UUID) int { return bytes.Compare(a[:], b[:]) })
 	s.TraceIDs = sortUnique(s.TraceIDs, func(a, b scalar.Label) int { return strings.Compare(a.String(), b.String()) })

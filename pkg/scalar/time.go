@@ -241,3 +241,13 @@ func civilFromDays(z int64) (y, m, d int) {
 	}
 	return y, m, d
 }
+
+// CheckRange checks a half-open range of claimed times [since, until), as
+// queries and bundle selectors take it: nil is unbounded, and a range with
+// both ends must hold an instant (since before until), else usage.invalid.
+func CheckRange(since, until *Timestamp) error {
+	if since != nil && until != nil && since.Compare(*until) >= 0 {
+		return errcode.New(errcode.UsageInvalid, "since %s is not before until %s", since, until)
+	}
+	return nil
+}

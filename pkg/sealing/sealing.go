@@ -22,7 +22,6 @@ package sealing
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -62,16 +61,15 @@ type Open struct {
 	Announce bool
 }
 
-// Source supplies the chain state a Sealer starts from: flags, or a store.
-type Source interface {
-	Start(ctx context.Context) (Start, error)
+// Continue returns the Start that continues an open segment (its genesis,
+// chain and the claimed_at of its last envelope), announcing its genesis
+// again; or, when g is nil, the Start whose first segment links to pred.
+func Continue(g *evidence.Genesis, chain *evidence.Chain, lastClaimedAt scalar.Timestamp, pred *evidence.Link) Start {
+	if g == nil {
+		return Start{Predecessor: pred}
+	}
+	return Start{Open: &Open{Genesis: g, Chain: chain, LastClaimedAt: lastClaimedAt, Announce: true}}
 }
-
-// Static is a Source that always returns itself.
-type Static Start
-
-// Start implements Source.
-func (s Static) Start(context.Context) (Start, error) { return Start(s), nil }
 
 // DefaultMaxEnvelopes is the auto-seal count of a Config that sets none,
 // and the most one may set: the verifier's per-segment limit (SPEC §7,

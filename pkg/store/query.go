@@ -45,10 +45,7 @@ func (f *Filter) Check() error {
 	if f.AfterSequence > 0 && f.SegmentID.IsZero() {
 		return errcode.New(errcode.UsageInvalid, "--after-sequence needs --segment: sequences count within a segment")
 	}
-	if f.Since != nil && f.Until != nil && f.Since.Compare(*f.Until) > 0 {
-		return errcode.New(errcode.UsageInvalid, "--since %s is after --until %s", f.Since, f.Until)
-	}
-	return nil
+	return scalar.CheckRange(f.Since, f.Until)
 }
 
 // fingerprint identifies the filter in a cursor, so a cursor is not reused

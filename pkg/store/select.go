@@ -1,33 +1,13 @@
 package store
 
 import (
+	"arxi.dev/arxi/pkg/bundle"
 	"cmp"
 	"context"
 	"slices"
 
 	"arxi.dev/arxi/pkg/errcode"
-	"arxi.dev/arxi/pkg/evidence"
-	"arxi.dev/arxi/pkg/scalar"
 )
-
-// Selector chooses envelopes for a bundle (SPEC §9.2). Unlike a Filter,
-// its parts combine as a union: an envelope is selected when it is in one
-// of Segments, or has one of TraceIDs, or one of SessionIDs, or one of
-// EventTypes, or a claimed_at in [Since, Until) (when either is set).
-type Selector struct {
-	All          bool
-	Segments     []scalar.UUID
-	TraceIDs     []scalar.Label
-	SessionIDs   []scalar.Label
-	EventTypes   []scalar.Token
-	Since, Until *scalar.Timestamp
-}
-
-// IsZero reports whether s selects nothing.
-func (s *Selector) IsZero() bool {
-	return !s.All && len(s.Segments) == 0 && len(s.TraceIDs) == 0 && len(s.SessionIDs) == 0 &&
-		len(s.EventTypes) == 0 && s.Since == nil && s.Until == nil
-}
 
 // Match is a segment holding selected envelopes.
 type Match struct {
@@ -48,18 +28,20 @@ func (m *Match) Selected(seq uint64) bool {
 	return ok
 }
 
-// Select returns the segments holding envelopes that sel selects, in store
-// order, each with the selected sequences. A segment named in sel.Segments
-// is matched even when it holds no envelope; one that is not stored is
-// segment.not_found. Selecting more than max envelopes by attribute (not
-// counting whole segments) fails with bundle.limit_exceeded before
-// returning; max ≤ 0 means no limit.
-func (sn *Snapshot) Select(ctx context.Context, sel Selector, max int) ([]Match, error) {
-	if sel.Since != nil && sel.Until != nil && sel.Since.Compare(*sel.Until) > 0 {
-		return nil, errcode.New(errcode.UsageInvalid, "since %s is after until %s", sel.Since, sel.Until)
+// Select returns the segments holding envelopes that a bundle's selector
+// (SPEC §9.2) selects, in store order, each with the selected sequences,
+// as the store's indexes say: a bundle builder decides disclosure from
+// the envelopes themselves (bundle.Selector.Match). A segment named in
+// sel.Segments is matched even when it holds no envelope; one that is not
+// stored is segment.not_found. Selecting more than max envelopes by
+// attribute (not counting whole segments) fails with
+// bundle.limit_exceeded before returning; max ≤ 0 means no limit.
+func (sn *Snapshot) Select(ctx context.Context, sel bundle.Selector, max int) ([]Match, error) {
+	if err := sel.Normalize(); err != nil {
+		return nil, err
 	}
 	whole := map[int64]bool{}
-	if sel.All {
+	if sel.Everything() {
 		segs, err := sn.Segments(ctx)
 		if err != nil {
 			return nil, err
@@ -162,22 +144,4 @@ func (sn *Snapshot) Select(ctx context.Context, sel Selector, max int) ([]Match,
 		out = append(out, m)
 	}
 	return out, nil
-}
-
-// Matches reports whether sel selects e, an envelope of segment seg. The
-// selection of Select comes from index columns; a bundle builder checks
-// each envelope it discloses with Matches against the verified envelope
-// itself.
-func (sel *Selector) Matches(seg scalar.UUID, e *evidence.Envelope) bool {
-	switch {
-	case sel.All, slices.Contains(sel.Segments, seg), slices.Contains(sel.EventTypes, e.EventType):
-		return true
-	case !e.TraceID.IsZero() && slices.Contains(sel.TraceIDs, e.TraceID):
-		return true
-	case !e.SessionID.IsZero() && slices.Contains(sel.SessionIDs, e.SessionID):
-		return true
-	case sel.Since == nil && sel.Until == nil:
-		return false
-	}
-	return (sel.Since == nil || e.ClaimedAt.Compare(*sel.Since) >= 0) && (sel.Until == nil || e.ClaimedAt.Compare(*sel.Until) < 0)
 }

@@ -4,37 +4,35 @@ import (
 	"context"
 
 	"arxi.dev/arxi/pkg/errcode"
-	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
 )
 
-// Source is a sealing.Source that starts a Sealer from a store's chain
-// state (arxi-seal --store, SPEC §7). It only reads, through a snapshot, so
-// it works while another process holds the store's writer lock:
+// Head is the chain state a sealer continues from (arxi-seal --store,
+// SPEC §7): the open segment's genesis, its chain (count, head, and the
+// Merkle accumulator rebuilt from the stored content hashes) and the
+// claimed_at of its last envelope (its created_at when empty); or, with no
+// open segment, Genesis nil and Last the last sealed segment's head (nil
+// in an empty store).
+type Head struct {
+	Genesis       *evidence.Genesis
+	Chain         *evidence.Chain
+	LastClaimedAt scalar.Timestamp
+	Last          *evidence.Link
+}
+
+// Head reads the store's chain state through a snapshot, so it works
+// while another process holds the writer lock:
 //
 //	arxi-seal --store arxi.db < events.ndjson | arxi-append --store arxi.db
 //
-// With an open segment, the Sealer continues it from its head: the chain's
-// count, head and Merkle accumulator (rebuilt from the stored content
-// hashes) and the claimed_at of its last envelope. Announce is set, so the
-// sealed output starts with the open segment's genesis again, which
-// arxi-append takes as "continue this segment". Without an open segment
-// Start fails with segment.none_open, unless Open is set: then the first
-// segment the Sealer opens links to the last sealed head (or to nothing in
-// an empty store).
-type Source struct {
-	Store *Store
-	Open  bool
-}
-
-var _ sealing.Source = (*Source)(nil)
-
-// Start implements sealing.Source. It verifies the open segment's last
-// envelopes as Open does, at the store's verify depth.
-func (src *Source) Start(ctx context.Context) (sealing.Start, error) {
-	s := src.Store
+// It verifies the open segment's last envelopes as Open does, at the
+// store's verify depth. Without an open segment it fails with
+// segment.none_open unless open is set (a new segment is to be opened).
+func (s *Store) Head(ctx context.Context, open bool) (*Head, error) {
 	v, err := s.b.View(ctx)
 	if err != nil {
-		return sealing.Start{}, err
+		return nil, err
 	}
 	defer v.Close()
 	depth := s.depth
@@ -43,18 +41,18 @@ func (src *Source) Start(ctx context.Context) (sealing.Start, error) {
 	}
 	st, err := loadState(ctx, v, depth, s.lim)
 	if err != nil {
-		return sealing.Start{}, err
+		return nil, err
 	}
 	o := st.open
 	if o == nil {
-		if !src.Open {
-			return sealing.Start{}, &errcode.Error{Code: errcode.SegmentNoneOpen, Msg: "the store has no open segment to continue",
+		if !open {
+			return nil, &errcode.Error{Code: errcode.SegmentNoneOpen, Msg: "the store has no open segment to continue",
 				Hint: "pass --open to open a new segment linked to the last sealed one"}
 		}
-		return sealing.Start{Predecessor: st.last}, nil
+		return &Head{Last: st.last}, nil
 	}
 	if err := rebuildMerkle(ctx, v, o); err != nil {
-		return sealing.Start{}, err
+		return nil, err
 	}
-	return sealing.Start{Open: &sealing.Open{Genesis: o.genesis, Chain: o.chain, LastClaimedAt: o.lastClaimed, Announce: true}}, nil
+	return &Head{Genesis: o.genesis, Chain: o.chain, LastClaimedAt: o.lastClaimed}, nil
 }

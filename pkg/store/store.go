@@ -31,7 +31,7 @@
 //   - A Snapshot answers queries (Filter, paged by an opaque cursor),
 //     selections for bundles (Selector) and whole segments as sealed
 //     streams, verifying every row it returns.
-//   - Source continues the open segment's chain for arxi-seal --store.
+//   - Head is the chain state arxi-seal --store continues from.
 //
 // The package storetest holds the conformance suite every Backend passes.
 package store
@@ -201,7 +201,7 @@ type Config struct {
 	Limits evidence.Limits
 }
 
-// Store is an evidence store over a Backend. Reads (Snapshot, Source) may
+// Store is an evidence store over a Backend. Reads (Snapshot, Head) may
 // run concurrently; there is one Appender at a time.
 type Store struct {
 	b     Backend

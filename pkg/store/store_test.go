@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"arxi.dev/arxi/pkg/bundle"
 	"bytes"
 	"context"
 	"errors"
@@ -124,7 +125,7 @@ func ExampleSnapshot_Select() {
 
 	sn, _ := s.Snapshot(ctx)
 	defer sn.Close()
-	matches, _ := sn.Select(ctx, store.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}}, 0)
+	matches, _ := sn.Select(ctx, bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}}, 0)
 	for _, m := range matches {
 		fmt.Println("segment", m.Segment.Order, "of", m.Segment.Count, "envelopes, sealed:", m.Segment.Sealed())
 		for seq := uint64(1); seq <= m.Segment.Count; seq++ {

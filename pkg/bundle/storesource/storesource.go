@@ -69,15 +69,7 @@ func (s *Source) Attachment(ctx context.Context, h scalar.Digest) (*evidence.Att
 // FindSegments implements bundle.Finder with the store's selection, which
 // answers from index columns; Build then checks every envelope itself.
 func (s *Source) FindSegments(ctx context.Context, sel *bundle.Selector) ([]scalar.UUID, error) {
-	matches, err := s.sn.Select(ctx, store.Selector{
-		All:        sel.Everything(),
-		Segments:   sel.Segments,
-		TraceIDs:   sel.TraceIDs,
-		SessionIDs: sel.SessionIDs,
-		EventTypes: sel.EventTypes,
-		Since:      sel.Since,
-		Until:      sel.Until,
-	}, 0)
+	matches, err := s.sn.Select(ctx, *sel, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -216,8 +216,7 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if _, err := sealing.New(sealing.Config{RecorderID: cfg.RecorderID, MaxEnvelopes: cfg.MaxEnvelopes, MaxDuration: cfg.MaxDuration, Signers: cfg.Signers}); err != nil {
 		return nil, err
 	}
-	src := &store.Source{Store: cfg.Store, Open: true}
-	st, err := src.Start(ctx)
+	h, err := cfg.Store.Head(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -227,10 +226,10 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	}
 	r := &Recorder{cfg: cfg, app: app, jobs: make(chan *Job, cfg.Queue), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: context.WithoutCancel(ctx), clock: cfg.Clock}
-	if o := st.Open; o != nil {
-		r.cur = chain{genesis: o.Genesis, ch: o.Chain, lastClaimed: o.LastClaimedAt}
+	if h.Genesis != nil {
+		r.cur = chain{genesis: h.Genesis, ch: h.Chain, lastClaimed: h.LastClaimedAt}
 	} else {
-		r.cur = chain{pred: st.Predecessor}
+		r.cur = chain{pred: h.Last}
 	}
 	if err := r.consistent(); err != nil {
 		app.Close()

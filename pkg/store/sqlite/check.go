@@ -27,7 +27,7 @@ type indexCheck struct {
 	zone     *zoneRow
 	labels   postings           // the zone's rows' labels, by postings key
 	names    map[int64]labelKey // a label of each postings key, for messages
-	got      zone // the rows' zone: positions and claimed range
+	got      zone               // the rows' zone: positions and claimed range
 	zones    int64
 	postings int64
 }

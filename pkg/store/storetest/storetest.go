@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite of store backends (SPEC §8):
 // every store.Backend passes Run. It drives the store through the
-// store-agnostic layer (Appender, Snapshot, Source), so it checks the
+// store-agnostic layer (Appender, Snapshot, Head), so it checks the
 // backend's contract — transactions, snapshots, uniqueness, query
 // semantics — and the rules that layer enforces over it.
 //
@@ -10,6 +10,7 @@
 package storetest
 
 import (
+	"arxi.dev/arxi/pkg/bundle"
 	"bytes"
 	"context"
 	"errors"
@@ -87,7 +88,7 @@ func Run(t *testing.T, h Harness) {
 		{"StreamFilter", testStreamFilter},
 		{"Meta", testMeta},
 		{"Idempotency", testIdempotency},
-		{"Source", testSource},
+		{"Head", testHead},
 		{"Snapshots", testSnapshots},
 		{"Corruption", testCorruption},
 		{"Check", testCheck},
@@ -229,11 +230,11 @@ func testBatches(t *testing.T, h Harness) {
 // --store does.
 func continueFrom(t *testing.T, s *store.Store, open bool, cfg sealing.Config, input string, sealAtEnd bool) []byte {
 	t.Helper()
-	start, err := (&store.Source{Store: s, Open: open}).Start(ctx)
+	h, err := s.Head(ctx, open)
 	if err != nil {
-		t.Fatalf("source: %v", err)
+		t.Fatalf("head: %v", err)
 	}
-	cfg.Start = start
+	cfg.Start = sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)
 	return Seal(t, cfg, input, sealAtEnd)
 }
 
@@ -263,8 +264,8 @@ func testContinue(t *testing.T, h Harness) {
 
 	// Without an open segment the source fails unless asked to open one,
 	// which links to the last sealed head.
-	_, err = (&store.Source{Store: s}).Start(ctx)
-	wantCode(t, "source without an open segment", err, errcode.SegmentNoneOpen)
+	_, err = s.Head(ctx, false)
+	wantCode(t, "head without an open segment", err, errcode.SegmentNoneOpen)
 	next := continueFrom(t, s, true, sealing.Config{}, Events(30, 33), false)
 	mustAppend(t, s, next)
 	CheckStream(t, dump(t, s))
@@ -709,15 +710,15 @@ func testSelect(t *testing.T, h Harness) {
 		}
 		return strings.Join(parts, " ")
 	}
-	expect := func(sel store.Selector) string {
+	expect := func(sel bundle.Selector) string {
 		var ms []store.Match
 		for _, g := range segs {
 			m := store.Match{Segment: g}
-			if sel.All || slices.Contains(sel.Segments, g.ID()) {
+			if sel.Everything() || slices.Contains(sel.Segments, g.ID()) {
 				m.All = true
 			}
 			for _, e := range envs {
-				if e.SegmentID == g.ID() && !m.All && sel.Matches(g.ID(), e) {
+				if e.SegmentID == g.ID() && !m.All && sel.Match(e) {
 					m.Sequences = append(m.Sequences, e.Sequence)
 				}
 			}
@@ -729,17 +730,20 @@ func testSelect(t *testing.T, h Harness) {
 	}
 	for _, tc := range []struct {
 		name string
-		sel  store.Selector
+		sel  bundle.Selector
 	}{
-		{"all", store.Selector{All: true}},
-		{"segment", store.Selector{Segments: []scalar.UUID{segs[1].ID()}}},
-		{"trace", store.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-3")}}},
-		{"union", store.Selector{Segments: []scalar.UUID{segs[0].ID()}, TraceIDs: []scalar.Label{scalar.MustLabel("trace-3")},
+		{"all", bundle.Selector{All: true}},
+		{"segment", bundle.Selector{Segments: []scalar.UUID{segs[1].ID()}}},
+		{"trace", bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-3")}}},
+		{"union", bundle.Selector{Segments: []scalar.UUID{segs[0].ID()}, TraceIDs: []scalar.Label{scalar.MustLabel("trace-3")},
 			SessionIDs: []scalar.Label{scalar.MustLabel("sess-1")}, EventTypes: []scalar.Token{scalar.MustToken("session.start")}}},
-		{"time", store.Selector{Since: ts("2026-11-22T10:00:20Z"), Until: ts("2026-11-22T10:00:23Z")}},
-		{"nothing", store.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("none")}}},
+		{"time", bundle.Selector{Since: ts("2026-11-22T10:00:20Z"), Until: ts("2026-11-22T10:00:23Z")}},
+		{"nothing", bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("none")}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.sel.Normalize(); err != nil {
+				t.Fatal(err)
+			}
 			ms, err := sn.Select(ctx, tc.sel, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -750,14 +754,14 @@ func testSelect(t *testing.T, h Harness) {
 			for _, m := range ms {
 				for seq := uint64(1); seq <= m.Segment.Count; seq++ {
 					e := envs[m.Segment.FirstPosition+seq-2]
-					if m.Selected(seq) != (m.All || tc.sel.Matches(m.Segment.ID(), e)) {
-						t.Errorf("segment %d Selected(%d) disagrees with Matches", m.Segment.Order, seq)
+					if m.Selected(seq) != (m.All || tc.sel.Match(e)) {
+						t.Errorf("segment %d Selected(%d) disagrees with Match", m.Segment.Order, seq)
 					}
 				}
 			}
 		})
 	}
-	_, err := sn.Select(ctx, store.Selector{EventTypes: []scalar.Token{scalar.MustToken("tool.call")}}, 5)
+	_, err := sn.Select(ctx, bundle.Selector{EventTypes: []scalar.Token{scalar.MustToken("tool.call")}}, 5)
 	wantCode(t, "selection over the limit", err, errcode.BundleLimitExceeded)
 }
 
@@ -835,21 +839,22 @@ func testMeta(t *testing.T, h Harness) {
 	}
 }
 
-func testSource(t *testing.T, h Harness) {
+func testHead(t *testing.T, h Harness) {
 	s := open(t, h.New(t), 0)
 	defer s.Close()
-	st, err := (&store.Source{Store: s, Open: true}).Start(ctx)
-	if err != nil || st.Open != nil || st.Predecessor != nil {
-		t.Fatalf("empty store, --open: %+v, %v", st, err)
+	head, err := s.Head(ctx, true)
+	if err != nil || head.Genesis != nil || head.Last != nil {
+		t.Fatalf("empty store, --open: %+v, %v", head, err)
 	}
-	_, err = (&store.Source{Store: s}).Start(ctx)
+	_, err = s.Head(ctx, false)
 	wantCode(t, "empty store", err, errcode.SegmentNoneOpen)
 	in := Seal(t, sealing.Config{MaxEnvelopes: 4}, Events(0, 6), false)
 	mustAppend(t, s, in)
-	st, err = (&store.Source{Store: s}).Start(ctx)
-	if err != nil || st.Open == nil {
-		t.Fatalf("open segment: %+v, %v", st, err)
+	head, err = s.Head(ctx, false)
+	if err != nil || head.Genesis == nil {
+		t.Fatalf("open segment: %+v, %v", head, err)
 	}
+	st := sealing.Continue(head.Genesis, head.Chain, head.LastClaimedAt, head.Last)
 	envs := Envelopes(t, in)
 	o := st.Open
 	var hashes []scalar.Digest
