@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"slices"
@@ -216,17 +215,15 @@ func (b *builder) tick() error {
 	return nil
 }
 
-func compareUUID(a, b scalar.UUID) int { return bytes.Compare(a[:], b[:]) }
-
 // candidates lists the segments to read, in store order.
 func (b *builder) candidates() ([]scalar.UUID, error) {
 	all, err := b.src.Segments(b.ctx)
 	if err != nil {
 		return nil, err
 	}
-	sorted := slices.SortedFunc(slices.Values(all), compareUUID)
+	sorted := slices.SortedFunc(slices.Values(all), scalar.UUID.Compare)
 	for _, id := range b.sel.Segments {
-		if _, ok := slices.BinarySearchFunc(sorted, id, compareUUID); !ok {
+		if _, ok := slices.BinarySearchFunc(sorted, id, scalar.UUID.Compare); !ok {
 			return nil, &errcode.Error{Code: errcode.SegmentNotFound, Segment: id.String(), Msg: "the source holds no such segment"}
 		}
 	}
@@ -244,11 +241,11 @@ func (b *builder) candidates() ([]scalar.UUID, error) {
 	default:
 		return all, nil
 	}
-	slices.SortFunc(keep, compareUUID)
+	slices.SortFunc(keep, scalar.UUID.Compare)
 	keep = slices.Compact(keep)
 	out := all[:0:0]
 	for _, id := range all {
-		if _, ok := slices.BinarySearchFunc(keep, id, compareUUID); ok {
+		if _, ok := slices.BinarySearchFunc(keep, id, scalar.UUID.Compare); ok {
 			out = append(out, id)
 		}
 	}
@@ -326,20 +323,20 @@ func (b *builder) manifest() {
 	for i, s := range b.m.Segments {
 		included[i] = s.SegmentID
 	}
-	slices.SortFunc(included, compareUUID)
+	slices.SortFunc(included, scalar.UUID.Compare)
 	b.m.OmittedParents = []scalar.UUID{}
 	for _, p := range b.preds {
-		if _, ok := slices.BinarySearchFunc(included, p, compareUUID); !ok {
+		if _, ok := slices.BinarySearchFunc(included, p, scalar.UUID.Compare); !ok {
 			b.m.OmittedParents = append(b.m.OmittedParents, p)
 		}
 	}
-	slices.SortFunc(b.m.OmittedParents, compareUUID)
+	slices.SortFunc(b.m.OmittedParents, scalar.UUID.Compare)
 	b.m.OmittedParents = slices.Compact(b.m.OmittedParents)
 	b.m.Attachments = make([]Blob, 0, len(b.blobs))
 	for h, n := range b.blobs {
 		b.m.Attachments = append(b.m.Attachments, Blob{Hash: h, Size: n})
 	}
-	slices.SortFunc(b.m.Attachments, func(x, y Blob) int { return bytes.Compare(x.Hash[:], y.Hash[:]) })
+	slices.SortFunc(b.m.Attachments, func(x, y Blob) int { return x.Hash.Compare(y.Hash) })
 	b.m.Version = Version
 	b.m.HashAlgorithm = evidence.HashAlgorithm
 	b.m.Selector = *b.sel

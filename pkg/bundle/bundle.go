@@ -37,9 +37,12 @@
 //
 // # Building
 //
-// Build reads a Source twice: first to plan (which envelopes are selected,
-// the counts, the blobs — the manifest), then to write. A Source is a
-// store or a sealed stream spooled to a temporary file (Spool).
+// Build reads a Source once: a store, or a sealed stream spooled to a
+// temporary file (Spool). It writes the body to a temporary file while it
+// learns the manifest (which envelopes are selected, the counts, the
+// blobs), then the manifest, then the body. The Source vouches for what it
+// yields (it checked hashes, chains and seals), so nothing is checked
+// twice.
 package bundle
 
 import (
@@ -336,11 +339,11 @@ func parseSegments(o *jsonobj.Object) ([]Segment, error) {
 
 // Blob finds the manifest's entry for the blob with hash h.
 func (m *Manifest) Blob(h scalar.Digest) (int, bool) {
-	return slices.BinarySearchFunc(m.Attachments, h, func(b Blob, h scalar.Digest) int { return bytes.Compare(b.Hash[:], h[:]) })
+	return slices.BinarySearchFunc(m.Attachments, h, func(b Blob, h scalar.Digest) int { return b.Hash.Compare(h) })
 }
 
 // OmitsParent reports whether omitted_parents lists id.
 func (m *Manifest) OmitsParent(id scalar.UUID) bool {
-	_, ok := slices.BinarySearchFunc(m.OmittedParents, id, compareUUID)
+	_, ok := slices.BinarySearchFunc(m.OmittedParents, id, scalar.UUID.Compare)
 	return ok
 }

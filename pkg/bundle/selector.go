@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"slices"
 	"strings"
 
@@ -61,7 +60,7 @@ func (s *Selector) Normalize() error {
 	if err := scalar.CheckRange(s.Since, s.Until); err != nil {
 		return err
 	}
-	s.Segments = sortUnique(s.Segments, func(a, b scalar.UUID) int { return bytes.Compare(a[:], b[:]) })
+	s.Segments = sortUnique(s.Segments, scalar.UUID.Compare)
 	s.TraceIDs = sortUnique(s.TraceIDs, func(a, b scalar.Label) int { return strings.Compare(a.String(), b.String()) })
 	s.SessionIDs = sortUnique(s.SessionIDs, func(a, b scalar.Label) int { return strings.Compare(a.String(), b.String()) })
 	s.EventTypes = sortUnique(s.EventTypes, func(a, b scalar.Token) int { return strings.Compare(a.String(), b.String()) })
@@ -82,7 +81,7 @@ func (s *Selector) Everything() bool { return s.All || s.Stream }
 
 // NamesSegment reports whether id is one of the selected segments.
 func (s *Selector) NamesSegment(id scalar.UUID) bool {
-	_, ok := slices.BinarySearchFunc(s.Segments, id, func(a, b scalar.UUID) int { return bytes.Compare(a[:], b[:]) })
+	_, ok := slices.BinarySearchFunc(s.Segments, id, scalar.UUID.Compare)
 	return ok
 }
 

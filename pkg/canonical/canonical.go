@@ -192,12 +192,6 @@ func AppendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// Compare orders two UTF-8 strings by their UTF-16 code units, the JCS
-// member order. It returns -1, 0 or +1.
-func Compare(a, b string) int {
-	return compareUTF16(unsafe.Slice(unsafe.StringData(a), len(a)), unsafe.Slice(unsafe.StringData(b), len(b)))
-}
-
 // compareUTF16 orders valid UTF-8 byte strings by UTF-16 code units. UTF-8
 // byte order equals code point order, which differs from UTF-16 order only
 // between supplementary characters (surrogate pairs, 0xD800–0xDFFF) and

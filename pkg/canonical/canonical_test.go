@@ -225,8 +225,8 @@ func TestCompare(t *testing.T) {
 		{"\u00e9", "\u00ea", -1},
 		{"x\U0001F600", "x\uFFFF", -1},
 	} {
-		if got := Compare(tc.a, tc.b); got != tc.want {
-			t.Errorf("Compare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		if got := compareUTF16([]byte(tc.a), []byte(tc.b)); got != tc.want {
+			t.Errorf("compareUTF16(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

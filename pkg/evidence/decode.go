@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -488,7 +487,7 @@ func decodeSignatures(o *jsonobj.Object) ([]Signature, error) {
 		if err != nil {
 			return err
 		}
-		if i > 0 && bytes.Compare(sigs[i-1].KeyID[:], sig.KeyID[:]) >= 0 {
+		if i > 0 && sigs[i-1].KeyID.Compare(sig.KeyID) >= 0 {
 			return s.Errorf("key_id", "signatures must be sorted by key_id, one per key")
 		}
 		sigs = append(sigs, sig)

@@ -11,7 +11,7 @@ import (
 )
 
 // Content is what an envelope says: the 11 keys of the content view
-// (SPEC §5.1). schema_version is always SchemaVersion.
+// (SPEC §5.1). schema_version is always 1, the only version of v1.
 type Content struct {
 	EnvelopeID    scalar.UUID // zero when not yet assigned
 	EventType     scalar.Token

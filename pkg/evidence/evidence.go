@@ -41,9 +41,6 @@ import (
 	"arxi.dev/arxi/pkg/scalar"
 )
 
-// SchemaVersion is the only schema_version of v1.
-const SchemaVersion = 1
-
 // HashAlgorithm is the only hash algorithm of v1.
 const HashAlgorithm = "sha256"
 
@@ -136,19 +133,10 @@ type AttachmentRef struct {
 // compareRefs orders references by hash, then content type: the order of an
 // envelope's attachments array.
 func compareRefs(a, b AttachmentRef) int {
-	if c := cmpDigest(a.Hash, b.Hash); c != 0 {
+	if c := a.Hash.Compare(b.Hash); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ContentType.String(), b.ContentType.String())
-}
-
-func cmpDigest(a, b scalar.Digest) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return cmp.Compare(a[i], b[i])
-		}
-	}
-	return 0
 }
 
 func (r AttachmentRef) appendJCS(dst []byte) []byte {

@@ -48,8 +48,9 @@ func (g *Genesis) AppendView(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendTail writes predecessor_chain_head through segment_id without
-// record, which the view and the record share apart from "record".
+// appendTail writes the view's members from predecessor_chain_head
+// through segment_id (the record has "record" among them, so AppendJCS
+// writes its own).
 func (g *Genesis) appendTail(dst []byte) []byte {
 	dst = g.appendPredecessor(dst)
 	dst = append(dst, `,"recorder_id":`...)

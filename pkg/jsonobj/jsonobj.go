@@ -389,11 +389,11 @@ func (o *Object) Bool(key string) (bool, error) {
 // Uint decodes the member key as a non-negative integer literal: a
 // fraction or an exponent is refused, even for a whole number ("1.0").
 func (o *Object) Uint(key string) (uint64, error) {
-	return UintValue(o.st, o.Get(key), o.KeyPath(key))
+	return uintValue(o.st, o.Get(key), o.KeyPath(key))
 }
 
-// UintValue decodes v, found at path, as Object.Uint does.
-func UintValue(st *Style, v Value, path string) (uint64, error) {
+// uintValue decodes v, found at path, as Object.Uint does.
+func uintValue(st *Style, v Value, path string) (uint64, error) {
 	if err := integer(st, v, path); err != nil {
 		return 0, err
 	}

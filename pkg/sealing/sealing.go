@@ -21,7 +21,6 @@
 package sealing
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -231,7 +230,7 @@ func (s *Sealer) append(out []evidence.Record, u *evidence.Unsealed, anonHash *s
 		for i, sg := range s.cfg.Signers {
 			e.Signatures[i] = sg.Sign(e.ContentHash)
 		}
-		slices.SortFunc(e.Signatures, func(a, b evidence.Signature) int { return bytes.Compare(a.KeyID[:], b.KeyID[:]) })
+		slices.SortFunc(e.Signatures, func(a, b evidence.Signature) int { return a.KeyID.Compare(b.KeyID) })
 	}
 	o.lastClaimed = u.ClaimedAt
 	out = append(out, e)

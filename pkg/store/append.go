@@ -382,8 +382,8 @@ func (a *Appender) OpenSegment() *SegmentStatus {
 	return &SegmentStatus{Genesis: o.genesis, Count: o.chain.Count, Head: o.chain.Head, LastClaimedAt: o.lastClaimed}
 }
 
-// LastSealed returns the committed last sealed segment's head, or nil.
-func (a *Appender) LastSealed() *evidence.Link {
+// lastSealed returns the committed last sealed segment's head, or nil.
+func (a *Appender) lastSealed() *evidence.Link {
 	if a.committed.last == nil {
 		return nil
 	}
@@ -402,7 +402,7 @@ func (a *Appender) OpenSegmentNow(ctx context.Context, recorder scalar.Label, id
 		return nil, &errcode.Error{Code: errcode.SegmentAlreadyOpen, Segment: o.genesis.SegmentID.String(), Msg: "a segment is already open",
 			Hint: "seal it first: arxi-append segment seal"}
 	}
-	g := evidence.NewGenesis(id, recorder, at, a.LastSealed())
+	g := evidence.NewGenesis(id, recorder, at, a.lastSealed())
 	if err := a.Add(ctx, g); err != nil {
 		return nil, err
 	}

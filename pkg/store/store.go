@@ -29,7 +29,7 @@
 //     untrusted; a row that does not decode or hash is store.corrupt,
 //     naming the row.
 //   - A Snapshot answers queries (Filter, paged by an opaque cursor),
-//     selections for bundles (Selector) and whole segments as sealed
+//     selections for bundles (bundle.Selector) and whole segments as sealed
 //     streams, verifying every row it returns.
 //   - Head is the chain state arxi-seal --store continues from.
 //

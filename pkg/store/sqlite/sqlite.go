@@ -347,9 +347,6 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Path returns the store's path.
-func (db *DB) Path() string { return db.path }
-
 // reader takes an idle reader connection or opens one.
 func (db *DB) reader() (*conn, error) {
 	db.mu.Lock()
