@@ -164,11 +164,17 @@ func classify(err error) error {
 }
 
 // NewWriter returns a writer that compresses to w at Level. Close ends the
-// frame; it does not close w. Output is deterministic for a given build.
+// frame; it does not close w. Output is deterministic for a given build: it
+// depends on the bytes written, not on how they were split into writes.
 func NewWriter(w io.Writer) (io.WriteCloser, error) {
 	enc, err := newEncoder(w, Level)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.Internal, err, "start zstd encoder")
 	}
-	return enc, nil
+	return writer{enc}, nil
 }
+
+// writer shows only Write and Close of an encoder. The pure-Go encoder's
+// ReadFrom, which io.Copy would use, first ends a block with what earlier
+// writes left, so the frame would depend on how its bytes arrived.
+type writer struct{ io.WriteCloser }

@@ -70,6 +70,44 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestWriteSplits: the frame depends on the bytes written, not on how they
+// were split: one write, many small ones, and a write followed by io.Copy
+// from a reader without WriteTo (so that io.Copy would use the pure-Go
+// encoder's ReadFrom) give the same bytes.
+func TestWriteSplits(t *testing.T) {
+	for _, data := range [][]byte{[]byte("x\n"), sample()} {
+		want := compress(t, data)
+		for name, write := range map[string]func(io.Writer) error{
+			"small writes": func(w io.Writer) error {
+				_, err := io.Copy(w, iotest.HalfReader(bytes.NewReader(data)))
+				return err
+			},
+			"write then copy": func(w io.Writer) error {
+				if _, err := w.Write(data[:1]); err != nil {
+					return err
+				}
+				_, err := io.Copy(w, struct{ io.Reader }{bytes.NewReader(data[1:])})
+				return err
+			},
+		} {
+			var b bytes.Buffer
+			w, err := NewWriter(&b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := write(w); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b.Bytes(), want) {
+				t.Errorf("%s (%s): %d bytes, one write gave %d", name, Codec, b.Len(), len(want))
+			}
+		}
+	}
+}
+
 // TestAuto: plain input passes through as it is, however short; zstd
 // input is decompressed; a failing source fails the first Read.
 func TestAuto(t *testing.T) {
