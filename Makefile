@@ -19,7 +19,11 @@ build:
 vet:
 	$(GO) vet ./...
 
+# test: the pure-Go build (CGO_ENABLED=0: the pure-Go zstd codec, which
+# must read the cgo codec's bundles and write bundles it reads), then
+# everything with the race detector (which needs cgo).
 test: vet
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./pkg/verify ./pkg/zstdio ./cmd/arxi-verify ./cmd/arxi-bundle
 	$(GO) test -race -count=1 ./...
 
 lint:
