@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/internal/benchdata"
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/sidecar/api"
@@ -30,7 +30,7 @@ import (
 
 // BenchmarkIngest measures the sidecar's durable ingest with a Go load
 // generator against the arxi-seal | arxi-append pipeline measured in the
-// same run, on benchdata's ~1 KiB events, SQLite with synchronous=FULL:
+// same run, on the ~1 KiB events of events.Bench, SQLite with synchronous=FULL:
 //
 //   - pipeline: a sealer goroutine writing a sealed stream into a pipe
 //     that store.AppendStream reads, in transactions of 1000 (the filters'
@@ -51,7 +51,7 @@ func BenchmarkIngest(b *testing.B) {
 	var pipeline float64
 	b.Run("pipeline", func(b *testing.B) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-		events := benchdata.Bytes(n)
+		events := events.Bench.Lines(0, n)
 		ctx := context.Background()
 		var took time.Duration
 		for range b.N {
@@ -115,7 +115,7 @@ type loadResult struct {
 func load(b *testing.B, total, per, clients int, pipeline float64, mode loadMode) loadResult {
 	lines := make([][]byte, total)
 	for i := range lines {
-		lines[i] = benchdata.Line(i)
+		lines[i] = events.Bench.Line(i)
 	}
 	var took time.Duration
 	var lat []time.Duration

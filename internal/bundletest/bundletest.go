@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"arxi.dev/arxi/internal/benchdata"
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
@@ -36,51 +36,51 @@ type Options struct {
 }
 
 // Base is the claimed_at of the first event.
-var Base = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-
-var eventTypes = []string{"session.start", "tool.call", "tool.result", "model.reply"}
+var Base = events.Base
 
 // Event returns the i-th event of every stream: event types, actors,
 // traces and sessions cycle so that selectors have something to match.
 // trace-N holds events 5N..5N+4 modulo 20; session_id is null for every
 // seventh event.
-func Event(i int, o Options) *evidence.Unsealed {
-	ts, err := scalar.TimestampOf(Base.Add(time.Duration(i) * time.Second))
-	if err != nil {
-		panic(err)
+func Event(i int, o Options) *evidence.Unsealed { return shape(o).Event(i) }
+
+// shape is the shape of o's events.
+func shape(o Options) *events.Shape {
+	s := &events.Shape{
+		Types:       []string{"session.start", "tool.call", "tool.result", "model.reply"},
+		Actor:       func(i int) string { return "agent:" + strconv.Itoa(i%3) },
+		Environment: func(int) string { return "prod" },
+		Adapter:     func(int) string { return "bundletest" },
+		Trace:       func(i int) string { return "trace-" + strconv.Itoa((i/5)%4) },
+		Session: func(i int) string {
+			if i%7 == 0 {
+				return ""
+			}
+			return "sess-" + strconv.Itoa(i%3)
+		},
+		Step: time.Second,
+		Payload: func(i int) string {
+			if o.LineSize > 0 {
+				// An envelope line without attachments is about 595 bytes
+				// plus its payload padding and 198 bytes per signature.
+				if pad := o.LineSize - 595 - 198*len(o.Keys); pad > 0 {
+					return fmt.Sprintf(`{"i":%d,"pad":%q,"tool":"search"}`, i, strings.Repeat("x", pad))
+				}
+			}
+			return fmt.Sprintf(`{"i":%d,"tool":"search"}`, i)
+		},
 	}
-	u := &evidence.Unsealed{Content: evidence.Content{
-		EventType:     scalar.MustToken(eventTypes[i%len(eventTypes)]),
-		ActorID:       scalar.MustLabel("agent:" + strconv.Itoa(i%3)),
-		EnvironmentID: scalar.MustLabel("prod"),
-		AdapterID:     scalar.MustToken("bundletest"),
-		TraceID:       scalar.MustLabel("trace-" + strconv.Itoa((i/5)%4)),
-		ClaimedAt:     ts,
-	}}
-	if i%7 != 0 {
-		u.SessionID = scalar.MustLabel("sess-" + strconv.Itoa(i%3))
-	}
-	payload := fmt.Sprintf(`{"i":%d,"tool":"search"}`, i)
-	if o.LineSize > 0 {
-		// An envelope line without attachments is about 595 bytes plus its
-		// payload padding and 198 bytes per signature.
-		pad := o.LineSize - 595 - 198*len(o.Keys)
-		if pad > 0 {
-			payload = fmt.Sprintf(`{"i":%d,"pad":%q,"tool":"search"}`, i, strings.Repeat("x", pad))
-		}
-	}
-	u.Payload = payload
-	if o.AttachEvery > 0 && i%o.AttachEvery == 0 {
+	if o.AttachEvery > 0 {
 		// Three blobs, reused: a blob's later references may fall in other
 		// segments than its first.
-		data := []byte(fmt.Sprintf("attachment %d\n", (i/o.AttachEvery)%3))
-		u.SetAttachments([]evidence.AttachmentRef{{
-			ContentType: scalar.MustContentType("text/plain"),
-			Hash:        scalar.Sum(data),
-			Size:        int64(len(data)),
-		}}, [][]byte{data})
+		s.Attachment = func(i int) []byte {
+			if i%o.AttachEvery != 0 {
+				return nil
+			}
+			return []byte(fmt.Sprintf("attachment %d\n", (i/o.AttachEvery)%3))
+		}
 	}
-	return u
+	return s
 }
 
 // Records seals o.Envelopes events and returns the sealed stream's records.
@@ -191,7 +191,7 @@ func ParseTrustRoot(policy string, keys ...*signing.Key) *signing.TrustRoot {
 // B64 is standard base64, for tests that build attachment lines by hand.
 func B64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-// Bench seals n of benchdata's realistic ~1 KiB events (recorder "bench",
+// Bench seals n of the realistic ~1 KiB events of events.Bench (recorder "bench",
 // segments of perSegment envelopes, signed by keys) and writes the sealed
 // stream to w, holding one event at a time.
 func Bench(w io.Writer, n int, perSegment uint64, keys ...*signing.Key) error {
@@ -204,7 +204,7 @@ func Bench(w io.Writer, n int, perSegment uint64, keys ...*signing.Key) error {
 		return err
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(benchdata.Write(pw, n)) }()
+	go func() { pw.CloseWithError(events.Bench.Write(pw, n)) }()
 	_, err = sealing.Stream(context.Background(), s, pr, w, sealing.StreamOptions{SealAtEnd: true})
 	pr.Close()
 	return err

@@ -1,7 +1,7 @@
 // Package storebench is the store benchmarks' workload, shared by every
-// backend so that their figures compare: 1 KiB envelopes whose labels come
-// in runs, appended in batches, and the 1,000,000-envelope store the query
-// and bundle benchmarks read.
+// backend so that their figures compare: 1 KiB envelopes whose labels
+// come in runs (events.Store), appended in batches, and the
+// 1,000,000-envelope store the query and bundle benchmarks read.
 package storebench
 
 import (
@@ -9,39 +9,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
 )
-
-// Events returns unsealed events from..from+n-1 whose sealed envelope
-// lines are about 1 KiB (1026 bytes). Labels come in runs, as real
-// traffic does: a trace is 50 consecutive events, a session 500; one event
-// in ten belongs instead to one of 100 long traces spread evenly over the
-// whole store (1000 of each per million events), the worst case for
-// reading a page of one trace.
-func Events(from, n int) []byte {
-	var b bytes.Buffer
-	pad := strings.Repeat("x", 428)
-	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	types := []string{"tool.call", "tool.result", "policy.decision", "session.start"}
-	for i := from; i < from+n; i++ {
-		trace := fmt.Sprintf("trace-%07d", i/50)
-		if i%10 == 0 {
-			trace = fmt.Sprintf("long-%03d", (i/10)%100)
-		}
-		fmt.Fprintf(&b, `{"event_type":%q,"actor_id":"agent:%d","environment_id":"prod","adapter_id":"bench","trace_id":%q,"session_id":"session-%06d","claimed_at":%q,"payload":{"i":%d,"pad":%q}}`+"\n",
-			types[i%len(types)], i%10, trace, i/500, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), i, pad)
-	}
-	return b.Bytes()
-}
 
 // Seal seals events into one segment per max envelopes (0: one segment),
 // sealed at the end.
@@ -128,7 +106,7 @@ func FillBig(tb testing.TB, s *store.Store) {
 		st := sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)
 		sl, _ := sealing.New(sealing.Config{RecorderID: scalar.MustLabel("bench"), MaxEnvelopes: BigSegment, Start: st})
 		var sealed bytes.Buffer
-		if _, err := sealing.Stream(ctx, sl, bytes.NewReader(Events(i, chunk)), &sealed, sealing.StreamOptions{}); err != nil {
+		if _, err := sealing.Stream(ctx, sl, bytes.NewReader(events.Store.Lines(i, i+chunk)), &sealed, sealing.StreamOptions{}); err != nil {
 			tb.Fatal(err)
 		}
 		a, _ := s.Appender(ctx)

@@ -6,7 +6,7 @@
 //
 //	go test -run '^$' -bench Targets -benchtime 5x ./internal/targets
 //
-// The data is benchdata's 100,000 events of 1 KiB (internal/benchdata),
+// The data is 100,000 events of 1 KiB (internal/events, events.Bench),
 // sealed once; the binaries are built once, with the default build flags.
 // Baselines:
 //

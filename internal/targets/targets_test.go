@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/internal/benchdata"
+	"arxi.dev/arxi/internal/events"
 	_ "modernc.org/sqlite"
 )
 
@@ -49,7 +49,7 @@ func setup(b *testing.B) *fixture {
 		b.Fatal(err)
 	}
 	f.events = filepath.Join(dir, "events.ndjson")
-	data := benchdata.Bytes(N)
+	data := events.Bench.Lines(0, N)
 	if err := os.WriteFile(f.events, data, 0o644); err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 const benchEnvelopes = 20_000
 
-// benchStream is benchEnvelopes of benchdata's ~1 KiB events, sealed in
+// benchStream is benchEnvelopes of the ~1 KiB events of events.Bench, sealed in
 // segments of 5,000.
 var benchStream = sync.OnceValue(func() []byte { return bundletest.BenchBytes(benchEnvelopes, 5000) })
 

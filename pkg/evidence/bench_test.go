@@ -5,18 +5,18 @@ import (
 	"context"
 	"testing"
 
-	"arxi.dev/arxi/internal/benchdata"
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 )
 
-// BenchmarkDecode decodes benchdata's ~1 KiB events from their canonical
+// BenchmarkDecode decodes the ~1 KiB events of events.Bench from their canonical
 // lines: unsealed as arxi-seal reads them, sealed envelopes as arxi-append
 // and arxi-verify do.
 func BenchmarkDecode(b *testing.B) {
 	const n = 1000
-	in := benchdata.Bytes(n)
+	in := events.Bench.Lines(0, n)
 	var unsealed [][]byte
 	for line := range bytes.Lines(in) {
 		unsealed = append(unsealed, bytes.TrimSuffix(line, []byte("\n")))

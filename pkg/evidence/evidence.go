@@ -41,6 +41,9 @@ import (
 	"arxi.dev/arxi/pkg/scalar"
 )
 
+// version is the only schema_version of v1.
+const version = 1
+
 // HashAlgorithm is the only hash algorithm of v1.
 const HashAlgorithm = "sha256"
 

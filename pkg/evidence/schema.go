@@ -51,7 +51,7 @@ func contentFields(sealed bool) []schema.Field {
 		opt("session_id", schema.Label().OrNull()),
 		schema.Req("claimed_at", schema.Timestamp()),
 		schema.Req("payload", schema.AnyValue().Doc("any JSON value, null included; at most 4 MiB canonical (SPEC §16)")),
-		opt("schema_version", schema.Const(SchemaVersion)),
+		opt("schema_version", schema.Const(version)),
 	}
 }
 
@@ -80,7 +80,7 @@ var (
 		schema.Req("predecessor_segment_id", schema.UUID().OrNull()),
 		schema.Req("record", schema.Const(KindGenesis.String())),
 		schema.Req("recorder_id", schema.Label()),
-		schema.Req("schema_version", schema.Const(SchemaVersion)),
+		schema.Req("schema_version", schema.Const(version)),
 		schema.Req("segment_id", schema.UUID()),
 	).With(schema.BothOrNeither("predecessor_segment_id", "predecessor_chain_head")).
 		Named("genesis", "Genesis", "Opens a segment; the predecessor keys are both set or both null (SPEC §4.3).")

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"arxi.dev/arxi/internal/benchdata"
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
 )
@@ -21,7 +21,7 @@ const benchEnvelopes = 20_000
 // benchSeal seals benchEnvelopes ~1 KiB events end to end per iteration:
 // parse, canonicalise, hash, chain, sign (when signers are given), write.
 func benchSeal(b *testing.B, signers []Signer) {
-	in := benchdata.Bytes(benchEnvelopes)
+	in := events.Bench.Lines(0, benchEnvelopes)
 	b.SetBytes(int64(len(in)))
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -80,7 +80,7 @@ func BenchmarkSealRSS(b *testing.B) {
 			b.Fatal(err)
 		}
 		go func() {
-			benchdata.Write(stdin, n)
+			events.Bench.Write(stdin, n)
 			stdin.Close()
 		}()
 		if err := cmd.Wait(); err != nil {

@@ -23,7 +23,7 @@ import (
 
 const benchEnvelopes = 20_000
 
-// benchBundles are bundles of benchEnvelopes of benchdata's ~1 KiB events
+// benchBundles are bundles of benchEnvelopes of the ~1 KiB events of events.Bench
 // in segments of 5,000, every envelope disclosed: unsigned, and signed by
 // one key.
 var benchBundles = map[bool]func() []byte{

@@ -89,7 +89,7 @@ const benchEnvelopes = 20_000
 var benchStream = sync.OnceValue(func() []byte { return bundletest.BenchBytes(benchEnvelopes, 5000) })
 
 // BenchmarkBuild builds the whole-store bundle from a SQLite store of
-// benchdata's ~1 KiB events (segments of 5,000), as arxi-bundle --store
+// the ~1 KiB events of events.Bench (segments of 5,000), as arxi-bundle --store
 // --all does after opening the store.
 func BenchmarkBuild(b *testing.B) {
 	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Synchronous: "normal"})

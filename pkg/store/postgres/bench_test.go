@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/internal/pgtest"
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
@@ -37,7 +38,7 @@ const benchN = 50_000
 // reports the three rates and the ratios to SQLite and to COPY.
 func BenchmarkAppend(b *testing.B) {
 	srv := pgtest.NewIn(b, os.TempDir())
-	stream := storebench.Seal(b, storebench.Events(0, benchN), 0)
+	stream := storebench.Seal(b, events.Store.Lines(0, benchN), 0)
 	lines := storebench.EnvelopeLines(stream)
 	var pg, sq, cp, pgCPU, sqCPU time.Duration
 	var pgServer, cpServer time.Duration

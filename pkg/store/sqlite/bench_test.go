@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
@@ -30,8 +31,8 @@ import (
 )
 
 // benchEvents returns n unsealed events whose sealed envelope lines are
-// about 1 KiB (storebench.Events).
-func benchEvents(n int) []byte { return storebench.Events(0, n) }
+// about 1 KiB (events.Store).
+func benchEvents(n int) []byte { return events.Store.Lines(0, n) }
 
 func sealBench(b *testing.B, events []byte, max uint64) []byte {
 	return storebench.Seal(b, events, max)

@@ -3,13 +3,13 @@ package storetest
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
@@ -21,35 +21,39 @@ import (
 var Recorder = scalar.MustLabel("recorder-test")
 
 // Base is the claimed_at of the first generated event.
-var Base = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+var Base = events.Base
 
-// Event returns the unsealed line of generated event i: event types,
-// actors, traces and sessions cycle with different periods, every 7th event
-// has an inline attachment (one of two blobs, so blobs repeat), and every
-// 5th has no trace.
-func Event(i int) string {
-	types := []string{"tool.call", "tool.result", "session.start", "policy.decision"}
-	trace := fmt.Sprintf(`"trace-%d"`, i%4)
-	if i%5 == 4 {
-		trace = "null"
-	}
-	att := ""
-	if i%7 == 3 {
-		att = fmt.Sprintf(`,"attachments":[{"content_type":"text/plain","data":%q}]`,
-			base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "blob %d\n", i%2)))
-	}
-	return fmt.Sprintf(`{"event_type":%q,"actor_id":"agent:%d","environment_id":"env-%d","adapter_id":"adapter-%d","trace_id":%s,"session_id":"sess-%d","claimed_at":%q,"payload":{"i":%d}%s}`+"\n",
-		types[i%len(types)], i%3, i%2, i%2, trace, i%6, Base.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), i, att)
+// Shape is the shape of the suite's events: event types, actors, traces
+// and sessions cycle with different periods, every 7th event has an inline
+// attachment (one of two blobs, so blobs repeat), and every 5th has no
+// trace.
+var Shape = &events.Shape{
+	Types:       []string{"tool.call", "tool.result", "session.start", "policy.decision"},
+	Actor:       func(i int) string { return fmt.Sprintf("agent:%d", i%3) },
+	Environment: func(i int) string { return fmt.Sprintf("env-%d", i%2) },
+	Adapter:     func(i int) string { return fmt.Sprintf("adapter-%d", i%2) },
+	Trace: func(i int) string {
+		if i%5 == 4 {
+			return ""
+		}
+		return fmt.Sprintf("trace-%d", i%4)
+	},
+	Session: func(i int) string { return fmt.Sprintf("sess-%d", i%6) },
+	Step:    time.Second,
+	Payload: func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) },
+	Attachment: func(i int) []byte {
+		if i%7 != 3 {
+			return nil
+		}
+		return fmt.Appendf(nil, "blob %d\n", i%2)
+	},
 }
+
+// Event returns the unsealed line of generated event i.
+func Event(i int) string { return string(Shape.Line(i)) }
 
 // Events returns the unsealed lines of events from..to-1.
-func Events(from, to int) string {
-	var b strings.Builder
-	for i := from; i < to; i++ {
-		b.WriteString(Event(i))
-	}
-	return b.String()
-}
+func Events(from, to int) string { return string(Shape.Lines(from, to)) }
 
 // Seal seals unsealed input with cfg (RecorderID defaults to Recorder)
 // and returns the sealed stream.
