@@ -36,10 +36,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -92,8 +94,14 @@ func (c *Canonicalizer) Members() []Member {
 // whose message names the byte offset.
 func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
 	p := &c.p
-	p.src, p.pos, p.out, p.depth = src, 0, dst, 0
-	p.maxDepth = c.MaxDepth
+	p.check, p.missed = false, false
+	return p.run(c.MaxDepth, dst, src)
+}
+
+// run canonicalises src into dst, or checks it in check mode.
+func (p *parser) run(maxDepth int, dst, src []byte) ([]byte, error) {
+	p.src, p.pos, p.out, p.depth, p.o = src, 0, dst, 0, 0
+	p.maxDepth = maxDepth
 	if p.maxDepth <= 0 {
 		p.maxDepth = DefaultMaxDepth
 	}
@@ -132,9 +140,18 @@ func Transform(src []byte) ([]byte, error) {
 // Append when src is not valid. Members describes src after a successful
 // check.
 func (c *Canonicalizer) Check(src []byte) (canonical bool, err error) {
-	var out []byte
-	out, err = c.Append(c.p.check[:0], src)
-	c.p.check = out[:0]
+	// Check mode reads src as Append does but writes nothing: each byte it
+	// would write must be the byte of src at that place. At the first
+	// difference it gives up, and Append says whether src is invalid or
+	// only not canonical.
+	p := &c.p
+	p.check, p.missed = true, false
+	_, err = p.run(c.MaxDepth, nil, src)
+	if err == nil && !p.missed && p.o == len(src) {
+		return true, nil
+	}
+	out, err := c.Append(p.check0[:0], src)
+	p.check0 = out[:0]
 	if err != nil {
 		return false, err
 	}
@@ -284,13 +301,66 @@ type parser struct {
 	members  []member // stack shared by the open objects
 	keys     []byte   // decoded keys of the open objects
 	tmp      []byte   // scratch for reordering members
-	check    []byte   // scratch output of Check
+	check0   []byte   // scratch output of Check when src is not canonical
+
+	// Check mode: nothing is written; o is where the output would be, in
+	// src, as long as it equals src (missed is set when it does not).
+	check  bool
+	missed bool
+	o      int
 
 	base     int      // where the output started in out
 	isObject bool     // the value was an object: top holds its members
 	top      []Member // the top-level object's members
 	topKeys  []byte   // their decoded keys
 }
+
+// olen is the length of the output so far.
+func (p *parser) olen() int {
+	if p.check {
+		return p.o
+	}
+	return len(p.out)
+}
+
+// copy writes src[a:b] to the output.
+func (p *parser) copy(a, b int) {
+	if p.check {
+		if p.o != a {
+			p.missed = true
+		}
+		p.o = b
+		return
+	}
+	p.out = append(p.out, p.src[a:b]...)
+}
+
+// emit writes b to the output.
+func (p *parser) emit(b []byte) {
+	if p.check {
+		if !bytes.HasPrefix(p.src[min(p.o, len(p.src)):], b) {
+			p.missed = true
+		}
+		p.o += len(b)
+		return
+	}
+	p.out = append(p.out, b...)
+}
+
+// emitString writes s to the output.
+func (p *parser) emitString(s string) {
+	if p.check {
+		if !strings.HasPrefix(unsafe.String(unsafe.SliceData(p.src[min(p.o, len(p.src)):]), len(p.src)-min(p.o, len(p.src))), s) {
+			p.missed = true
+		}
+		p.o += len(s)
+		return
+	}
+	p.out = append(p.out, s...)
+}
+
+// miss stops check mode's parse early: the rest is Append's to judge.
+var miss = errors.New("not canonical")
 
 func (p *parser) syntax(msg string) error {
 	return errcode.New(errcode.InputMalformedJSON, "%s at offset %d", msg, p.pos)
@@ -336,8 +406,8 @@ func (p *parser) literal(lit string) error {
 	if !bytes.HasPrefix(p.src[p.pos:], []byte(lit)) {
 		return p.syntax("invalid literal")
 	}
+	p.copy(p.pos, p.pos+len(lit))
 	p.pos += len(lit)
-	p.out = append(p.out, lit...)
 	return nil
 }
 
@@ -353,12 +423,12 @@ func (p *parser) array() error {
 	if err := p.enter(); err != nil {
 		return err
 	}
-	p.pos++ // '['
-	p.out = append(p.out, '[')
+	p.copy(p.pos, p.pos+1) // '['
+	p.pos++
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == ']' {
+		p.copy(p.pos, p.pos+1)
 		p.pos++
-		p.out = append(p.out, ']')
 		p.depth--
 		return nil
 	}
@@ -372,11 +442,11 @@ func (p *parser) array() error {
 		}
 		switch p.src[p.pos] {
 		case ',':
+			p.copy(p.pos, p.pos+1)
 			p.pos++
-			p.out = append(p.out, ',')
 		case ']':
+			p.copy(p.pos, p.pos+1)
 			p.pos++
-			p.out = append(p.out, ']')
 			p.depth--
 			return nil
 		default:
@@ -389,17 +459,17 @@ func (p *parser) object() error {
 	if err := p.enter(); err != nil {
 		return err
 	}
-	p.pos++ // '{'
-	objStart := len(p.out)
-	p.out = append(p.out, '{')
+	objStart := p.olen()
+	p.copy(p.pos, p.pos+1) // '{'
+	p.pos++
 	base, keysBase := len(p.members), len(p.keys)
 	if p.depth == 1 {
 		p.isObject = true
 	}
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == '}' {
+		p.copy(p.pos, p.pos+1)
 		p.pos++
-		p.out = append(p.out, '}')
 		p.depth--
 		return nil
 	}
@@ -409,7 +479,7 @@ func (p *parser) object() error {
 			return p.syntax("expected a string key in object")
 		}
 		p.pos++
-		m := member{keyStart: len(p.keys), start: len(p.out)}
+		m := member{keyStart: len(p.keys), start: p.olen()}
 		if err := p.str(true); err != nil {
 			return err
 		}
@@ -418,21 +488,21 @@ func (p *parser) object() error {
 		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 			return p.syntax("expected ':' after object key")
 		}
+		p.copy(p.pos, p.pos+1)
 		p.pos++
-		p.out = append(p.out, ':')
-		m.val = len(p.out) - m.start
+		m.val = p.olen() - m.start
 		if err := p.value(); err != nil {
 			return err
 		}
-		m.end = len(p.out)
+		m.end = p.olen()
 		p.members = append(p.members, m)
 		p.skipSpace()
 		if p.pos >= len(p.src) {
 			return p.syntax("unterminated object")
 		}
 		if p.src[p.pos] == ',' {
+			p.copy(p.pos, p.pos+1)
 			p.pos++
-			p.out = append(p.out, ',')
 			continue
 		}
 		if p.src[p.pos] != '}' {
@@ -447,7 +517,8 @@ func (p *parser) object() error {
 	if p.depth == 1 {
 		p.topMembers(objStart, base)
 	}
-	p.out = append(p.out, '}')
+	p.copy(p.pos-1, p.pos) // '}'
+
 	p.members, p.keys = p.members[:base], p.keys[:keysBase]
 	p.depth--
 	return nil
@@ -487,6 +558,9 @@ func (p *parser) order(objStart, base int) error {
 	if sorted {
 		return nil
 	}
+	if p.check {
+		return miss
+	}
 	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(key(a), key(b)) })
 	for i := 1; i < len(ms); i++ {
 		if compareUTF16(key(ms[i-1]), key(ms[i])) == 0 {
@@ -516,12 +590,12 @@ func (p *parser) duplicate(key []byte) error {
 // str parses a string body (the opening quote already consumed), appends its
 // canonical literal to out and, for keys, its decoded bytes to keys.
 func (p *parser) str(isKey bool) error {
-	p.out = append(p.out, '"')
+	p.copy(p.pos-1, p.pos) // the opening quote
 	for {
 		start := p.pos
 		p.pos = textRun(p.src, p.pos)
 		if p.pos > start {
-			p.out = append(p.out, p.src[start:p.pos]...)
+			p.copy(start, p.pos)
 			if isKey {
 				p.keys = append(p.keys, p.src[start:p.pos]...)
 			}
@@ -532,8 +606,8 @@ func (p *parser) str(isKey bool) error {
 		c := p.src[p.pos]
 		switch {
 		case c == '"':
+			p.copy(p.pos, p.pos+1)
 			p.pos++
-			p.out = append(p.out, '"')
 			return nil
 		case c < 0x20:
 			return p.syntax("unescaped control character in string")
@@ -542,7 +616,7 @@ func (p *parser) str(isKey bool) error {
 			if r == utf8.RuneError && size <= 1 {
 				return p.syntax("invalid UTF-8 in string")
 			}
-			p.out = append(p.out, p.src[p.pos:p.pos+size]...)
+			p.copy(p.pos, p.pos+size)
 			if isKey {
 				p.keys = append(p.keys, p.src[p.pos:p.pos+size]...)
 			}
@@ -552,10 +626,11 @@ func (p *parser) str(isKey bool) error {
 			if err != nil {
 				return err
 			}
+			var buf [8]byte
 			if r < 0x20 || r == '"' || r == '\\' {
-				p.out = appendEscaped(p.out, r)
+				p.emit(appendEscaped(buf[:0], r))
 			} else {
-				p.out = utf8.AppendRune(p.out, r)
+				p.emit(utf8.AppendRune(buf[:0], r))
 			}
 			if isKey {
 				p.keys = utf8.AppendRune(p.keys, r)
@@ -729,9 +804,9 @@ func (p *parser) number() error {
 				"integer %s at offset %d is outside ±2^53; send it as a string", abbreviate(lit), start)
 		}
 		if len(intDigits) == 1 && intDigits[0] == '0' {
-			p.out = append(p.out, '0') // "-0" is written as 0
+			p.emitString("0") // "-0" is written as 0
 		} else {
-			p.out = append(p.out, lit...)
+			p.copy(start, p.pos)
 		}
 		return nil
 	}
@@ -751,7 +826,7 @@ func (p *parser) number() error {
 	if err != nil {
 		return errcode.New(errcode.InputMalformedJSON, "number at offset %d is not finite", start)
 	}
-	p.out = append(p.out, s...)
+	p.emitString(s)
 	return nil
 }
 

@@ -336,6 +336,51 @@ func FuzzMembers(f *testing.F) {
 	})
 }
 
+// FuzzCheck: Check says exactly what comparing Append's output with the
+// input says, with Append's errors, and leaves the same member spans.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{`{}`, `{"b":1,"a":2}`, `{"a":"\u0041"}`, `{"a":-0}`, `[1.0]`, `{"a":[true,{"z":null}]} `, `{"a":1,"a":2}`, `"\n"`, `"\u000a"`, `1e2`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		var a, c Canonicalizer
+		out, aerr := a.Append(nil, src)
+		ok, cerr := c.Check(src)
+		if (aerr == nil) != (cerr == nil) || (aerr != nil && aerr.Error() != cerr.Error()) {
+			t.Fatalf("Check error %v, Append error %v", cerr, aerr)
+		}
+		if aerr != nil {
+			return
+		}
+		if want := bytes.Equal(out, src); ok != want {
+			t.Fatalf("Check(%q) = %v, want %v", src, ok, want)
+		}
+		if ok {
+			am, cm := a.Members(), c.Members()
+			if len(am) != len(cm) {
+				t.Fatalf("members %d, want %d", len(cm), len(am))
+			}
+			for i := range am {
+				if !bytes.Equal(am[i].Key, cm[i].Key) || am[i].Quoted != cm[i].Quoted || am[i].Start != cm[i].Start || am[i].End != cm[i].End {
+					t.Fatalf("member %d: %+v, want %+v", i, cm[i], am[i])
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkCheck(b *testing.B) {
+	src, _ := Transform([]byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25},"result":{"hits":[{"id":"doc-1","score":0.93},{"id":"doc-2","score":0.81}],"took_ms":42}}`))
+	var c Canonicalizer
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := c.Check(src); !ok {
+			b.Fatal("not canonical")
+		}
+	}
+}
+
 func BenchmarkTransform(b *testing.B) {
 	src := []byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25,"filters":{"region":["emea","apac"],"since":"2026-01-01"}},"result":{"hits":[{"id":"doc-1","score":0.93,"title":"Q3 revenue"},{"id":"doc-2","score":0.81,"title":"Regional summary"}],"took_ms":42},"caller":"agent:alpha","note":"caf\u00e9 \ud83d\ude00 multi-byte"}`)
 	var c Canonicalizer
