@@ -37,15 +37,21 @@ fuzz:
 	  done; \
 	done
 
-# bench: throughput benchmarks on one core (GOMAXPROCS=1: b.Loop-free
-# benchmarks honour -cpu, but the environment pins the whole process), the
-# seal|append pipeline on two cores, signed verification on one and two
-# cores, then the whole-binary runs (peak RSS, the million-envelope store)
-# once each, and the sidecar's ingest under 64 clients beside the
-# seal|append pipeline measured in the same run. Printed as one table.
+# bench: first the targets of issue 9 (internal/targets): the binaries on
+# 100,000 events of 1 KiB, each iteration running a baseline measured in
+# the same run (a plain SQLite insert of the same lines; sha256sum of the
+# same bundle), medians of 5 iterations, reported as x-base (time over the
+# baseline's) or speedup. Then throughput benchmarks on one core
+# (GOMAXPROCS=1: b.Loop-free benchmarks honour -cpu, but the environment
+# pins the whole process), the seal|append pipeline on two cores, signed
+# verification on one and two cores, then the whole-binary runs (peak RSS,
+# the million-envelope store) once each, and the sidecar's ingest under 64
+# clients beside the seal|append pipeline measured in the same run. Printed
+# as one table.
 BENCH_PKGS ?= ./...
 bench:
-	@{ GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -skip 'RSS|Million|Pipeline|Ingest' -cpu 1 $(BENCH_PKGS); \
+	@{ $(GO) test -run '^$$' -bench Targets -benchtime 5x ./internal/targets; \
+	   GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -skip 'RSS|Million|Pipeline|Ingest|Targets' -cpu 1 $(BENCH_PKGS); \
 	   $(GO) test -run '^$$' -bench 'Pipeline' ./pkg/store/sqlite; \
 	   $(GO) test -run '^$$' -bench 'VerifySigned$$' -benchtime 3x -cpu 1,2 ./pkg/verify; \
 	   $(GO) test -run '^$$' -bench 'RSS|Million' -benchtime 1x $(BENCH_PKGS); \

@@ -13,7 +13,8 @@ import (
 	"strings"
 )
 
-var preferred = []string{"envelopes/s", "MB/s", "allocs/envelope", "peak-RSS-MiB", "bytes/envelope", "ns/op"}
+var preferred = []string{"x-base", "speedup", "envelopes/s", "base-envelopes/s", "x-base-bytes", "bytes/envelope", "base-bytes/envelope",
+	"cpu-µs/envelope", "MB/s", "allocs/envelope", "peak-RSS-MiB", "ns/op"}
 
 type row struct {
 	name    string

@@ -29,7 +29,13 @@ type fixture struct {
 	store  string // arxi-append of sealed
 	bundle string // arxi-bundle --store --all of store
 	sha256 string // path of sha256sum, "" if absent
+	signed string // a signed bundle of NSigned events
+	root   string // its trust root
 }
+
+// NSigned is the number of events of the signed verification, which costs
+// a signature check each.
+const NSigned = 20_000
 
 var fx *fixture
 
@@ -60,6 +66,24 @@ func setup(b *testing.B) *fixture {
 	f.run(b, f.events, f.sealed, "arxi-seal", "--recorder-id", "bench", "--seal-at-end")
 	f.run(b, "", os.DevNull, "arxi-append", "--store", f.store, f.sealed)
 	f.run(b, "", os.DevNull, "arxi-bundle", "--store", f.store, "--all", "-o", f.bundle)
+	key := filepath.Join(dir, "key.pem")
+	f.run(b, "", filepath.Join(dir, "key.json"), "arxi-seal", "keygen", "--insecure-plain-key", "-o", key)
+	entry, err := os.ReadFile(filepath.Join(dir, "key.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.root = filepath.Join(dir, "root.json")
+	if err := os.WriteFile(f.root, fmt.Appendf(nil, `{"keys":[%s],"policy":{"kind":"any_trusted_key"},"trust_root_version":1}`, bytes.TrimSpace(entry)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	few := filepath.Join(dir, "few.ndjson")
+	if err := os.WriteFile(few, events.Bench.Lines(0, NSigned), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	signed := filepath.Join(dir, "signed.ndjson")
+	f.run(b, few, signed, "arxi-seal", "--recorder-id", "bench", "--seal-at-end", "--sign-key", key, "--insecure-plain-key")
+	f.signed = filepath.Join(dir, "signed.arxb")
+	f.run(b, signed, os.DevNull, "arxi-bundle", "--from-stream", "-o", f.signed)
 	if p, err := exec.LookPath("sha256sum"); err == nil {
 		f.sha256 = p
 	}
@@ -276,6 +300,21 @@ func BenchmarkTargets(b *testing.B) {
 			s.add("x-base", wall.Seconds()/base.Seconds())
 			s.add("cpu-µs/envelope", float64(cpu.Microseconds())/N)
 			s.add("peak-RSS-MiB", rss)
+		}
+		s.report(b)
+	})
+	b.Run("verify-signed", func(b *testing.B) {
+		s := series{}
+		for range b.N {
+			var walls [2]time.Duration
+			for i, procs := range []string{"1", "2"} {
+				os.Setenv("GOMAXPROCS", procs)
+				walls[i], _, _ = f.run(b, "", os.DevNull, "arxi-verify", "--progress", "never", "--trust-root", f.root, f.signed)
+			}
+			os.Unsetenv("GOMAXPROCS")
+			s.add("envelopes/s", NSigned/walls[1].Seconds())
+			s.add("base-envelopes/s", NSigned/walls[0].Seconds())
+			s.add("speedup", walls[0].Seconds()/walls[1].Seconds())
 		}
 		s.report(b)
 	})

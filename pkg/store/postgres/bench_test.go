@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/internal/events"
+	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"

@@ -19,14 +19,17 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/storebench"
+	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/storetest"
 	_ "modernc.org/sqlite"
 )
 
@@ -237,3 +240,84 @@ func BenchmarkBundleMillion(b *testing.B) {
 }
 
 func cpuTime() time.Duration { return storebench.CPUTime() }
+
+// BenchmarkIndexChoice measures what the label and time index costs an
+// append, the way the store writes (one INSERT per envelope row, one
+// transaction of 1000 rows, synchronous=FULL), on the rows of 50,000
+// envelopes: with no index at all, with the postings and zones the store
+// keeps, and with plain SQLite indexes on the six label columns and the
+// claimed time instead (docs/store.md).
+func BenchmarkIndexChoice(b *testing.B) {
+	stream := sealBench(b, benchEvents(benchN), 0)
+	var rows []store.EnvelopeRow
+	for _, rec := range storetest.Records(b, stream) {
+		if e, ok := rec.(*evidence.Envelope); ok {
+			var r store.EnvelopeRow
+			r.Set(e, e.Sequence, 1, nil)
+			rows = append(rows, r)
+		}
+	}
+	indexes := []string{"event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id", "claimed_s, claimed_ns"}
+	for _, variant := range []string{"none", "postings", "indexes"} {
+		b.Run(variant, func(b *testing.B) {
+			var cpu, wall time.Duration
+			var size int64
+			for range b.N {
+				path := filepath.Join(b.TempDir(), "arxi.db")
+				c, err := openConn("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)")
+				if err != nil {
+					b.Fatal(err)
+				}
+				ddl := []string{"PRAGMA page_size=8192", "PRAGMA journal_mode=WAL",
+					"CREATE TABLE segments (seq INTEGER PRIMARY KEY)", "INSERT INTO segments VALUES (1)", envelopesTable}
+				switch variant {
+				case "postings":
+					ddl = append(ddl, postingsTable, "CREATE TABLE zones (last INTEGER PRIMARY KEY, first INTEGER NOT NULL, min_s INTEGER NOT NULL, min_ns INTEGER NOT NULL, max_s INTEGER NOT NULL, max_ns INTEGER NOT NULL)")
+				case "indexes":
+					for _, col := range indexes {
+						ddl = append(ddl, fmt.Sprintf("CREATE INDEX envelopes_%s ON envelopes (%s)", strings.TrimSuffix(strings.Fields(col)[0], ","), col))
+					}
+				}
+				for _, q := range ddl {
+					if err := c.execDirect(ctx, q); err != nil {
+						b.Fatal(q, err)
+					}
+				}
+				start, c0 := time.Now(), cpuTime()
+				var ps postings
+				var z zone
+				for i := range rows {
+					if i%1000 == 0 {
+						c.execDirect(ctx, "BEGIN IMMEDIATE")
+					}
+					if err := insertEnvelope(c, &rows[i], &ps); err != nil {
+						b.Fatal(err)
+					}
+					sec, ns := splitTime(rows[i].ClaimedAt)
+					z.add(rows[i].Position, sec, ns)
+					if i%1000 == 999 || i == len(rows)-1 {
+						if variant == "postings" {
+							if err := ps.flush(c); err != nil {
+								b.Fatal(err)
+							}
+							if _, err := c.exec(bg, "INSERT INTO zones VALUES (?, ?, ?, ?, ?, ?)", int64(z.last), int64(z.first), z.minS, z.minNS, z.maxS, z.maxNS); err != nil {
+								b.Fatal(err)
+							}
+						}
+						ps, z = nil, zone{}
+						if err := c.execDirect(ctx, "COMMIT"); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				wall, cpu = wall+time.Since(start), cpu+cpuTime()-c0
+				c.close()
+				size = storeSize(path)
+			}
+			n := float64(len(rows) * b.N)
+			b.ReportMetric(n/wall.Seconds(), "rows/s")
+			b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/row")
+			b.ReportMetric(float64(size)/float64(len(rows)), "bytes/envelope")
+		})
+	}
+}
