@@ -74,7 +74,7 @@ func TestPostgres(t *testing.T) {
 	}
 
 	code, stdout, stderr = runAppend(t, nil, "doctor", "--store", url)
-	for _, want := range []string{`backend +postgres, schema version 1\n`, `writer +free\n`, `segments +3 \(3 sealed, 0 open\)\n`,
+	for _, want := range []string{`backend +postgres, schema version 2\n`, `writer +free\n`, `segments +3 \(3 sealed, 0 open\)\n`,
 		`envelopes +20 decoded`, `database_bytes +\d`, `verdict +healthy\n`} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("doctor: exit %d, no %s in\n%s%s", code, want, stdout, stderr)
@@ -99,7 +99,7 @@ func TestPostgres(t *testing.T) {
 	clitest.CheckExit(t, code, stderr, 2, "usage.invalid")
 
 	// Damage a row with SQL: doctor and the next writer name it, exit 1.
-	pgtest.Shared(t).Exec(t, pgDB, `UPDATE arxi.envelopes SET line = convert_to(replace(convert_from(line, 'UTF8'), '"i":19', '"i":5'), 'UTF8')
+	pgtest.Shared(t).Exec(t, pgDB, `UPDATE arxi.envelopes SET payload = convert_to(replace(convert_from(payload, 'UTF8'), '"i":19', '"i":5'), 'UTF8')
 		WHERE log_id = (SELECT id FROM arxi.logs WHERE name = $1) AND position = 20`, name)
 	code, stdout, stderr = runAppend(t, nil, "doctor", "--store", url)
 	if code != 1 || !regexp.MustCompile(`verdict +corrupt: `).MatchString(stdout) || !strings.Contains(stderr, "store.corrupt") || !strings.Contains(stderr, "envelopes row 20") {

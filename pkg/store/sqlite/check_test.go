@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,20 +22,20 @@ import (
 func TestCheckIndexes(t *testing.T) {
 	// 40 events in batches of 10 (four zones), segments of 15.
 	in := storetest.Seal(t, sealing.Config{MaxEnvelopes: 15}, storetest.Events(0, 40), true)
-	label := func(v string) string { return "(SELECT id FROM labels WHERE value = '" + v + "')" }
+	label := func(kind int, v string) string { return strconv.FormatInt(labelID(kind, v), 10) }
 	for _, tc := range []struct {
 		name string
 		edit func(t *testing.T, path string)
 		msg  string
 	}{
-		{"label rows of a batch deleted", sqlEdit("DELETE FROM postings WHERE label = " + label("trace-1") + " AND last <= 10"), `trace_id "trace-1"`},
+		{"label rows of a batch deleted", sqlEdit("DELETE FROM postings WHERE label = " + label(kindTrace, "trace-1") + " AND last <= 10"), `trace_id "trace-1"`},
 		{"claimed time column", sqlEdit("UPDATE envelopes SET claimed_s = claimed_s + 3600 WHERE position = 17"), "envelopes row 17"},
-		{"label renamed", sqlEdit("UPDATE labels SET value = 'trace-9' WHERE value = 'trace-2'"), "envelopes row 3"},
-		{"posting dropped", dropPosting("agent:1", 1), "agent:1"},
+		{"label renamed", sqlEdit("UPDATE envelopes SET trace_id = 'trace-9' WHERE trace_id = 'trace-2'"), "envelopes row"},
+		{"posting dropped", dropPosting(kindActor, "agent:1", 1), "agent:1"},
 		{"zone narrowed by a nanosecond", sqlEdit("UPDATE zones SET max_ns = max_ns - 1 WHERE last = 20"), "zones row 20"},
 		{"zone shifted", sqlEdit("UPDATE zones SET first = first + 1 WHERE last = 30"), "zones row 30"},
-		{"posting moved to another label", sqlEdit("UPDATE postings SET label = " + label("sess-5") + " WHERE label = " + label("sess-4") + " AND last <= 10"), "sess-"},
-		{"posting added", sqlEdit("INSERT INTO postings VALUES (" + label("tool.call") + ", 1000, x'e807')"), "postings"},
+		{"posting moved to another label", sqlEdit("UPDATE postings SET label = " + label(kindSession, "sess-5") + " WHERE label = " + label(kindSession, "sess-4") + " AND last <= 10"), "sess-"},
+		{"posting added", sqlEdit("INSERT INTO postings VALUES (" + label(kindEventType, "tool.call") + ", 1000, x'e807')"), "postings"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "arxi.db")
@@ -79,7 +80,7 @@ func sqlEdit(stmt string) func(*testing.T, string) {
 
 // dropPosting removes the nth position from the first postings row of a
 // label.
-func dropPosting(value string, n int) func(*testing.T, string) {
+func dropPosting(kind int, value string, n int) func(*testing.T, string) {
 	return func(t *testing.T, path string) {
 		db, err := sql.Open("sqlite", "file:"+path)
 		if err != nil {
@@ -88,7 +89,7 @@ func dropPosting(value string, n int) func(*testing.T, string) {
 		defer db.Close()
 		var id, last int64
 		var raw []byte
-		if err := db.QueryRow("SELECT label, last, positions FROM postings WHERE label = (SELECT id FROM labels WHERE value = ?) ORDER BY last LIMIT 1", value).Scan(&id, &last, &raw); err != nil {
+		if err := db.QueryRow("SELECT label, last, positions FROM postings WHERE label = ? ORDER BY last LIMIT 1", labelID(kind, value)).Scan(&id, &last, &raw); err != nil {
 			t.Fatal(err)
 		}
 		ps, err := decodePositions(nil, raw, uint64(last))

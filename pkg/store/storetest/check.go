@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -50,13 +49,13 @@ func testCheck(t *testing.T, h Harness) {
 		}
 		b.Close()
 	})
-	flipped := bytes.Replace(envs[4].AppendJCS(nil), []byte(`"payload":{"i":`), []byte(`"payload":{"i":7`), 1)
+	flipped := strings.Replace(envs[4].Payload, `{"i":`, `{"i":7`, 1)
 	for _, tc := range []struct {
 		name string
 		c    Corruption
 		row  string
 	}{
-		{"sealed segment line", Corruption{"envelopes", uint64(5), "line", flipped}, "envelopes row 5"},
+		{"sealed segment payload", Corruption{"envelopes", uint64(5), "payload", []byte(flipped)}, "envelopes row 5"},
 		{"index column", Corruption{"envelopes", uint64(11), "event_type", "tool.call"}, "envelopes row 11"},
 		{"attachment data", Corruption{"attachments", blob, "data", []byte("blob X\n")}, "attachments row"},
 		{"sealed segment head", Corruption{"segments", int64(1), "head", make([]byte, 32)}, "segments row 1"},
