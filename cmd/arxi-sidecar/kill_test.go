@@ -53,6 +53,10 @@ func TestKill(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		// The kill comes a random time after the round's first
+		// acknowledgement, so that every round kills a sidecar that is
+		// committing, however slow the machine.
+		first, once := make(chan struct{}), new(sync.Once)
 		for c := range clients {
 			wg.Add(1)
 			go func() {
@@ -80,10 +84,16 @@ func TestKill(t *testing.T) {
 					mu.Lock()
 					acked = append(acked, ack{key: key, body: body, resp: r.body, envelopeID: v.Receipt.EnvelopeID})
 					mu.Unlock()
+					once.Do(func() { close(first) })
 				}
 			}()
 		}
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		select {
+		case <-first:
+		case <-time.After(time.Minute):
+			t.Fatalf("round %d: no request acknowledged in a minute", round)
+		}
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		p.cmd.Process.Kill()
 		<-p.ended
 		cancel()
