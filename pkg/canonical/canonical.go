@@ -359,8 +359,8 @@ func (p *parser) emitString(s string) {
 	p.out = append(p.out, s...)
 }
 
-// miss stops check mode's parse early: the rest is Append's to judge.
-var miss = errors.New("not canonical")
+// errMiss stops check mode's parse early: the rest is Append's to judge.
+var errMiss = errors.New("not canonical")
 
 func (p *parser) syntax(msg string) error {
 	return errcode.New(errcode.InputMalformedJSON, "%s at offset %d", msg, p.pos)
@@ -559,7 +559,7 @@ func (p *parser) order(objStart, base int) error {
 		return nil
 	}
 	if p.check {
-		return miss
+		return errMiss
 	}
 	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(key(a), key(b)) })
 	for i := 1; i < len(ms); i++ {

@@ -46,8 +46,6 @@ func splitTime(t scalar.Timestamp) (int64, int64) {
 const (
 	keyCols      = "position, segment, envelope_id, content_hash, chain_hash"
 	envelopeCols = keyCols + ", event_type, actor_id, environment_id, adapter_id, trace_id, session_id, claimed_s, claimed_ns, payload, attachments, signatures"
-	// timeCols follow keyCols when only the keys and the time are wanted.
-	timeCols = ", claimed_s, claimed_ns"
 )
 
 // Column indexes of envelopeCols.
