@@ -152,16 +152,21 @@ func normal(rec Record, o *jsonobj.Object) bool {
 	case *Genesis:
 		return len(o.Get("created_at").Raw) == quotedTime
 	case *Seal:
-		return len(o.Get("sealed_at").Raw) == quotedTime
+		return len(o.Get("sealed_at").Raw) == quotedTime && (len(r.Signatures) == 0 || signaturesNormal(o, len(r.Signatures)))
 	case *Attachment:
 		return len(o.Get("data").Raw) == base64.StdEncoding.EncodedLen(len(r.Data))+2
 	case *Envelope:
-		// Each signature is {"algorithm":"ed25519","key_id":"…","value":"…"}.
-		const sig = len(`{"algorithm":"ed25519","key_id":"","value":""},`) + 64 + 88
-		n := len(r.Signatures)
-		return len(o.Get("claimed_at").Raw) == quotedTime && len(o.Get("signatures").Raw) == 2+n*sig-min(n, 1)
+		return len(o.Get("claimed_at").Raw) == quotedTime && signaturesNormal(o, len(r.Signatures))
 	}
 	return true
+}
+
+// signaturesNormal reports whether o's signatures array, holding n
+// signatures, has no line breaks in its base64: each signature is
+// {"algorithm":"ed25519","key_id":"…","value":"…"}.
+func signaturesNormal(o *jsonobj.Object, n int) bool {
+	const sig = len(`{"algorithm":"ed25519","key_id":"","value":""},`) + 64 + 88
+	return len(o.Get("signatures").Raw) == 2+n*sig-min(n, 1)
 }
 
 // decodeObject decodes the record whose top-level members are o.
@@ -250,6 +255,7 @@ var (
 	genesisKeys      = GenesisSchema.Keys()
 	elidedKeys       = ElidedSchema.Keys()
 	sealKeys         = SealSchema.Keys()
+	sealRequired     = SealSchema.Required()
 )
 
 // decodeContent reads the content keys shared by unsealed and sealed
@@ -477,7 +483,7 @@ func decodeRefs(o *jsonobj.Object, lim Limits) ([]AttachmentRef, error) {
 	return refs, err
 }
 
-// MaxSignatures bounds the signatures of an envelope.
+// MaxSignatures bounds the signatures of an envelope or a seal.
 const MaxSignatures = 256
 
 func decodeSignatures(o *jsonobj.Object) ([]Signature, error) {
@@ -597,7 +603,7 @@ func decodeSeal(o *jsonobj.Object) (*Seal, error) {
 	if err := o.Only(sealKeys...); err != nil {
 		return nil, err
 	}
-	if err := o.Require(sealKeys...); err != nil {
+	if err := o.Require(sealRequired...); err != nil {
 		return nil, err
 	}
 	s := &Seal{}
@@ -619,6 +625,14 @@ func decodeSeal(o *jsonobj.Object) (*Seal, error) {
 	}
 	if s.SealedAt, err = o.Timestamp("sealed_at"); err != nil {
 		return nil, err
+	}
+	if o.Has("signatures") {
+		if s.Signatures, err = decodeSignatures(o); err != nil {
+			return nil, err
+		}
+		if len(s.Signatures) == 0 {
+			return nil, o.Errorf("signatures", "an unsigned seal has no signatures key; an empty list is not its normal form")
+		}
 	}
 	return s, nil
 }

@@ -149,6 +149,8 @@ func sampleRecords() []Record {
 		env.Elided(),
 		&Seal{SegmentID: seg, EnvelopeCount: 42, HeadChainHash: env.ChainHash, MerkleRoot: scalar.Sum(nil), Reason: SealAutoDuration, SealedAt: ts},
 		u,
+		&Seal{SegmentID: seg, EnvelopeCount: 42, HeadChainHash: env.ChainHash, MerkleRoot: scalar.Sum(nil), Reason: SealEndOfStream, SealedAt: ts,
+			Signatures: env.Signatures},
 	}
 }
 
@@ -179,6 +181,7 @@ func sealedRejects() []rejectCase {
 	env := string(recs[3].AppendJCS(nil))
 	gen := string(recs[1].AppendJCS(nil))
 	seal := string(recs[5].AppendJCS(nil))
+	signed := string(recs[7].AppendJCS(nil))
 	return []rejectCase{
 		{"envelope missing signatures", strings.Replace(env, `"signatures":[`, `"signaturez":[`, 1), errcode.InputUnknownField, ""},
 		{"envelope sequence zero", strings.Replace(env, `"sequence":42`, `"sequence":0`, 1), errcode.InputFieldInvalid, ""},
@@ -191,7 +194,16 @@ func sealedRejects() []rejectCase {
 		{"genesis other algorithm", strings.Replace(gen, `"hash_algorithm":"sha256"`, `"hash_algorithm":"sha512"`, 1), errcode.InputFieldInvalid, ""},
 		{"seal unknown reason", strings.Replace(seal, `"auto_duration"`, `"whim"`, 1), errcode.InputFieldInvalid, ""},
 		{"seal missing count", strings.Replace(seal, `"envelope_count":42,`, ``, 1), errcode.InputMissingField, ""},
+		{"seal empty signatures", strings.Replace(seal, `"}`, `","signatures":[]}`, 1), errcode.InputFieldInvalid, ""},
+		{"seal signature short", strings.Replace(signed, `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==`, `AAAA`, 1), errcode.InputFieldInvalid, ""},
 	}
+}
+
+// unsortedSigs swaps the two signatures of a signed seal line.
+func unsortedSigs(line string) string {
+	i := strings.Index(line, `"signatures":[`) + len(`"signatures":[`)
+	sigs := strings.SplitN(line[i+1:len(line)-3], "},{", 2)
+	return line[:i] + "{" + sigs[1] + "},{" + sigs[0] + "}]}"
 }
 
 func TestDecodeSealedRejects(t *testing.T) {
@@ -211,6 +223,9 @@ func TestDecodeSealedRejects(t *testing.T) {
 	}
 	// Unsorted signatures and attachments are rejected, not re-sorted: the
 	// bytes are what was hashed and signed.
+	if _, err := decodeJSON(t, unsortedSigs(string(recs[7].AppendJCS(nil))), DefaultLimits); !errors.Is(err, errcode.InputFieldInvalid) {
+		t.Errorf("seal with unsorted signatures: %v", err)
+	}
 	e := *recs[3].(*Envelope)
 	e.Signatures = []Signature{e.Signatures[1], e.Signatures[0]}
 	if _, err := NewDecoder(DefaultLimits).Sealed(e.AppendJCS(nil)); !errors.Is(err, errcode.InputFieldInvalid) {

@@ -229,8 +229,18 @@ func (e *Envelope) AppendJCS(dst []byte) []byte {
 	dst = strconv.AppendUint(dst, e.Sequence, 10)
 	dst = append(dst, `,"session_id":`...)
 	dst = appendOptLabel(dst, c.SessionID)
-	dst = append(dst, `,"signatures":[`...)
-	for i, s := range e.Signatures {
+	dst = append(dst, `,"signatures":`...)
+	dst = appendSignatures(dst, e.Signatures)
+	dst = append(dst, `,"trace_id":`...)
+	dst = appendOptLabel(dst, c.TraceID)
+	return append(dst, '}')
+}
+
+// appendSignatures appends a signatures array (SPEC §4.4), sorted as
+// given.
+func appendSignatures(dst []byte, sigs []Signature) []byte {
+	dst = append(dst, '[')
+	for i, s := range sigs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -240,9 +250,7 @@ func (e *Envelope) AppendJCS(dst []byte) []byte {
 		dst = base64.StdEncoding.AppendEncode(dst, s.Value[:])
 		dst = append(dst, `"}`...)
 	}
-	dst = append(dst, `],"trace_id":`...)
-	dst = appendOptLabel(dst, c.TraceID)
-	return append(dst, '}')
+	return append(dst, ']')
 }
 
 // Elided returns the elided record standing for e in a bundle (SPEC §4.5).

@@ -112,7 +112,9 @@ var (
 		schema.Req("record", schema.Const(KindSeal.String())),
 		schema.Req("sealed_at", schema.Timestamp()),
 		schema.Req("segment_id", schema.UUID()),
-	).Named("seal", "Seal", "Closes a segment (SPEC §4.6).")
+		schema.Opt("signatures", schema.List(signatureSchema, 1, MaxSignatures).Unique().
+			Doc("signatures over the seal's checkpoint (SPEC §11.2), sorted by key_id, one per key; absent on an unsigned seal")),
+	).Named("seal", "Seal", "Closes a segment (SPEC §4.6); a segment sealed with a signing key carries signatures over its checkpoint (SPEC §11.2).")
 )
 
 // Schemas returns the record schemas of this package.

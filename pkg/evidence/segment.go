@@ -115,6 +115,9 @@ type Seal struct {
 	MerkleRoot    scalar.Digest
 	Reason        SealReason
 	SealedAt      scalar.Timestamp
+	// Signatures sign the seal's checkpoint (SPEC §11.2), sorted by key
+	// id; nil for an unsigned seal, which has no "signatures" key.
+	Signatures []Signature
 }
 
 // Kind implements Record.
@@ -134,7 +137,30 @@ func (s *Seal) AppendJCS(dst []byte) []byte {
 	dst = s.SealedAt.Append(dst)
 	dst = append(dst, `","segment_id":"`...)
 	dst = s.SegmentID.Append(dst)
-	return append(dst, `"}`...)
+	if len(s.Signatures) == 0 {
+		return append(dst, `"}`...)
+	}
+	dst = append(dst, `","signatures":`...)
+	dst = appendSignatures(dst, s.Signatures)
+	return append(dst, '}')
+}
+
+// Automatic reports whether a seal of this reason is dated by the evidence
+// rather than the clock: every reason but manual and shutdown (SPEC §4.6).
+func (r SealReason) Automatic() bool { return r != SealManual && r != SealShutdown }
+
+// CheckSealedAt checks the sealed_at of a seal whose reason is automatic:
+// it must be last, the claimed_at of the segment's last envelope (the
+// genesis created_at when the segment is empty). Manual and shutdown
+// seals use the clock and pass. The error is chain.hash_mismatch on
+// field sealed_at.
+func CheckSealedAt(s *Seal, last scalar.Timestamp) error {
+	if !s.Reason.Automatic() || s.SealedAt == last {
+		return nil
+	}
+	return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "sealed_at", Segment: s.SegmentID.String(),
+		Msg: "a " + string(s.Reason) + " seal is dated at the claimed_at of the segment's last envelope, " + last.String() +
+			", not " + s.SealedAt.String()}
 }
 
 // ChainNext returns SHA-256(prev || content), the chain hash of an envelope
