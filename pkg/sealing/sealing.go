@@ -14,7 +14,8 @@
 //     Merkle accumulator;
 //   - seals by count (right after the Nth envelope) and by event-time
 //     duration (before an envelope whose claimed_at is at least D after the
-//     segment's created_at), so a replayed stream yields the same segments.
+//     segment's created_at), so a replayed stream yields the same segments;
+//   - signs every seal over its checkpoint with the same keys (SPEC §11.2).
 //
 // Nothing is emitted for a rejected envelope and the state does not change,
 // so a caller may report the error and go on.
@@ -26,15 +27,40 @@ import (
 	"strconv"
 	"time"
 
+	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 )
 
-// Signer signs content hashes; signing.Key implements it.
+// Signer signs content hashes and seal checkpoints; signing.Key
+// implements it.
 type Signer interface {
 	KeyID() scalar.KeyID
 	Sign(content scalar.Digest) evidence.Signature
+	SignMessage(msg []byte) evidence.Signature
+}
+
+// SignSeal signs seal s, which closes the segment whose genesis hash is
+// genesis, over its checkpoint (SPEC §11.2) with every signer, and sets
+// its signatures, sorted by key id. With no signers it leaves s unsigned
+// (no signatures key). Every seal a Sealer makes goes through it; a caller
+// that makes a seal itself (a key rotation's) signs it here too.
+func SignSeal(s *evidence.Seal, genesis scalar.Digest, signers []Signer) {
+	s.Signatures = nil
+	if len(signers) == 0 {
+		return
+	}
+	text := checkpoint.Append(nil, genesis, s)
+	s.Signatures = make([]evidence.Signature, len(signers))
+	for i, sg := range signers {
+		s.Signatures[i] = sg.SignMessage(text)
+	}
+	sortSignatures(s.Signatures)
+}
+
+func sortSignatures(sigs []evidence.Signature) {
+	slices.SortFunc(sigs, func(a, b evidence.Signature) int { return a.KeyID.Compare(b.KeyID) })
 }
 
 // Start is the chain state a Sealer begins from.
@@ -230,7 +256,7 @@ func (s *Sealer) append(out []evidence.Record, u *evidence.Unsealed, anonHash *s
 		for i, sg := range s.cfg.Signers {
 			e.Signatures[i] = sg.Sign(e.ContentHash)
 		}
-		slices.SortFunc(e.Signatures, func(a, b evidence.Signature) int { return a.KeyID.Compare(b.KeyID) })
+		sortSignatures(e.Signatures)
 	}
 	o.lastClaimed = u.ClaimedAt
 	out = append(out, e)
@@ -281,7 +307,9 @@ func (s *Sealer) announce(out []evidence.Record) []evidence.Record {
 func (s *Sealer) seal(out []evidence.Record, reason evidence.SealReason, at scalar.Timestamp) []evidence.Record {
 	out = s.announce(out)
 	o := s.open
-	out = append(out, o.chain.Seal(reason, at))
+	seal := o.chain.Seal(reason, at)
+	SignSeal(seal, o.genesis.GenesisHash, s.cfg.Signers)
+	out = append(out, seal)
 	s.pred = &evidence.Link{SegmentID: o.genesis.SegmentID, ChainHead: o.chain.Head}
 	s.open = nil
 	return out

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -336,15 +337,36 @@ func TestSigned(t *testing.T) {
 	if bytes.Compare(root.Keys[0].KeyID[:], root.Keys[1].KeyID[:]) > 0 {
 		root.Keys[0], root.Keys[1] = root.Keys[1], root.Keys[0]
 	}
+	var genesis scalar.Digest
+	seals := 0
 	for _, r := range recs {
-		if e, ok := r.(*evidence.Envelope); ok {
-			if len(e.Signatures) != 2 || bytes.Compare(e.Signatures[0].KeyID[:], e.Signatures[1].KeyID[:]) >= 0 {
-				t.Errorf("signatures not one per key sorted by key id: %+v", e.Signatures)
+		switch v := r.(type) {
+		case *evidence.Genesis:
+			genesis = v.GenesisHash
+		case *evidence.Envelope:
+			if len(v.Signatures) != 2 || bytes.Compare(v.Signatures[0].KeyID[:], v.Signatures[1].KeyID[:]) >= 0 {
+				t.Errorf("signatures not one per key sorted by key id: %+v", v.Signatures)
 			}
-			if o := root.Check(e.ContentHash, e.Signatures); !o.Satisfied {
-				t.Errorf("sequence %d: %+v", e.Sequence, o)
+			if o := root.Check(v.ContentHash, v.Signatures); !o.Satisfied {
+				t.Errorf("sequence %d: %+v", v.Sequence, o)
+			}
+		case *evidence.Seal:
+			// The seal is signed over its checkpoint (SPEC §11.2), not its
+			// head or Merkle root alone.
+			seals++
+			if len(v.Signatures) != 2 || bytes.Compare(v.Signatures[0].KeyID[:], v.Signatures[1].KeyID[:]) >= 0 {
+				t.Errorf("seal signatures not one per key sorted by key id: %+v", v.Signatures)
+			}
+			if o := root.CheckMessage(checkpoint.Append(nil, genesis, v), v.Signatures); !o.Satisfied {
+				t.Errorf("seal: %+v", o)
+			}
+			if o := root.CheckMessage(v.HeadChainHash[:], v.Signatures); len(o.Invalid) != 2 {
+				t.Errorf("seal signatures verify over the head alone: %+v", o)
 			}
 		}
+	}
+	if seals != 1 {
+		t.Errorf("%d seals, want 1", seals)
 	}
 	if _, err := New(Config{RecorderID: recorder, Signers: []Signer{k1, k1}}); !errors.Is(err, errcode.ConfigInvalid) {
 		t.Errorf("same key twice: %v", err)

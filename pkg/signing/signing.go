@@ -1,7 +1,8 @@
 // Package signing holds Arxi's Ed25519 keys, signatures and trust roots
 // (SPEC §11).
 //
-// An envelope is signed over its raw 32-byte content hash. A key is named by
+// An envelope is signed over its raw 32-byte content hash, a seal over its
+// checkpoint text (SPEC §11.2, package checkpoint). A key is named by
 // its key id, the SHA-256 of the raw public key. Private keys live in PKCS#8
 // PEM files; the secure default is an encrypted key ("ENCRYPTED PRIVATE KEY",
 // PBES2) opened with a passphrase, and a plain key is refused unless the
@@ -79,9 +80,12 @@ func (k *Key) KeyID() scalar.KeyID { return k.id }
 func (k *Key) PublicKey() ed25519.PublicKey { return k.priv.Public().(ed25519.PublicKey) }
 
 // Sign signs a content hash.
-func (k *Key) Sign(content scalar.Digest) evidence.Signature {
+func (k *Key) Sign(content scalar.Digest) evidence.Signature { return k.SignMessage(content[:]) }
+
+// SignMessage signs msg itself: a seal's checkpoint text (SPEC §11.2).
+func (k *Key) SignMessage(msg []byte) evidence.Signature {
 	sig := evidence.Signature{KeyID: k.id}
-	copy(sig.Value[:], ed25519.Sign(k.priv, content[:]))
+	copy(sig.Value[:], ed25519.Sign(k.priv, msg))
 	return sig
 }
 
@@ -335,10 +339,16 @@ func LoadPublicKey(path string, passphrase func() ([]byte, error)) (TrustedKey, 
 // Verify reports whether sig is a valid Ed25519 signature by pub over the
 // content hash.
 func Verify(pub ed25519.PublicKey, content scalar.Digest, sig [64]byte) bool {
+	return VerifyMessage(pub, content[:], sig)
+}
+
+// VerifyMessage reports whether sig is a valid Ed25519 signature by pub
+// over msg itself (a seal's checkpoint text, SPEC §11.2).
+func VerifyMessage(pub ed25519.PublicKey, msg []byte, sig [64]byte) bool {
 	if len(pub) != ed25519.PublicKeySize {
 		return false
 	}
-	return ed25519.Verify(pub, content[:], sig[:])
+	return ed25519.Verify(pub, msg, sig[:])
 }
 
 // TrustedKey is one entry of a trust root.

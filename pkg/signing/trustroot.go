@@ -50,17 +50,24 @@ type Outcome struct {
 	Satisfied bool           // the policy holds (and no trusted signature is invalid)
 }
 
-// Check evaluates sigs over content against the root. Each trusted key's
-// signature is verified with Verify; an invalid signature by a trusted key
-// makes the outcome unsatisfied whatever the policy.
+// Check evaluates an envelope's sigs over its content hash against the
+// root: CheckMessage(content[:], sigs).
 func (tr *TrustRoot) Check(content scalar.Digest, sigs []evidence.Signature) Outcome {
+	return tr.CheckMessage(content[:], sigs)
+}
+
+// CheckMessage evaluates sigs over msg (a content hash, or a seal's
+// checkpoint) against the root. Each trusted key's signature is verified
+// with VerifyMessage; an invalid signature by a trusted key makes the
+// outcome unsatisfied whatever the policy.
+func (tr *TrustRoot) CheckMessage(msg []byte, sigs []evidence.Signature) Outcome {
 	var o Outcome
 	for _, s := range sigs {
-		k, ok := tr.key(s.KeyID)
+		k, ok := tr.Key(s.KeyID)
 		switch {
 		case !ok:
 			o.Untrusted = append(o.Untrusted, s.KeyID)
-		case Verify(k.PublicKey, content, s.Value):
+		case VerifyMessage(k.PublicKey, msg, s.Value):
 			o.Valid = append(o.Valid, s.KeyID)
 		default:
 			o.Invalid = append(o.Invalid, s.KeyID)
@@ -79,7 +86,8 @@ func (tr *TrustRoot) Check(content scalar.Digest, sigs []evidence.Signature) Out
 	return o
 }
 
-func (tr *TrustRoot) key(id scalar.KeyID) (TrustedKey, bool) {
+// Key returns the root's key id, if it trusts it.
+func (tr *TrustRoot) Key(id scalar.KeyID) (TrustedKey, bool) {
 	i, ok := slices.BinarySearchFunc(tr.Keys, id, func(k TrustedKey, id scalar.KeyID) int { return k.KeyID.Compare(id) })
 	if !ok {
 		return TrustedKey{}, false
