@@ -150,7 +150,7 @@ func (b *builder) whole(sp *Spooled) error {
 			return e
 		}
 		b.m.Segments = append(b.m.Segments, Segment{SegmentID: s.id, GenesisHash: s.genesis.GenesisHash,
-			EnvelopeCount: s.count, Disclosed: s.count, Sealed: s.sealed})
+			HeadChainHash: s.head, MerkleRoot: s.merkle, EnvelopeCount: s.count, Disclosed: s.count, Sealed: s.sealed})
 		if s.genesis.Predecessor != nil {
 			b.preds = append(b.preds, s.genesis.Predecessor.SegmentID)
 		}
@@ -363,7 +363,7 @@ func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 		switch v := rec.(type) {
 		case *evidence.Genesis:
 			g = v
-			seg.GenesisHash = v.GenesisHash
+			seg.GenesisHash, seg.HeadChainHash = v.GenesisHash, v.GenesisHash
 			return b.out.WriteLine(line)
 		case *evidence.Envelope:
 			n := seg.Disclosed + seg.Elided
@@ -376,6 +376,7 @@ func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 				e.Segment = id.String()
 				return e
 			}
+			seg.HeadChainHash = v.ChainHash
 			if !b.sel.Match(v) {
 				seg.Elided++
 				return b.out.Write(v.Elided())
@@ -384,6 +385,8 @@ func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 			return b.disclose(v, line)
 		case *evidence.Seal:
 			seg.Sealed = true
+			root := v.MerkleRoot
+			seg.MerkleRoot = &root
 			return b.out.WriteLine(line)
 		}
 		return nil

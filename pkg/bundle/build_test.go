@@ -120,18 +120,29 @@ func bundletestAt(t *testing.T, i int) *scalar.Timestamp {
 func TestBuildManifest(t *testing.T) {
 	recs := bundletest.Records(fixture)
 	var segs []*evidence.Genesis
+	var seals []*evidence.Seal
 	for _, r := range recs {
-		if g, ok := r.(*evidence.Genesis); ok {
-			segs = append(segs, g)
+		switch v := r.(type) {
+		case *evidence.Genesis:
+			segs = append(segs, v)
+		case *evidence.Seal:
+			seals = append(seals, v)
 		}
 	}
 	b, m := mustBuild(t, bundletest.Encode(recs), Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-1")}})
 	if len(m.Segments) != 2 || m.Segments[0].SegmentID != segs[1].SegmentID || m.Segments[1].SegmentID != segs[2].SegmentID {
 		t.Fatalf("segments = %+v, want the second and third", m.Segments)
 	}
-	want := Segment{SegmentID: segs[1].SegmentID, GenesisHash: segs[1].GenesisHash, EnvelopeCount: 4, Disclosed: 3, Elided: 1, Sealed: true}
-	if m.Segments[0] != want {
-		t.Errorf("segment 1 = %+v, want %+v", m.Segments[0], want)
+	// The entry commits to the segment's content: its head and Merkle root
+	// are the seal's (SPEC §9.1).
+	want := Segment{SegmentID: segs[1].SegmentID, GenesisHash: segs[1].GenesisHash, HeadChainHash: seals[1].HeadChainHash,
+		MerkleRoot: &seals[1].MerkleRoot, EnvelopeCount: 4, Disclosed: 3, Elided: 1, Sealed: true}
+	got := m.Segments[0]
+	if got.MerkleRoot == nil || *got.MerkleRoot != *want.MerkleRoot {
+		t.Errorf("segment 1 merkle_root = %v, want %s", got.MerkleRoot, want.MerkleRoot)
+	}
+	if got.MerkleRoot, want.MerkleRoot = nil, nil; got != want {
+		t.Errorf("segment 1 = %+v, want %+v", got, want)
 	}
 	if len(m.OmittedParents) != 1 || m.OmittedParents[0] != segs[0].SegmentID {
 		t.Errorf("omitted_parents = %v, want [%s]", m.OmittedParents, segs[0].SegmentID)

@@ -11,7 +11,7 @@
 //	{"attachments":[{"hash","size"}],"bundle_id","bundle_version":1,
 //	 "hash_algorithm":"sha256","omitted_parents":[],"record":"manifest",
 //	 "segments":[{"disclosed","elided","envelope_count","genesis_hash",
-//	   "sealed","segment_id"}],"selector":{…}}
+//	   "head_chain_hash","merkle_root","sealed","segment_id"}],"selector":{…}}
 //	genesis
 //	attachment*  envelope | elided   …
 //	seal?
@@ -21,7 +21,8 @@
 // content and chain hashes so the chain still verifies end to end (§9.3).
 // Each blob a disclosed envelope references is present once, immediately
 // before the first disclosed envelope that references it; no other blob
-// is present. The manifest lists the segments with their counts, every
+// is present. The manifest lists the segments with their counts, heads
+// and Merkle roots (so bundle_id changes with any change to the evidence), every
 // blob, the predecessor segments named by an included genesis but not
 // included (omitted_parents), and the selector.
 //
@@ -78,13 +79,17 @@ type Blob struct {
 	Size int64
 }
 
-// Segment is a manifest's entry for one segment.
+// Segment is a manifest's entry for one segment. HeadChainHash and
+// MerkleRoot commit the entry, and so bundle_id, to the segment's content
+// (SPEC §9.1).
 type Segment struct {
 	SegmentID     scalar.UUID
 	GenesisHash   scalar.Digest
-	EnvelopeCount uint64 // envelope and elided records, as the seal counts them
-	Disclosed     uint64 // envelope records
-	Elided        uint64 // elided records
+	HeadChainHash scalar.Digest  // chain hash of the last envelope; the genesis hash when it has none
+	MerkleRoot    *scalar.Digest // the seal's Merkle root; nil while unsealed
+	EnvelopeCount uint64         // envelope and elided records, as the seal counts them
+	Disclosed     uint64         // envelope records
+	Elided        uint64         // elided records
 	Sealed        bool
 }
 
@@ -149,7 +154,16 @@ func (m *Manifest) appendJCS(dst []byte, withID bool) []byte {
 		dst = strconv.AppendUint(dst, s.EnvelopeCount, 10)
 		dst = append(dst, `,"genesis_hash":"`...)
 		dst = s.GenesisHash.Append(dst)
-		dst = append(dst, `","sealed":`...)
+		dst = append(dst, `","head_chain_hash":"`...)
+		dst = s.HeadChainHash.Append(dst)
+		if s.MerkleRoot == nil {
+			dst = append(dst, `","merkle_root":null`...)
+		} else {
+			dst = append(dst, `","merkle_root":"`...)
+			dst = s.MerkleRoot.Append(dst)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, `,"sealed":`...)
 		dst = strconv.AppendBool(dst, s.Sealed)
 		dst = append(dst, `,"segment_id":"`...)
 		dst = s.SegmentID.Append(dst)
@@ -316,6 +330,16 @@ func parseSegments(o *jsonobj.Object) ([]Segment, error) {
 		if s.GenesisHash, err = e.Digest("genesis_hash"); err != nil {
 			return err
 		}
+		if s.HeadChainHash, err = e.Digest("head_chain_hash"); err != nil {
+			return err
+		}
+		if !e.Get("merkle_root").IsNull() {
+			root, err := e.Digest("merkle_root")
+			if err != nil {
+				return err
+			}
+			s.MerkleRoot = &root
+		}
 		if s.Disclosed, err = e.Uint("disclosed"); err != nil {
 			return err
 		}
@@ -327,6 +351,9 @@ func parseSegments(o *jsonobj.Object) ([]Segment, error) {
 		}
 		if s.Sealed, err = e.Bool("sealed"); err != nil {
 			return err
+		}
+		if s.Sealed != (s.MerkleRoot != nil) {
+			return e.Errorf("merkle_root", "must be set for a sealed segment and null for an open one")
 		}
 		if s.Disclosed+s.Elided != s.EnvelopeCount || s.Disclosed > s.EnvelopeCount {
 			return e.Errorf("", "disclosed + elided must equal envelope_count")

@@ -36,7 +36,7 @@ func ExampleBuild() {
 	}
 	fmt.Println("omitted parents:", len(m.OmittedParents))
 	// Output:
-	// bundle 01a202b2-d4a0-7919-976b-d1f148127e1c selector {"trace_ids":["trace-1"]}
+	// bundle 01a202b2-d4a0-73f1-9c0c-036d7a819981 selector {"trace_ids":["trace-1"]}
 	// segment 01a202b2-d4a0-7306-a60c-60c14b522fec: 3 disclosed, 1 elided, sealed true
 	// segment 01a202b2-e440-742b-a70a-e05c14e2778a: 2 disclosed, 2 elided, sealed true
 	// omitted parents: 1

@@ -62,6 +62,9 @@ func manifestRejects(t *testing.T) []manifestReject {
 		{"wrong record", sub(`"record":"manifest"`, `"record":"manifesto"`), "record"},
 		{"bad bundle id", sub(`"bundle_id":"`, `"bundle_id":"X`), "bundle_id"},
 		{"bad digest", sub(`"genesis_hash":"sha256:`, `"genesis_hash":"md5:`), "segments[0].genesis_hash"},
+		{"bad head", sub(`"head_chain_hash":"sha256:`, `"head_chain_hash":"sha1:`), "segments[0].head_chain_hash"},
+		{"bad merkle root", sub(`"merkle_root":"sha256:`, `"merkle_root":"sha256:0`), "segments[0].merkle_root"},
+		{"missing merkle root", sub(`"merkle_root":`, `"merkle_rooot":`), "segments[0].merkle_rooot"},
 		{"counts do not add up", sub(`"elided":1`, `"elided":2`), "segments[0]"},
 		{"empty selector", sub(`"selector":{"trace_ids":["trace-1"]}`, `"selector":{}`), "selector"},
 		{"unsorted selector", sub(`["trace-1"]`, `["trace-2","trace-1"]`), ""},
@@ -69,6 +72,21 @@ func manifestRejects(t *testing.T) []manifestReject {
 		{"zero size", sub(`"size":13`, `"size":0`), "attachments[0].size"},
 		{"wrong type", sub(`"sealed":true`, `"sealed":"yes"`), ""},
 		{"null list", sub(`"omitted_parents":[`, `"omitted_parents":null,"z":[`), ""},
+	}
+}
+
+// TestParseManifestMerkleRoot: merkle_root is set exactly when the
+// segment is sealed.
+func TestParseManifestMerkleRoot(t *testing.T) {
+	line := manifestLine(t)
+	i := strings.Index(line, `"merkle_root":"`)
+	open := line[:i] + `"merkle_root":null` + line[i+len(`"merkle_root":"sha256:`)+64+1:]
+	if _, err := ParseManifest([]byte(open)); errcode.CodeOf(err) != errcode.BundleMalformed || !strings.Contains(err.Error(), "merkle_root") {
+		t.Errorf("sealed segment with a null merkle_root: %v", err)
+	}
+	m, err := ParseManifest([]byte(strings.Replace(open, `"sealed":true`, `"sealed":false`, 1)))
+	if err != nil || m.Segments[0].MerkleRoot != nil {
+		t.Errorf("open segment with a null merkle_root: %v", err)
 	}
 }
 

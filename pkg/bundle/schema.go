@@ -20,9 +20,11 @@ var (
 		schema.Req("elided", schema.Int(0, schema.MaxSafeInteger).Doc("elided records")),
 		schema.Req("envelope_count", schema.Int(0, schema.MaxSafeInteger).Doc("disclosed + elided")),
 		schema.Req("genesis_hash", schema.Digest()),
+		schema.Req("head_chain_hash", schema.Digest().Doc("chain hash of the segment's last envelope; its genesis hash when it has none")),
+		schema.Req("merkle_root", schema.Digest().OrNull().Doc("the seal's Merkle root; null while the segment is unsealed")),
 		schema.Req("sealed", schema.Bool()),
 		schema.Req("segment_id", schema.UUID()),
-	).Named("manifest_segment", "Manifest segment", "A manifest's entry for one segment (SPEC §9.1).")
+	).Named("manifest_segment", "Manifest segment", "A manifest's entry for one segment, committing to its content by its head and Merkle root (SPEC §9.1).")
 
 	// alone says that an object holding key holds nothing else.
 	alone = func(key string) map[string]any {

@@ -46,6 +46,9 @@ type spoolSegment struct {
 	genesis    *evidence.Genesis
 	count      uint64 // envelopes
 	sealed     bool
+	head       scalar.Digest    // chain hash of the last envelope; the genesis hash when none
+	merkle     *scalar.Digest   // the seal's Merkle root; nil while unsealed
+	last       scalar.Timestamp // claimed_at of the last envelope; the genesis created_at when none
 }
 
 type span struct {
@@ -178,8 +181,13 @@ func (sp *spooler) record(rec evidence.Record) error {
 		if err := sp.chain.CheckSeal(v); err != nil {
 			return err
 		}
+		seg := &sp.s.segs[len(sp.s.segs)-1]
+		if err := evidence.CheckSealedAt(v, seg.last); err != nil {
+			return err
+		}
 		sp.seen[v.SegmentID] = sealedHead{sealed: true, head: sp.chain.Head}
-		sp.s.segs[len(sp.s.segs)-1].sealed = true
+		root := v.MerkleRoot
+		seg.sealed, seg.merkle = true, &root
 		return nil
 	default:
 		return errcode.New(errcode.InputUnexpectedRecord, "%s record in a sealed stream (a bundle is not a stream)", rec.Kind())
@@ -205,7 +213,7 @@ func (sp *spooler) genesis(g *evidence.Genesis) error {
 	}
 	sp.seen[g.SegmentID] = sealedHead{}
 	sp.chain = evidence.NewChain(g)
-	sp.s.segs = append(sp.s.segs, spoolSegment{id: g.SegmentID, start: sp.off, genesis: g})
+	sp.s.segs = append(sp.s.segs, spoolSegment{id: g.SegmentID, start: sp.off, genesis: g, head: g.GenesisHash, last: g.CreatedAt})
 	return nil
 }
 
@@ -232,7 +240,9 @@ func (sp *spooler) envelope(e *evidence.Envelope) error {
 	if err := sp.chain.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
 		return err
 	}
-	sp.s.segs[len(sp.s.segs)-1].count++
+	seg := &sp.s.segs[len(sp.s.segs)-1]
+	seg.count++
+	seg.head, seg.last = e.ChainHash, e.ClaimedAt
 	// The blobs just read must be exactly the ones e references that
 	// came nowhere earlier, in hash order (e's references are sorted by
 	// hash).
