@@ -52,6 +52,7 @@ const (
 	AdmissionSaturated      Code = "admission.saturated"
 	AttachmentCorrupt       Code = "attachment.corrupt"
 	AuthInvalidToken        Code = "auth.invalid_token"
+	BundleDuplicateID       Code = "bundle.duplicate_envelope_id"
 	BundleEmpty             Code = "bundle.empty"
 	BundleLimitExceeded     Code = "bundle.limit_exceeded"
 	BundleMalformed         Code = "bundle.malformed"
@@ -110,6 +111,7 @@ const (
 	ServiceUnavailable      Code = "service.unavailable"
 	SignatureInvalid        Code = "signature.invalid"
 	SignaturePolicy         Code = "signature.policy_unmet"
+	SignatureSealUnsigned   Code = "signature.seal_unsigned"
 	StoreCorrupt            Code = "store.corrupt"
 	StoreDuplicate          Code = "store.duplicate"
 	StoreIO                 Code = "store.io"
@@ -133,6 +135,7 @@ var Registry = []Info{
 	{AdmissionSaturated, ExitIO, 503, "the sidecar is at max_in_flight with a full queue_depth; retry after the Retry-After seconds"},
 	{AttachmentCorrupt, ExitInvalid, 422, "an attachment blob does not hash to its hash (SPEC §4.2); verify phase 2"},
 	{AuthInvalidToken, ExitUsage, 401, "the request has no bearer token, or not the sidecar's (RFC 6750)"},
+	{BundleDuplicateID, ExitInvalid, 422, "two envelopes of a bundle or sealed stream have one envelope_id (SPEC §10, phase 3)"},
 	{BundleEmpty, ExitRejected, 422, "nothing to export: the selector matches no envelope and names no segment, or the input holds no segment"},
 	{BundleLimitExceeded, ExitRejected, 422, "a bundle or stream exceeds a bounded-work limit of SPEC §16; checked before the work starts"},
 	{BundleMalformed, ExitRejected, 400, "a bundle's manifest or record order is not a bundle (SPEC §9.1)"},
@@ -190,7 +193,8 @@ var Registry = []Info{
 	{SegmentSealed, ExitInvalid, 409, "the segment is sealed and takes no more records"},
 	{ServiceUnavailable, ExitIO, 503, "the sidecar is starting, stopping or not ready (its store is unreachable); the problem's reasons say why"},
 	{SignatureInvalid, ExitInvalid, 422, "a signature by a key of the trust root does not verify (SPEC §11)"},
-	{SignaturePolicy, ExitInvalid, 422, "an envelope's valid trusted signatures do not satisfy the trust root's policy (SPEC §11)"},
+	{SignaturePolicy, ExitInvalid, 422, "an envelope's or a seal's valid trusted signatures do not satisfy the trust root's policy (SPEC §11)"},
+	{SignatureSealUnsigned, ExitInvalid, 422, "a seal is not signed, so it fails every trust policy (SPEC §10, §11.2)"},
 	{StoreCorrupt, ExitInvalid, 500, "a row read back from the store fails to decode or to hash; the message names the row"},
 	{StoreDuplicate, ExitInvalid, 409, "an envelope or segment id is already in the store"},
 	{StoreIO, ExitIO, 503, "the store cannot be opened, read or written (missing directory, read-only file, disk full, not a store)"},

@@ -18,7 +18,7 @@ import (
 // verdict does not depend on scheduling.
 type checker struct {
 	content bool
-	root    *signing.TrustRoot
+	trust   *trust // nil when phase 6 does not run
 	v       *Verdict
 
 	untrusted map[scalar.KeyID]int // index into keys
@@ -29,6 +29,7 @@ type checker struct {
 type untrustedKey struct {
 	id        scalar.KeyID
 	envelopes uint64
+	seals     uint64
 }
 
 // maxUntrustedKeys bounds the distinct unknown keys reported one by one.
@@ -41,7 +42,11 @@ type checked struct {
 }
 
 func newChecker(v *Verdict, content bool, root *signing.TrustRoot) *checker {
-	return &checker{content: content, root: root, v: v, untrusted: map[scalar.KeyID]int{}}
+	c := &checker{content: content, v: v, untrusted: map[scalar.KeyID]int{}}
+	if root != nil {
+		c.trust = &trust{root: root}
+	}
+	return c
 }
 
 // hashers are the scratch memory of the content hashes, one per worker.
@@ -59,8 +64,8 @@ func (c *checker) work(it *stream.Item) {
 		r.bad = h.Content(&e.Content) != e.ContentHash
 		hashers.Put(h)
 	}
-	if c.root != nil {
-		r.outcome = c.root.Check(e.ContentHash, e.Signatures)
+	if c.trust != nil {
+		r.outcome = c.trust.check(e.SegmentID, e.Sequence, e.ContentHash[:], e.Signatures)
 	}
 	it.Aux = r
 }
@@ -75,18 +80,28 @@ func (c *checker) apply(e *evidence.Envelope, r *checked) {
 				Message: "content_hash of sequence " + seq(e.Sequence) + " does not match its content"})
 		}
 	}
-	if c.root != nil {
+	if c.trust != nil {
 		sigs := c.v.Phase(PhaseSignatures)
 		sigs.Checked++
-		c.signatures(sigs, e, &r.outcome)
+		c.signatures(sigs, signed{segment: e.SegmentID, sequence: e.Sequence, what: "sequence " + seq(e.Sequence),
+			unsigned: errcode.SignaturePolicy, sigs: len(e.Signatures)}, &r.outcome)
 	}
 }
 
-// signatures turns one envelope's outcome into failures and counts its
+// signed names a signed record for the failures of phase 6.
+type signed struct {
+	segment  scalar.UUID
+	sequence uint64       // 0 for a seal
+	what     string       // "sequence 3", "the seal of segment …"
+	unsigned errcode.Code // the code of an unsigned record
+	sigs     int          // the signatures it carries
+}
+
+// signatures turns one record's outcome into failures and counts its
 // untrusted signatures.
-func (c *checker) signatures(r *PhaseResult, e *evidence.Envelope, o *signing.Outcome) {
+func (c *checker) signatures(r *PhaseResult, rec signed, o *signing.Outcome) {
 	fail := func(code errcode.Code, msg string) {
-		r.add(Failure{Code: code, SegmentID: e.SegmentID, Sequence: e.Sequence, Message: msg})
+		r.add(Failure{Code: code, SegmentID: rec.segment, Sequence: rec.sequence, Message: msg})
 	}
 	for _, k := range o.Untrusted {
 		i, ok := c.untrusted[k]
@@ -99,26 +114,30 @@ func (c *checker) signatures(r *PhaseResult, e *evidence.Envelope, o *signing.Ou
 			c.keys = append(c.keys, untrustedKey{id: k})
 			c.untrusted[k] = i
 		}
-		c.keys[i].envelopes++
+		if rec.sequence == 0 {
+			c.keys[i].seals++
+		} else {
+			c.keys[i].envelopes++
+		}
 	}
 	for _, k := range o.Invalid {
-		fail(errcode.SignatureInvalid, "signature by trusted key "+k.String()+" on sequence "+seq(e.Sequence)+" does not verify")
+		fail(errcode.SignatureInvalid, "signature by trusted key "+k.String()+" on "+rec.what+" does not verify")
 	}
 	if o.Satisfied || len(o.Invalid) > 0 {
 		return
 	}
-	p := c.root.Policy
+	p := c.trust.policy()
 	switch {
-	case len(e.Signatures) == 0:
-		fail(errcode.SignaturePolicy, "sequence "+seq(e.Sequence)+" is not signed; policy "+p.String()+" needs a signature by a trusted key")
+	case rec.sigs == 0:
+		fail(rec.unsigned, rec.what+" is not signed; policy "+p.String()+" needs a signature by a trusted key")
 	case p.Kind == signing.AllMustSign:
-		fail(errcode.SignaturePolicy, "sequence "+seq(e.Sequence)+" is signed by "+strconv.Itoa(len(o.Valid))+" of the "+
-			strconv.Itoa(len(c.root.Keys))+" trusted keys; policy all_must_sign needs every one")
+		fail(errcode.SignaturePolicy, rec.what+" is signed by "+strconv.Itoa(len(o.Valid))+" of the "+
+			strconv.Itoa(c.trust.keys())+" trusted keys; policy all_must_sign needs every one")
 	case p.Kind == signing.Threshold:
-		fail(errcode.SignaturePolicy, "sequence "+seq(e.Sequence)+" has valid signatures by "+strconv.Itoa(len(o.Valid))+
+		fail(errcode.SignaturePolicy, rec.what+" has valid signatures by "+strconv.Itoa(len(o.Valid))+
 			" trusted keys; policy threshold "+strconv.Itoa(p.Threshold)+" needs "+strconv.Itoa(p.Threshold))
 	default:
-		fail(errcode.SignaturePolicy, "sequence "+seq(e.Sequence)+" has no valid signature by a trusted key; policy "+p.String()+" needs one")
+		fail(errcode.SignaturePolicy, rec.what+" has no valid signature by a trusted key; policy "+p.String()+" needs one")
 	}
 }
 
@@ -127,8 +146,17 @@ func (c *checker) signatures(r *PhaseResult, e *evidence.Envelope, o *signing.Ou
 func (c *checker) warnings() []Warning {
 	var ws []Warning
 	for _, k := range c.keys {
+		var on string
+		switch {
+		case k.seals == 0:
+			on = plural(k.envelopes, "envelope")
+		case k.envelopes == 0:
+			on = plural(k.seals, "seal")
+		default:
+			on = plural(k.envelopes, "envelope") + " and " + plural(k.seals, "seal")
+		}
 		ws = append(ws, Warning{Code: WarnUntrustedSignature,
-			Message: "key " + k.id.String() + " is not in the trust root; its signatures on " + plural(k.envelopes, "envelope") + " were ignored"})
+			Message: "key " + k.id.String() + " is not in the trust root; its signatures on " + on + " were ignored"})
 	}
 	if c.restSigs > 0 {
 		ws = append(ws, Warning{Code: WarnUntrustedSignature,

@@ -70,10 +70,17 @@ func (w *walker) endOfInput() {
 		}
 	}
 	omitted := map[scalar.UUID]bool{}
+	successor := map[scalar.UUID]scalar.UUID{} // predecessor → the first segment naming it
 	for i := range w.segs {
 		s := &w.segs[i]
-		if s.pred == nil {
+		if s.pred == nil || s.pred.SegmentID == s.id { // a segment naming itself failed when it was read
 			continue
+		}
+		if first, fork := successor[s.pred.SegmentID]; fork {
+			w.fail(PhaseCrossSegment, errcode.ChainDiscontinuity, s.id, 0, "segments "+first.String()+" and "+s.id.String()+
+				" both continue segment "+s.pred.SegmentID.String()+": the chain forks")
+		} else {
+			successor[s.pred.SegmentID] = s.id
 		}
 		j, ok := w.index[s.pred.SegmentID]
 		switch {

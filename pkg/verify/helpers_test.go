@@ -11,6 +11,7 @@ import (
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/verify"
 )
@@ -105,8 +106,9 @@ func (l lines) edit(t testing.TB, i int, f func(evidence.Record)) {
 
 // forge recomputes every hash a forger can: genesis, content and chain
 // hashes, seals, links to included predecessors (when relink is set), the
-// manifest's genesis hashes and counts, and bundle_id. Signatures cannot
-// be forged and stay as they are.
+// manifest's genesis hashes, heads, Merkle roots and counts, the dates
+// of automatic seals, and bundle_id. Signatures cannot be forged and stay as they are, the seals'
+// too (resign and unsign change those).
 func (l lines) forge(t testing.TB, relink bool) {
 	t.Helper()
 	m, err := bundle.ParseManifest([]byte(l[0]))
@@ -117,7 +119,8 @@ func (l lines) forge(t testing.TB, relink bool) {
 	var chain *evidence.Chain
 	heads := map[scalar.UUID]scalar.Digest{}
 	seg := -1
-	var first scalar.Timestamp
+	var first, last scalar.Timestamp // last: claimed_at of the segment's last envelope
+	lastKnown := false
 	for i := 1; i < len(l); i++ {
 		r := decode(t, l[i])
 		switch v := r.(type) {
@@ -129,24 +132,64 @@ func (l lines) forge(t testing.TB, relink bool) {
 			}
 			v.GenesisHash = h.Genesis(v)
 			chain = evidence.NewChain(v)
+			last, lastKnown = v.CreatedAt, true
 			seg++
 			if seg == 0 {
 				first = v.CreatedAt
 			}
-			m.Segments[seg].GenesisHash = v.GenesisHash
+			ms := &m.Segments[seg]
+			ms.SegmentID, ms.GenesisHash, ms.HeadChainHash = v.SegmentID, v.GenesisHash, v.GenesisHash
+			ms.Disclosed, ms.Elided, ms.EnvelopeCount = 0, 0, 0
 		case *evidence.Envelope:
+			v.SegmentID = chain.SegmentID
 			v.ContentHash = h.Content(&v.Content)
-			_, v.ChainHash = chain.Append(v.ContentHash)
+			v.Sequence, v.ChainHash = chain.Append(v.ContentHash)
+			m.Segments[seg].Disclosed++
+			last, lastKnown = v.ClaimedAt, true
 		case *evidence.Elided:
-			_, v.ChainHash = chain.Append(v.ContentHash)
+			v.SegmentID = chain.SegmentID
+			v.Sequence, v.ChainHash = chain.Append(v.ContentHash)
+			m.Segments[seg].Elided++
+			lastKnown = false
 		case *evidence.Seal:
-			*v = *chain.Seal(v.Reason, v.SealedAt)
+			sigs, at := v.Signatures, v.SealedAt
+			if v.Reason.Automatic() && lastKnown {
+				at = last
+			}
+			*v = *chain.Seal(v.Reason, at)
+			v.Signatures = sigs
 			heads[v.SegmentID] = v.HeadChainHash
+			root := v.MerkleRoot
+			m.Segments[seg].MerkleRoot = &root
+		}
+		if seg >= 0 {
+			ms := &m.Segments[seg]
+			ms.HeadChainHash, ms.EnvelopeCount = chain.Head, ms.Disclosed+ms.Elided
 		}
 		l[i] = string(r.AppendJCS(nil))
 	}
 	m.BundleID = m.DeriveID(first)
 	l[0] = string(m.AppendJCS(nil))
+}
+
+// resign replaces every seal's signatures by signatures of keys over its
+// (forged) checkpoint; with no keys it leaves every seal unsigned.
+func (l lines) resign(t testing.TB, keys ...*signing.Key) {
+	t.Helper()
+	signers := make([]sealing.Signer, len(keys))
+	for i, k := range keys {
+		signers[i] = k
+	}
+	var genesis scalar.Digest
+	for i := 1; i < len(l); i++ {
+		switch v := decode(t, l[i]).(type) {
+		case *evidence.Genesis:
+			genesis = v.GenesisHash
+		case *evidence.Seal:
+			sealing.SignSeal(v, genesis, signers)
+			l[i] = string(v.AppendJCS(nil))
+		}
+	}
 }
 
 func parseManifest(t testing.TB, line string) *bundle.Manifest {

@@ -12,7 +12,7 @@ func (w *walker) genesis(g *evidence.Genesis) error {
 		return w.limitError("more than " + itoa(w.lim.Segments) + " segments")
 	}
 	id := g.SegmentID
-	w.seg = &segment{g: g, chain: evidence.NewChain(g), idx: len(w.segs)}
+	w.seg = &segment{g: g, chain: evidence.NewChain(g), idx: len(w.segs), lastClaimed: g.CreatedAt}
 	w.v.Summary.Segments++
 	w.check(PhaseChain)
 	if w.on(PhaseChain) && !g.Verify() {
@@ -27,24 +27,25 @@ func (w *walker) genesis(g *evidence.Genesis) error {
 	} else {
 		w.index[id] = len(w.segs)
 	}
-	w.segs = append(w.segs, segInfo{id: id, pred: g.Predecessor})
+	w.segs = append(w.segs, segInfo{id: id, recorder: g.RecorderID, pred: g.Predecessor})
 	if p := g.Predecessor; p != nil {
-		if j, ok := w.index[p.SegmentID]; ok && j < len(w.segs)-1 {
-			w.link(&w.segs[j], id, p)
+		if p.SegmentID == id {
+			w.fail(PhaseCrossSegment, errcode.ChainDiscontinuity, id, 0, "segment "+id.String()+" names itself as its predecessor")
+		} else if j, ok := w.index[p.SegmentID]; ok && j < len(w.segs)-1 {
+			w.link(&w.segs[j], g, p)
 		}
 	}
 	return nil
 }
 
-// link checks that a segment continues its included predecessor p.
-func (w *walker) link(p *segInfo, id scalar.UUID, l *evidence.Link) {
-	if !p.successor.IsZero() {
-		w.fail(PhaseCrossSegment, errcode.ChainDiscontinuity, id, 0, "segments "+p.successor.String()+" and "+id.String()+
-			" both continue segment "+p.id.String())
-		return
-	}
-	p.successor = id
+// link checks that segment g continues its included, earlier predecessor
+// p. Forks (two segments continuing one) are found at the end of input.
+func (w *walker) link(p *segInfo, g *evidence.Genesis, l *evidence.Link) {
+	id := g.SegmentID
 	switch {
+	case p.recorder != g.RecorderID:
+		w.fail(PhaseCrossSegment, errcode.ChainDiscontinuity, id, 0, "segment "+id.String()+" of recorder "+quote(g.RecorderID.String())+
+			" continues segment "+p.id.String()+" of recorder "+quote(p.recorder.String())+"; a recorder continues only its own segments")
 	case !p.sealed:
 		w.fail(PhaseCrossSegment, errcode.ChainDiscontinuity, id, 0, "segment "+id.String()+" continues segment "+p.id.String()+
 			", which is not sealed")
@@ -76,6 +77,14 @@ func (w *walker) endSegment() {
 	}
 	if n := s.disclosed + s.elided; n != e.EnvelopeCount {
 		mismatch("envelope and elided record", n, e.EnvelopeCount)
+	}
+	if s.chain.Head != e.HeadChainHash {
+		w.fail(PhaseManifest, errcode.BundleManifestMismatch, id, 0, "segment "+id.String()+" ends at chain hash "+s.chain.Head.String()+
+			"; the manifest's head_chain_hash is "+e.HeadChainHash.String())
+	}
+	if s.sealed && e.MerkleRoot != nil && s.merkle != *e.MerkleRoot {
+		w.fail(PhaseManifest, errcode.BundleManifestMismatch, id, 0, "segment "+id.String()+" is sealed with Merkle root "+s.merkle.String()+
+			"; the manifest's merkle_root is "+e.MerkleRoot.String())
 	}
 	if s.disclosed != e.Disclosed {
 		mismatch("disclosed envelope", s.disclosed, e.Disclosed)
@@ -154,8 +163,15 @@ func (w *walker) envelope(e *evidence.Envelope, aux any) error {
 		return err
 	}
 	w.seg.disclosed++
+	w.seg.lastClaimed, w.seg.lastElided = e.ClaimedAt, false
 	w.v.Summary.Envelopes++
 	w.chain(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash)
+	if _, dup := w.ids[e.EnvelopeID]; dup {
+		w.fail(PhaseContent, errcode.BundleDuplicateID, e.SegmentID, e.Sequence, "sequence "+seq(e.Sequence)+" has envelope_id "+
+			e.EnvelopeID.String()+", which an earlier envelope of the bundle has")
+	} else if w.on(PhaseContent) {
+		w.ids[e.EnvelopeID] = struct{}{}
+	}
 	w.placeBlobs(e)
 	if w.m != nil && !w.m.Selector.Match(e) {
 		w.fail(PhaseManifest, errcode.BundleManifestMismatch, e.SegmentID, e.Sequence, "sequence "+seq(e.Sequence)+
@@ -252,6 +268,7 @@ func (w *walker) elided(e *evidence.Elided) error {
 		return err
 	}
 	w.seg.elided++
+	w.seg.lastElided = true
 	w.v.Summary.Elided++
 	w.chain(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash)
 	switch {
@@ -263,16 +280,4 @@ func (w *walker) elided(e *evidence.Elided) error {
 			" is elided, but the manifest's selector "+w.m.Selector.String()+" discloses it")
 	}
 	return nil
-}
-
-func (w *walker) sealRecord(s *evidence.Seal) {
-	seg := w.seg
-	seg.sealed = true
-	info := &w.segs[seg.idx]
-	info.sealed, info.head = true, s.HeadChainHash
-	w.check(PhaseSeals)
-	if err := seg.chain.CheckSeal(s); err != nil {
-		e, _ := errcode.As(err)
-		w.fail(PhaseSeals, e.Code, seg.g.SegmentID, 0, e.Msg)
-	}
 }

@@ -12,6 +12,7 @@ var Warnings = []string{WarnSignatureSkipped, WarnUntrustedSignature, WarnOmitte
 // AppendJCS encodes.
 var VerdictSchema = schema.Struct[jsonVerdict](map[string]*schema.Schema{
 	"bundle_id":       schema.UUID().OrNull().Doc("the manifest's bundle_id; null for a bare sealed stream"),
+	"manifest_sha256": schema.Digest().OrNull().Doc("SHA-256 of the manifest line without its newline; null for a bare sealed stream"),
 	"record":          schema.Const("verdict"),
 	"status":          schema.Enum(Valid, Invalid),
 	"verdict_version": schema.Const(VerdictVersion),

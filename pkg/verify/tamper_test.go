@@ -4,10 +4,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
 	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/verify"
 )
 
@@ -163,6 +165,46 @@ func TestTamperMatrix(t *testing.T) {
 			l.forge(t, false)
 			return l
 		}, verify.PhaseCrossSegment},
+		{"envelope_id repeated, everything re-derived", func(t *testing.T, l lines) lines {
+			first := decode(t, l[l.find(t, 1, "envelope", 1)]).(*evidence.Envelope).EnvelopeID
+			l.edit(t, l.find(t, 2, "envelope", 1), func(r evidence.Record) { r.(*evidence.Envelope).EnvelopeID = first })
+			l.forge(t, true)
+			return l
+		}, verify.PhaseContent},
+		{"genesis names its own segment, re-derived", func(t *testing.T, l lines) lines {
+			l.edit(t, l.find(t, 3, "genesis", 1), func(r evidence.Record) {
+				g := r.(*evidence.Genesis)
+				g.Predecessor.SegmentID = g.SegmentID
+			})
+			l.forge(t, false)
+			return l
+		}, verify.PhaseCrossSegment},
+		{"another recorder continues the segment, re-derived", func(t *testing.T, l lines) lines {
+			l.edit(t, l.find(t, 2, "genesis", 1), func(r evidence.Record) { r.(*evidence.Genesis).RecorderID = scalar.MustLabel("recorder-2") })
+			l.forge(t, true)
+			return l
+		}, verify.PhaseCrossSegment},
+		{"fork: two segments continue one, re-derived", func(t *testing.T, l lines) lines {
+			seg1 := decode(t, l[l.find(t, 1, "genesis", 1)]).(*evidence.Genesis).SegmentID
+			l.edit(t, l.find(t, 3, "genesis", 1), func(r evidence.Record) { r.(*evidence.Genesis).Predecessor.SegmentID = seg1 })
+			l.forge(t, true)
+			return l
+		}, verify.PhaseCrossSegment},
+		{"predecessor comes later, re-derived", func(t *testing.T, l lines) lines {
+			seal3 := decode(t, l[l.find(t, 3, "seal", 1)]).(*evidence.Seal)
+			l.edit(t, l.find(t, 1, "genesis", 1), func(r evidence.Record) {
+				r.(*evidence.Genesis).Predecessor = &evidence.Link{SegmentID: seal3.SegmentID, ChainHead: seal3.HeadChainHash}
+			})
+			l.forge(t, false)
+			return l
+		}, verify.PhaseCrossSegment},
+		{"automatic seal re-dated", func(t *testing.T, l lines) lines {
+			l.edit(t, l.find(t, 2, "seal", 1), func(r evidence.Record) {
+				s := r.(*evidence.Seal)
+				s.SealedAt, _ = scalar.TimestampOf(bundletest.Base.Add(time.Hour))
+			})
+			return l
+		}, verify.PhaseSeals},
 		{"truncated mid-line", func(t *testing.T, l lines) lines {
 			i := l.find(t, 2, "envelope", 1)
 			l[i] = l[i][:len(l[i])/2]
@@ -252,6 +294,86 @@ func TestSignatureTampered(t *testing.T) {
 	for _, ph := range v.Phases {
 		if ph.Phase != verify.PhaseSignatures && ph.Status != verify.Pass {
 			t.Errorf("phase %s is %s, want pass", ph.Phase, ph.Status)
+		}
+	}
+}
+
+// TestTamperMatrixSigned: on a bundle signed by one key, deleting,
+// swapping or moving signed envelopes and re-deriving everything else —
+// chain hashes, sequences, seals, links, manifest and bundle_id — leaves
+// every envelope signature valid; only the seal signatures over their
+// checkpoints (SPEC §11.2) catch it. Whether the forger keeps the old seal
+// signatures, drops them or signs with another key, the bundle is invalid
+// under the trust root, phase 6 alone failing; the untampered bundle is
+// valid.
+func TestTamperMatrixSigned(t *testing.T) {
+	key, other := bundletest.Key(1), bundletest.Key(2)
+	root := bundletest.ParseTrustRoot("any_trusted_key", key)
+	base := fixture.MustBuild(t, baseStream(key), baseSelector())
+	if v := run(t, base, verify.Config{TrustRoot: root}); !v.Valid() || len(v.Warnings) != 0 {
+		t.Fatalf("untampered bundle: %s", v.AppendJCS(nil))
+	}
+	// Segment 1: A E1 E2 A E3 E4 S; segment 2: A E1 x2 x3 E4 S. E2 of
+	// segment 1 references no blob, so moving it leaves blob order intact.
+	edits := []struct {
+		name string
+		edit func(t *testing.T, l lines) lines
+	}{
+		{"envelope deleted", func(t *testing.T, l lines) lines {
+			i := l.find(t, 1, "envelope", 2)
+			return slices.Delete(l, i, i+1)
+		}},
+		{"envelopes swapped", func(t *testing.T, l lines) lines {
+			i, j := l.find(t, 1, "envelope", 2), l.find(t, 1, "envelope", 3)
+			// E3 follows its blob: keep the blob before whichever comes first.
+			l[i], l[j-1], l[j] = l[j-1], l[j], l[i]
+			return l
+		}},
+		{"envelope moved to another segment", func(t *testing.T, l lines) lines {
+			i := l.find(t, 1, "envelope", 2)
+			e := l[i]
+			l = slices.Delete(l, i, i+1)
+			return slices.Insert(l, l.find(t, 2, "envelope", 1)+1, e)
+		}},
+	}
+	seals := []struct {
+		name string
+		sign func(t *testing.T, l lines)
+		code string
+	}{
+		{"old seal signatures kept", func(*testing.T, lines) {}, "signature.invalid"},
+		{"seal signatures dropped", func(t *testing.T, l lines) { l.resign(t) }, "signature.seal_unsigned"},
+		{"seals re-signed by another key", func(t *testing.T, l lines) { l.resign(t, other) }, "signature.policy_unmet"},
+	}
+	for _, ed := range edits {
+		for _, sl := range seals {
+			t.Run(ed.name+", "+sl.name, func(t *testing.T) {
+				l := ed.edit(t, split(base))
+				l.forge(t, true)
+				sl.sign(t, l)
+				in := l.bytes()
+				if v := run(t, in, verify.Config{}); !v.Valid() {
+					t.Fatalf("the forgery is not self-consistent without a trust root: %s", v.AppendJCS(nil))
+				}
+				v := run(t, in, verify.Config{TrustRoot: root})
+				if v.Valid() {
+					t.Fatalf("verdict is valid under the trust root:\n%s", v.AppendJCS(nil))
+				}
+				for _, p := range v.Phases {
+					if want := verify.Pass; p.Phase != verify.PhaseSignatures && p.Status != want {
+						t.Errorf("phase %s is %s, want %s", p.Phase, p.Status, want)
+					}
+				}
+				sig := v.Phase(verify.PhaseSignatures)
+				for _, f := range sig.Failures {
+					if f.Sequence != 0 || string(f.Code) != sl.code {
+						t.Errorf("failure %s on sequence %d: %s; want only seals failing with %s", f.Code, f.Sequence, f.Message, sl.code)
+					}
+				}
+				if len(sig.Failures) == 0 {
+					t.Error("no signature failure")
+				}
+			})
 		}
 	}
 }

@@ -153,9 +153,12 @@ type Summary struct {
 // Verdict is the result of verifying a bundle or a sealed stream.
 type Verdict struct {
 	BundleID scalar.UUID // zero for a bare sealed stream
-	Phases   [NumPhases]PhaseResult
-	Summary  Summary
-	Warnings []Warning
+	// ManifestSHA256 is the SHA-256 of the manifest line, without its
+	// newline: the bundle the verdict judged (zero for a bare stream).
+	ManifestSHA256 scalar.Digest
+	Phases         [NumPhases]PhaseResult
+	Summary        Summary
+	Warnings       []Warning
 }
 
 // Status is Valid when no phase failed.
@@ -186,6 +189,7 @@ func (v *Verdict) Phase(p Phase) *PhaseResult { return &v.Phases[p-1] }
 
 type jsonVerdict struct {
 	BundleID       *string       `json:"bundle_id"`
+	ManifestSHA256 *string       `json:"manifest_sha256"`
 	Phases         []jsonPhase   `json:"phases"`
 	Record         string        `json:"record"`
 	Status         Status        `json:"status"`
@@ -233,6 +237,10 @@ func (v *Verdict) AppendJCS(dst []byte) []byte {
 	if !v.BundleID.IsZero() {
 		id := v.BundleID.String()
 		j.BundleID = &id
+	}
+	if !v.ManifestSHA256.IsZero() {
+		h := v.ManifestSHA256.String()
+		j.ManifestSHA256 = &h
 	}
 	for i, p := range v.Phases {
 		jp := jsonPhase{Checked: p.Checked, Failures: make([]jsonFailure, len(p.Failures)), Omitted: p.Omitted,

@@ -10,18 +10,22 @@
 //	                 and selector against the records; record order
 //	2 attachments    every blob hashes to its hash
 //	3 content        every disclosed envelope's fields are valid and its
-//	                 content hash recomputes
+//	                 content hash recomputes; no envelope_id appears twice
 //	4 chain          genesis hashes recompute; sequences run 1, 2, 3 …;
 //	                 every chain hash follows from the one before, through
 //	                 elided records too
-//	5 cross_segment  an included predecessor is sealed with the head its
-//	                 successor names; a missing one is listed in
+//	5 cross_segment  a predecessor is another segment of the same
+//	                 recorder; an included one comes earlier, sealed with
+//	                 the head its successor names; no two segments name
+//	                 one predecessor (a fork); a missing one is listed in
 //	                 omitted_parents (warning omitted_parent)
 //	6 signatures     with a trust root: every signature by a trusted key
 //	                 verifies and the root's policy holds for every
-//	                 disclosed envelope; without one, skipped with warning
-//	                 signature_skipped
-//	7 seals          each seal's count, head and Merkle root recompute
+//	                 disclosed envelope and every seal's checkpoint (an
+//	                 unsigned seal fails every policy); without one,
+//	                 skipped with warning signature_skipped
+//	7 seals          each seal's count, head and Merkle root recompute;
+//	                 an automatic seal is dated at its last envelope
 //
 // A bare sealed stream has no manifest: phase 1 then checks record order
 // and blob placement only, and an elided record is a failure.
@@ -30,9 +34,9 @@
 //
 // The input is read once, line by line, and every phase advances on each
 // record, so a stream piped from stdin verifies as it arrives. Memory is
-// one line, the manifest, and a few bytes per segment and per listed blob
-// (all bounded by the limits of SPEC §16), whatever the number of
-// envelopes. Content hashes and signatures are checked on all cores and
+// one line, the manifest, a few bytes per segment and per listed blob,
+// and the 16-byte id of each disclosed envelope (phase 3 refuses an id
+// seen twice), all bounded by the limits of SPEC §16. Content hashes and signatures are checked on all cores and
 // reported in input order, so the verdict never depends on scheduling.
 //
 // # Failures, errors and unreadable lines
@@ -61,8 +65,8 @@
 // # Counting
 //
 // A phase's "checked" counts what it looked at: 1 every line, 2 blobs,
-// 3 and 6 disclosed envelopes, 4 genesis, envelope and elided records,
-// 5 segments, 7 seals. A skipped phase checks nothing.
+// 3 disclosed envelopes, 4 genesis, envelope and elided records,
+// 5 segments, 6 disclosed envelopes and seals, 7 seals. A skipped phase checks nothing.
 package verify
 
 import (
@@ -139,6 +143,7 @@ type walker struct {
 	seg   *segment
 	segs  []segInfo // every segment read, in order
 	index map[scalar.UUID]int
+	ids   map[scalar.UUID]struct{} // envelope ids disclosed so far (phase 3)
 
 	blobSeen    []bool                  // bundle: per manifest blob, read already
 	streamBlobs map[scalar.Digest]int64 // stream: blobs read, with their size
@@ -147,21 +152,24 @@ type walker struct {
 
 // segment is the segment being read.
 type segment struct {
-	g         *evidence.Genesis
-	chain     *evidence.Chain
-	idx       int
-	disclosed uint64
-	elided    uint64
-	sealed    bool
+	g           *evidence.Genesis
+	chain       *evidence.Chain
+	idx         int
+	disclosed   uint64
+	elided      uint64
+	sealed      bool
+	merkle      scalar.Digest    // the seal's merkle_root, when sealed
+	lastClaimed scalar.Timestamp // claimed_at of the last envelope; the genesis created_at when none
+	lastElided  bool             // the last record is elided: its time is unknown
 }
 
 // segInfo is what the cross-segment phase remembers of a segment.
 type segInfo struct {
-	id        scalar.UUID
-	pred      *evidence.Link
-	sealed    bool
-	head      scalar.Digest // the seal's head_chain_hash
-	successor scalar.UUID   // the first segment read that continues this one
+	id       scalar.UUID
+	recorder scalar.Label
+	pred     *evidence.Link
+	sealed   bool
+	head     scalar.Digest // the seal's head_chain_hash
 }
 
 type pendingBlob struct {
@@ -171,7 +179,7 @@ type pendingBlob struct {
 }
 
 func newWalker(ctx context.Context, cfg Config, r io.Reader) *walker {
-	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), index: map[scalar.UUID]int{}}
+	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), index: map[scalar.UUID]int{}, ids: map[scalar.UUID]struct{}{}}
 	for i := range w.v.Phases {
 		w.v.Phases[i].Phase = Phase(i + 1)
 	}
@@ -227,6 +235,7 @@ func (w *walker) start() error {
 			return errcode.AtLine(err, 1)
 		}
 		w.m = m
+		w.v.ManifestSHA256 = scalar.Sum(line)
 		return w.manifest()
 	}
 	rec, err := evidence.NewDecoder(w.cfg.Records).Sealed(line)

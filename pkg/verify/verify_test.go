@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
 	"arxi.dev/arxi/internal/bundletest/fixture"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/verify"
 	"arxi.dev/arxi/pkg/zstdio"
@@ -68,12 +70,27 @@ func TestPolicies(t *testing.T) {
 				t.Fatalf("valid = %v, want %v: %s", v.Valid(), tc.valid, v.AppendJCS(nil))
 			}
 			sig := v.Phase(verify.PhaseSignatures)
-			if sig.Checked != 8 {
-				t.Errorf("signatures checked %d envelopes, want the 8 disclosed", sig.Checked)
+			if sig.Checked != 11 {
+				t.Errorf("signatures checked %d records, want the 8 disclosed envelopes and the 3 seals", sig.Checked)
 			}
 			if tc.code != "" {
-				if len(sig.Failures) != 8 || string(sig.Failures[0].Code) != tc.code {
-					t.Errorf("signature failures = %+v, want 8 of %s", sig.Failures, tc.code)
+				// Seals are held to the policy as envelopes are (SPEC
+				// §11.2); an unsigned seal fails with seal_unsigned.
+				sealCode := tc.code
+				if tc.signers == nil {
+					sealCode = "signature.seal_unsigned"
+				}
+				var envs, seals int
+				for _, f := range sig.Failures {
+					switch {
+					case f.Sequence > 0 && string(f.Code) == tc.code:
+						envs++
+					case f.Sequence == 0 && string(f.Code) == sealCode && strings.HasPrefix(f.Message, "the seal of segment "+f.SegmentID.String()):
+						seals++
+					}
+				}
+				if envs != 8 || seals != 3 || len(sig.Failures) != 11 {
+					t.Errorf("signature failures = %+v, want 8 envelopes of %s and 3 seals of %s", sig.Failures, tc.code, sealCode)
 				}
 			}
 			if diff := cmp.Diff(tc.warnings, codes(v.Warnings)); diff != "" {
@@ -93,7 +110,7 @@ func TestUntrustedWarning(t *testing.T) {
 	b := fixture.MustBuild(t, baseStream(keys(1, 3)...), baseSelector())
 	v := run(t, b, verify.Config{TrustRoot: bundletest.ParseTrustRoot("any_trusted_key", keys(1)...)})
 	want := []verify.Warning{{Code: verify.WarnUntrustedSignature, Message: "key " + bundletest.Key(3).KeyID().String() +
-		" is not in the trust root; its signatures on 8 envelopes were ignored"}}
+		" is not in the trust root; its signatures on 8 envelopes and 3 seals were ignored"}}
 	if diff := cmp.Diff(want, v.Warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
@@ -123,8 +140,8 @@ func TestDeterministic(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(string(want), `"failures_omitted":500`) {
-		t.Errorf("verdict does not count the 500 failures beyond the first 100: %s", want)
+	if !strings.Contains(string(want), `"failures_omitted":503`) {
+		t.Errorf("verdict does not count the 503 failures (500 envelopes, 3 seals) beyond the first 100: %s", want)
 	}
 }
 
@@ -208,7 +225,10 @@ func TestBareStream(t *testing.T) {
 // (SPEC §10), which --strict counts.
 func TestPhases(t *testing.T) {
 	l := split(fixture.MustBuild(t, baseStream(), baseSelector()))
-	l.edit(t, l.find(t, 1, "seal", 1), func(r evidence.Record) { r.(*evidence.Seal).MerkleRoot[0] ^= 1 })
+	// A seal dated other than at its last envelope: only phase 7 sees it
+	// (a changed Merkle root would fail phase 1 too, against the manifest).
+	late, _ := scalar.TimestampOf(bundletest.Base.Add(time.Hour))
+	l.edit(t, l.find(t, 1, "seal", 1), func(r evidence.Record) { r.(*evidence.Seal).SealedAt = late })
 	b := l.bytes()
 	for _, tc := range []struct {
 		phases   string
