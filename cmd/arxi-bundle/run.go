@@ -25,6 +25,8 @@ Usage:
   arxi-bundle --store PATH --id BUNDLE_ID [-o FILE]
   arxi-bundle list --store PATH [--json]   list the canonical bundle of each sealed segment
   arxi-bundle inspect [--json] FILE       summarise a bundle (see inspect --help)
+  arxi-bundle checkpoints [--trust-root ROOT] FILE
+                                          print each signed seal as a signed note (see checkpoints --help)
 
 Selectors combine as a union: an envelope is disclosed when it matches any.
 --segment, --trace-id, --session-id and --event-type may be repeated;
@@ -48,6 +50,7 @@ Example:
 var program = cli.Program{Name: "arxi-bundle", Main: bundleMain, Subcommands: []cli.Subcommand{
 	{Name: "inspect", Run: inspect},
 	{Name: "list", Run: list},
+	{Name: "checkpoints", Run: checkpoints},
 }}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
