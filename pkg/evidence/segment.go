@@ -159,8 +159,8 @@ func CheckSealedAt(s *Seal, last scalar.Timestamp) error {
 		return nil
 	}
 	return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "sealed_at", Segment: s.SegmentID.String(),
-		Msg: "a " + string(s.Reason) + " seal is dated at the claimed_at of the segment's last envelope, " + last.String() +
-			", not " + s.SealedAt.String()}
+		Msg: "a seal with reason " + string(s.Reason) + " is dated at the claimed_at of the segment's last envelope (the genesis created_at when it has none), " +
+			last.String() + ", not " + s.SealedAt.String()}
 }
 
 // ChainNext returns SHA-256(prev || content), the chain hash of an envelope

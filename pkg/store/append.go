@@ -271,14 +271,8 @@ func (a *Appender) seal(ctx context.Context, s *evidence.Seal, line []byte) erro
 	if err := o.chain.CheckSeal(s); err != nil {
 		return err
 	}
-	switch s.Reason {
-	case evidence.SealManual, evidence.SealShutdown:
-		// Sealed by an operator or the sidecar at clock time.
-	default:
-		if s.SealedAt != o.lastClaimed {
-			return &errcode.Error{Code: errcode.ChainHashMismatch, Field: "sealed_at", Segment: s.SegmentID.String(),
-				Msg: "a " + string(s.Reason) + " seal is dated at the claimed_at of the segment's last envelope, " + o.lastClaimed.String()}
-		}
+	if err := evidence.CheckSealedAt(s, o.lastClaimed); err != nil {
+		return err
 	}
 	row := &SegmentRow{Order: o.order, ID: o.genesis.SegmentID, FirstPosition: o.first, Genesis: o.line,
 		GenesisHash: o.genesis.GenesisHash, Count: o.chain.Count, Head: o.chain.Head, Seal: bytes.Clone(line)}

@@ -153,7 +153,8 @@ func (sn *Snapshot) segmentAt(ctx context.Context, order int64) (*Segment, error
 // its envelopes and its seal if sealed, each with its canonical line (valid
 // during the call). Attachment blobs are not included: see Attachment and
 // WriteStream. The whole chain is verified on the way, from the genesis
-// hash to the seal's count, head and Merkle root; a mismatch is
+// hash to the seal's count, head, Merkle root and (for an automatic
+// reason) sealed_at; a mismatch is
 // store.corrupt naming the row. Records stops at the first error fn
 // returns and returns it.
 func (sn *Snapshot) Records(ctx context.Context, seg *Segment, fn func(rec evidence.Record, line []byte) error) error {
@@ -168,12 +169,14 @@ func (sn *Snapshot) Records(ctx context.Context, seg *Segment, fn func(rec evide
 		return err
 	}
 	ch := evidence.NewChain(seg.Genesis)
+	lastClaimed := seg.Genesis.CreatedAt
 	if seg.Count > 0 {
 		err = checkedEnvelopes(ctx, sn.v, seg.FirstPosition, seg.last(), seg.info(), sn.s.lim, func(r *checkedRow, pos uint64) error {
 			e := r.env
 			if err := ch.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
 				return corrupt(envelopeRowName(pos), seg.ID(), e.Sequence, "%v", errMsg(err))
 			}
+			lastClaimed = e.ClaimedAt
 			return fn(e, r.line)
 		})
 		if err != nil {
@@ -192,6 +195,9 @@ func (sn *Snapshot) Records(ctx context.Context, seg *Segment, fn func(rec evide
 	}
 	if err := ch.CheckSeal(seg.Seal); err != nil {
 		return corrupt(name, seg.ID(), 0, "%v", errMsg(err))
+	}
+	if err := evidence.CheckSealedAt(seg.Seal, lastClaimed); err != nil {
+		return corrupt(name, seg.ID(), 0, "seal sealed_at: %v", errMsg(err))
 	}
 	return fn(seg.Seal, row.Seal)
 }

@@ -166,7 +166,8 @@ func (c *checker) seal(row *SegmentRow) (*evidence.Seal, error) {
 
 // loadState reads and verifies the chain state: every genesis and its
 // link to the previous segment, every seal against its segment row and
-// the segment's last envelope row, no envelope rows beyond the last
+// the segment's last envelope row (its head, and the sealed_at of an
+// automatic seal), no envelope rows beyond the last
 // segment, and the open segment's last depth envelopes walked up to the
 // stored head.
 func loadState(ctx context.Context, v View, depth int, lim evidence.Limits) (*state, error) {
@@ -196,11 +197,20 @@ func loadState(ctx context.Context, v View, depth int, lim evidence.Limits) (*st
 			}
 		}
 		if row.Seal != nil {
-			if _, err := c.seal(row); err != nil {
+			s, err := c.seal(row)
+			if err != nil {
 				return err
 			}
-			if _, err := lastEnvelope(ctx, v, c, row, g); err != nil {
+			e, err := lastEnvelope(ctx, v, c, row, g)
+			if err != nil {
 				return err
+			}
+			last := g.CreatedAt
+			if e != nil {
+				last = e.ClaimedAt
+			}
+			if err := evidence.CheckSealedAt(s, last); err != nil {
+				return corrupt(name, row.ID, 0, "seal sealed_at: %v", errMsg(err))
 			}
 			st.last = &evidence.Link{SegmentID: row.ID, ChainHead: row.Head}
 		} else {

@@ -977,6 +977,7 @@ func testCorruption(t *testing.T, h Harness) {
 		{"beyond verify depth", one(Corruption{"envelopes", uint64(20), "payload", flip(20)}), atQuery, 2, store.Filter{SegmentID: envs[19].SegmentID}},
 		{"sealed segment payload", one(Corruption{"envelopes", uint64(5), "payload", flip(5)}), atQuery, 0, store.Filter{}},
 		{"sealed segment seal", one(Corruption{"segments", int64(1), "seal", bytes.Replace(sealLine(t, in, 0), []byte(`"envelope_count":9`), []byte(`"envelope_count":8`), 1)}), atOpen, 0, store.Filter{}},
+		{"sealed segment seal sealed_at", one(Corruption{"segments", int64(1), "seal", bytes.Replace(sealLine(t, in, 0), []byte(`"sealed_at":"2026-`), []byte(`"sealed_at":"2027-`), 1)}), atOpen, 0, store.Filter{}},
 		{"sealed segment head", one(Corruption{"segments", int64(2), "head", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"sealed segment last envelope", one(Corruption{"envelopes", uint64(18), "chain_hash", make([]byte, 32)}), atOpen, 0, store.Filter{}},
 		{"genesis", one(Corruption{"segments", int64(2), "genesis", bytes.Replace([]byte(strings.TrimSuffix(Lines(in)[lineOf(in, "genesis", 1)], "\n")), []byte("recorder-test"), []byte("recorder-evil"), 1)}), atOpen, 0, store.Filter{}},
