@@ -47,7 +47,7 @@ func seal(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	sealAtEnd := fs.Bool("seal-at-end", false, "seal the last segment at end of input (end_of_stream)")
 	predSegment := fs.String("predecessor-segment", "", "link the first segment to this sealed segment `id`")
 	predHead := fs.String("predecessor-head", "", "the predecessor's sealed head chain `hash`")
-	signKey := fs.String("sign-key", "", "sign each content hash with this PKCS#8 PEM Ed25519 key `file` (mode 0600)")
+	signKey := fs.String("sign-key", "", "sign each content hash and each seal's checkpoint with this PKCS#8 PEM Ed25519 key `file` (mode 0600)")
 	pass := c.PassphraseFlag()
 	plainKey := fs.Bool("insecure-plain-key", false, "accept an unencrypted key file")
 	limits := c.LimitFlags()
