@@ -3,6 +3,7 @@ package recorder
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/sqlite"
@@ -321,5 +325,41 @@ func TestWithdraw(t *testing.T) {
 	r.Close(false)
 	if n := bytes.Count(dump(t, s), []byte(`"record":"envelope"`)); n != 1 {
 		t.Errorf("%d envelopes stored, want 1", n)
+	}
+}
+
+// TestSignedSeals: a recorder with a signing key signs every seal it
+// makes, by count and at shutdown, over its checkpoint (SPEC §11.2),
+// through the sealing package; the store keeps the signatures.
+func TestSignedSeals(t *testing.T) {
+	key := signing.NewKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
+	r, s := start(t, memory.New(), Config{MaxEnvelopes: 2, Signers: []sealing.Signer{key}})
+	for i := range 3 {
+		if _, _, err := r.Do(ctx, &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Close(true); err != nil {
+		t.Fatal(err)
+	}
+	root, err := signing.NewTrustRoot([]signing.TrustedKey{key.TrustedKey()}, signing.Policy{Kind: signing.AnyTrustedKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var genesis scalar.Digest
+	var reasons []evidence.SealReason
+	for _, rec := range storetest.Records(t, dump(t, s)) {
+		switch v := rec.(type) {
+		case *evidence.Genesis:
+			genesis = v.GenesisHash
+		case *evidence.Seal:
+			reasons = append(reasons, v.Reason)
+			if o := root.CheckMessage(checkpoint.Append(nil, genesis, v), v.Signatures); !o.Satisfied || len(v.Signatures) != 1 {
+				t.Errorf("%s seal of segment %s: %+v", v.Reason, v.SegmentID, o)
+			}
+		}
+	}
+	if fmt.Sprint(reasons) != "[auto_count shutdown]" {
+		t.Errorf("seals %v, want [auto_count shutdown]", reasons)
 	}
 }
