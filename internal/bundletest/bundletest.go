@@ -29,7 +29,7 @@ type Options struct {
 	PerSegment  uint64         // seal a segment after this many envelopes (auto_count); 0 for one segment
 	LineSize    int            // pad payloads so envelope lines are about this long; 0 for short lines
 	AttachEvery int            // every Nth envelope (from the first) carries an attachment; 0 for none
-	Keys        []*signing.Key // sign every envelope with these keys
+	Keys        []*signing.Key // sign every envelope and seal with these keys
 	LeaveOpen   bool           // do not seal the last segment
 	Predecessor *evidence.Link
 	Recorder    string // default "recorder-1"

@@ -95,7 +95,7 @@ type Recorder struct {
 	RecorderID         string   `toml:"recorder_id" required:"true" doc:"the recorder's identity in every genesis (SPEC §2 identifier rules)"`
 	MaxEnvelopes       int      `toml:"max_envelopes" default:"100000" min:"1" max:"100000" doc:"seal a segment after this many envelopes (auto_count); at most the verifier's per-segment limit"`
 	MaxDuration        Duration `toml:"max_duration" min:"1ms" max:"87600h" doc:"seal a segment before an envelope claimed this long after its creation (auto_duration, event time); absent for no limit"`
-	SignKey            string   `toml:"sign_key" kind:"secret" doc:"sign every envelope with this PKCS#8 PEM Ed25519 key; absent for unsigned evidence; in profile secure a regular file, mode 0600 or stricter, owned by the sidecar's user"`
+	SignKey            string   `toml:"sign_key" kind:"secret" doc:"sign every envelope and every seal (its checkpoint, SPEC §11.2) with this PKCS#8 PEM Ed25519 key; absent for unsigned evidence; in profile secure a regular file, mode 0600 or stricter, owned by the sidecar's user"`
 	SignPassphraseFile string   `toml:"sign_passphrase_file" kind:"secret" doc:"the passphrase of an encrypted sign_key; in profile secure a regular file, mode 0600 or stricter, owned by the sidecar's user"`
 	Profile            string   `toml:"profile" default:"secure" enum:"secure|dev" doc:"secure requires an encrypted key in files of the sidecar's user that others cannot read; dev allows a plain key and lifts those file rules"`
 	SealOnShutdown     bool     `toml:"seal_on_shutdown" default:"false" doc:"seal the open segment (reason shutdown) when the sidecar stops"`
