@@ -38,6 +38,9 @@ func (w *walker) manifest() error {
 		return err
 	}
 	w.blobSeen = make([]bool, len(m.Attachments))
+	if _, disclosed, _ := m.Totals(); w.on(PhaseContent) {
+		w.ids = make(map[scalar.UUID]struct{}, disclosed) // within the limits just checked
+	}
 	if w.cfg.ProgressTotal != nil {
 		lines := int64(1 + len(m.Attachments))
 		for _, s := range m.Segments {
