@@ -34,6 +34,28 @@ func basicSeal(t *testing.T) (*evidence.Seal, scalar.Digest) {
 	return rec.(*evidence.Seal), g
 }
 
+// signedNote signs the seal-basic seal with signers and returns it, its
+// checkpoint, and its note with the keys of known.
+func signedNote(t *testing.T, signers []*signing.Key, known ...*signing.Key) (*evidence.Seal, []byte, []byte, int) {
+	t.Helper()
+	s, g := basicSeal(t)
+	sg := make([]sealing.Signer, len(signers))
+	for i, k := range signers {
+		sg[i] = k
+	}
+	sealing.SignSeal(s, g, sg)
+	text := checkpoint.Append(nil, g, s)
+	msg, unknown := checkpoint.AppendNote(nil, text, s.Signatures, func(id scalar.KeyID) (ed25519.PublicKey, bool) {
+		for _, k := range known {
+			if k.KeyID() == id {
+				return k.PublicKey(), true
+			}
+		}
+		return nil, false
+	})
+	return s, text, msg, unknown
+}
+
 // TestText pins the checkpoint text of SPEC §11.2, byte for byte.
 func TestText(t *testing.T) {
 	s, g := basicSeal(t)
@@ -54,14 +76,7 @@ func TestText(t *testing.T) {
 // names each key as SPEC §11.2 says.
 func TestNoteVerifiesWithSumdbNote(t *testing.T) {
 	k1, k2 := key(1), key(2)
-	s, g := basicSeal(t)
-	sealing.SignSeal(s, g, []sealing.Signer{k1, k2})
-	text := checkpoint.Append(nil, g, s)
-	known := map[scalar.KeyID]ed25519.PublicKey{k1.KeyID(): k1.PublicKey(), k2.KeyID(): k2.PublicKey()}
-	msg, unknown := checkpoint.AppendNote(nil, text, s.Signatures, func(id scalar.KeyID) (ed25519.PublicKey, bool) {
-		pub, ok := known[id]
-		return pub, ok
-	})
+	s, text, msg, unknown := signedNote(t, []*signing.Key{k1, k2}, k1, k2)
 	if unknown != 0 {
 		t.Fatalf("%d unknown keys", unknown)
 	}
@@ -116,15 +131,7 @@ func TestNoteVerifiesWithSumdbNote(t *testing.T) {
 // no line and is counted.
 func TestNoteLeavesOutUnknownKeys(t *testing.T) {
 	k1, k2 := key(1), key(2)
-	s, g := basicSeal(t)
-	sealing.SignSeal(s, g, []sealing.Signer{k1, k2})
-	text := checkpoint.Append(nil, g, s)
-	msg, unknown := checkpoint.AppendNote(nil, text, s.Signatures, func(id scalar.KeyID) (ed25519.PublicKey, bool) {
-		if id == k2.KeyID() {
-			return k2.PublicKey(), true
-		}
-		return nil, false
-	})
+	_, _, msg, unknown := signedNote(t, []*signing.Key{k1, k2}, k2)
 	if unknown != 1 || bytes.Count(msg, []byte("\n— ")) != 1 || !bytes.Contains(msg, []byte("— "+checkpoint.KeyName(k2.KeyID())+" ")) {
 		t.Errorf("unknown = %d, note:\n%s", unknown, msg)
 	}

@@ -70,6 +70,15 @@ func TestTamperMatrix(t *testing.T) {
 			return l
 		}
 	}
+	// forged changes the first record of kind in segment seg (1-based)
+	// and re-derives every hash (forge).
+	forged := func(seg int, kind string, relink bool, f func(t *testing.T, l lines, r evidence.Record)) edit {
+		return func(t *testing.T, l lines) lines {
+			l.edit(t, l.find(t, seg, kind, 1), func(r evidence.Record) { f(t, l, r) })
+			l.forge(t, relink)
+			return l
+		}
+	}
 	segment := func(l lines, seg int) (int, int) {
 		start := l.find(t, seg, "genesis", 1)
 		return start, l.find(t, seg, "seal", 1) + 1
@@ -165,39 +174,23 @@ func TestTamperMatrix(t *testing.T) {
 			l.forge(t, false)
 			return l
 		}, verify.PhaseCrossSegment},
-		{"envelope_id repeated, everything re-derived", func(t *testing.T, l lines) lines {
-			first := decode(t, l[l.find(t, 1, "envelope", 1)]).(*evidence.Envelope).EnvelopeID
-			l.edit(t, l.find(t, 2, "envelope", 1), func(r evidence.Record) { r.(*evidence.Envelope).EnvelopeID = first })
-			l.forge(t, true)
-			return l
-		}, verify.PhaseContent},
-		{"genesis names its own segment, re-derived", func(t *testing.T, l lines) lines {
-			l.edit(t, l.find(t, 3, "genesis", 1), func(r evidence.Record) {
-				g := r.(*evidence.Genesis)
-				g.Predecessor.SegmentID = g.SegmentID
-			})
-			l.forge(t, false)
-			return l
-		}, verify.PhaseCrossSegment},
-		{"another recorder continues the segment, re-derived", func(t *testing.T, l lines) lines {
-			l.edit(t, l.find(t, 2, "genesis", 1), func(r evidence.Record) { r.(*evidence.Genesis).RecorderID = scalar.MustLabel("recorder-2") })
-			l.forge(t, true)
-			return l
-		}, verify.PhaseCrossSegment},
-		{"fork: two segments continue one, re-derived", func(t *testing.T, l lines) lines {
-			seg1 := decode(t, l[l.find(t, 1, "genesis", 1)]).(*evidence.Genesis).SegmentID
-			l.edit(t, l.find(t, 3, "genesis", 1), func(r evidence.Record) { r.(*evidence.Genesis).Predecessor.SegmentID = seg1 })
-			l.forge(t, true)
-			return l
-		}, verify.PhaseCrossSegment},
-		{"predecessor comes later, re-derived", func(t *testing.T, l lines) lines {
+		{"envelope_id repeated, everything re-derived", forged(2, "envelope", true, func(t *testing.T, l lines, r evidence.Record) {
+			r.(*evidence.Envelope).EnvelopeID = decode(t, l[l.find(t, 1, "envelope", 1)]).(*evidence.Envelope).EnvelopeID
+		}), verify.PhaseContent},
+		{"genesis names its own segment, re-derived", forged(3, "genesis", false, func(_ *testing.T, _ lines, r evidence.Record) {
+			g := r.(*evidence.Genesis)
+			g.Predecessor.SegmentID = g.SegmentID
+		}), verify.PhaseCrossSegment},
+		{"another recorder continues the segment, re-derived", forged(2, "genesis", true, func(_ *testing.T, _ lines, r evidence.Record) {
+			r.(*evidence.Genesis).RecorderID = scalar.MustLabel("recorder-2")
+		}), verify.PhaseCrossSegment},
+		{"fork: two segments continue one, re-derived", forged(3, "genesis", true, func(t *testing.T, l lines, r evidence.Record) {
+			r.(*evidence.Genesis).Predecessor.SegmentID = decode(t, l[l.find(t, 1, "genesis", 1)]).(*evidence.Genesis).SegmentID
+		}), verify.PhaseCrossSegment},
+		{"predecessor comes later, re-derived", forged(1, "genesis", false, func(t *testing.T, l lines, r evidence.Record) {
 			seal3 := decode(t, l[l.find(t, 3, "seal", 1)]).(*evidence.Seal)
-			l.edit(t, l.find(t, 1, "genesis", 1), func(r evidence.Record) {
-				r.(*evidence.Genesis).Predecessor = &evidence.Link{SegmentID: seal3.SegmentID, ChainHead: seal3.HeadChainHash}
-			})
-			l.forge(t, false)
-			return l
-		}, verify.PhaseCrossSegment},
+			r.(*evidence.Genesis).Predecessor = &evidence.Link{SegmentID: seal3.SegmentID, ChainHead: seal3.HeadChainHash}
+		}), verify.PhaseCrossSegment},
 		{"automatic seal re-dated", func(t *testing.T, l lines) lines {
 			l.edit(t, l.find(t, 2, "seal", 1), func(r evidence.Record) {
 				s := r.(*evidence.Seal)
