@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"arxi.dev/arxi/pkg/errcode"
@@ -20,6 +22,7 @@ func (w *walker) finish() *Verdict {
 		w.endSegment()
 		w.endOfInput()
 	}
+	w.duplicateIDs()
 	if c := w.checker; c != nil {
 		w.v.Warnings = append(c.warnings(), w.v.Warnings...)
 	}
@@ -49,6 +52,26 @@ func (w *walker) finish() *Verdict {
 	}
 	sortWarnings(w.v.Warnings)
 	return &w.v
+}
+
+// duplicateIDs fails phase 3 for every disclosed envelope whose
+// envelope_id an envelope before it has, in input order. The ids are
+// sorted once at the end, so each costs 24 bytes and no map.
+func (w *walker) duplicateIDs() {
+	ids := w.ids
+	slices.SortStableFunc(ids, func(a, b envelopeID) int { return a.id.Compare(b.id) }) // equal ids stay in input order
+	var dups []envelopeID
+	for i := 1; i < len(ids); i++ {
+		if ids[i].id == ids[i-1].id {
+			dups = append(dups, ids[i])
+		}
+	}
+	slices.SortFunc(dups, func(a, b envelopeID) int { return cmp.Or(cmp.Compare(a.seg, b.seg), cmp.Compare(a.seq, b.seq)) })
+	for _, d := range dups {
+		seg := w.segs[d.seg].id
+		w.fail(PhaseContent, errcode.BundleDuplicateID, seg, uint64(d.seq), "sequence "+seq(uint64(d.seq))+" of segment "+seg.String()+
+			" has envelope_id "+d.id.String()+", which an envelope before it has")
+	}
 }
 
 // endOfInput checks what only the whole input can tell: segments and

@@ -39,7 +39,7 @@ func (w *walker) manifest() error {
 	}
 	w.blobSeen = make([]bool, len(m.Attachments))
 	if _, disclosed, _ := m.Totals(); w.on(PhaseContent) {
-		w.ids = make(map[scalar.UUID]struct{}, disclosed) // within the limits just checked
+		w.ids = make([]envelopeID, 0, disclosed) // within the limits just checked
 	}
 	if w.cfg.ProgressTotal != nil {
 		lines := int64(1 + len(m.Attachments))

@@ -166,11 +166,8 @@ func (w *walker) envelope(e *evidence.Envelope, aux any) error {
 	w.seg.lastClaimed, w.seg.lastElided = e.ClaimedAt, false
 	w.v.Summary.Envelopes++
 	w.chain(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash)
-	if _, dup := w.ids[e.EnvelopeID]; dup {
-		w.fail(PhaseContent, errcode.BundleDuplicateID, e.SegmentID, e.Sequence, "sequence "+seq(e.Sequence)+" has envelope_id "+
-			e.EnvelopeID.String()+", which an earlier envelope of the bundle has")
-	} else if w.on(PhaseContent) {
-		w.ids[e.EnvelopeID] = struct{}{}
+	if w.on(PhaseContent) {
+		w.ids = append(w.ids, envelopeID{id: e.EnvelopeID, seg: uint32(w.seg.idx), seq: uint32(e.Sequence)})
 	}
 	w.placeBlobs(e)
 	if w.m != nil && !w.m.Selector.Match(e) {

@@ -35,8 +35,8 @@
 // The input is read once, line by line, and every phase advances on each
 // record, so a stream piped from stdin verifies as it arrives. Memory is
 // one line, the manifest, a few bytes per segment and per listed blob,
-// and the 16-byte id of each disclosed envelope (phase 3 refuses an id
-// seen twice), all bounded by the limits of SPEC §16. Content hashes and signatures are checked on all cores and
+// and 24 bytes per disclosed envelope, its id and position (phase 3
+// refuses an id seen twice), all bounded by the limits of SPEC §16. Content hashes and signatures are checked on all cores and
 // reported in input order, so the verdict never depends on scheduling.
 //
 // # Failures, errors and unreadable lines
@@ -143,7 +143,7 @@ type walker struct {
 	seg   *segment
 	segs  []segInfo // every segment read, in order
 	index map[scalar.UUID]int
-	ids   map[scalar.UUID]struct{} // envelope ids disclosed so far (phase 3)
+	ids   []envelopeID // every disclosed envelope's id, in input order (phase 3)
 
 	blobSeen    []bool                  // bundle: per manifest blob, read already
 	streamBlobs map[scalar.Digest]int64 // stream: blobs read, with their size
@@ -172,6 +172,14 @@ type segInfo struct {
 	head     scalar.Digest // the seal's head_chain_hash
 }
 
+// envelopeID is a disclosed envelope's id and where it is: 24 bytes an
+// envelope, the one memory phase 3 keeps per envelope.
+type envelopeID struct {
+	id  scalar.UUID
+	seg uint32 // index into segs
+	seq uint32 // sequence; at most the per-segment limit (SPEC §16)
+}
+
 type pendingBlob struct {
 	hash scalar.Digest
 	size int64
@@ -179,7 +187,7 @@ type pendingBlob struct {
 }
 
 func newWalker(ctx context.Context, cfg Config, r io.Reader) *walker {
-	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), index: map[scalar.UUID]int{}, ids: map[scalar.UUID]struct{}{}}
+	w := &walker{ctx: ctx, cfg: cfg, lim: cfg.Limits.WithDefaults(), index: map[scalar.UUID]int{}}
 	for i := range w.v.Phases {
 		w.v.Phases[i].Phase = Phase(i + 1)
 	}
