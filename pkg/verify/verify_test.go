@@ -218,6 +218,14 @@ func TestBareStream(t *testing.T) {
 	if diff := cmp.Diff([]string{"signature_skipped", "omitted_parent"}, codes(v.Warnings)); !v.Valid() || diff != "" {
 		t.Errorf("stream with a predecessor: warnings (-want +got):\n%s\n%s", diff, v.AppendJCS(nil))
 	}
+	// Two segments continuing one predecessor that is not included: a
+	// fork all the same (SPEC §10, phase 5).
+	other := pred
+	other.LineSize = 1000 // other events, so another segment id
+	v = run(t, append(bundletest.Stream(pred), bundletest.Stream(other)...), verify.Config{})
+	if p, f := v.First(); v.Valid() || p != verify.PhaseCrossSegment || !strings.Contains(f.Message, "the chain forks") {
+		t.Errorf("fork on an omitted predecessor: %s", v.AppendJCS(nil))
+	}
 }
 
 // TestPhases: a subset runs only those phases; the others are skipped,
