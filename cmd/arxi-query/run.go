@@ -21,6 +21,17 @@ come in store order (segment order, then sequence), one page of --limit at a
 time; pass the page's next_cursor as --cursor for the next one. Every row is
 verified as it is read.
 
+What an index guarantees (SPEC §8): filters are answered from the store's
+label and time indexes, which are not evidence. Every envelope returned is
+verified and checked against the filters, so a tampered index can never put
+a row into a result that does not match: that is store.corrupt. An index
+can still leave a matching row out, unnoticed. --scan decides from the
+verified envelope lines alone, reading every envelope from the cursor on
+(within --segment, if given): its results are complete, at the cost of a
+read of the store. --format stream always decides so, as arxi-bundle does.
+arxi-append doctor rebuilds every index from the rows and reports any
+difference as store.corrupt.
+
 With --all it pages through every match itself and writes the envelope
 lines only (ndjson, no page line).
 
@@ -66,6 +77,7 @@ func query(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	limit := fs.Int("limit", store.DefaultPageSize, "at most `N` envelopes per page (1 to 10000)")
 	cursor := fs.String("cursor", "", "continue after the page that returned this next_cursor")
 	all := fs.Bool("all", false, "page through every match (after --cursor, if given) and write the envelope lines only")
+	scan := fs.Bool("scan", false, "decide from the verified envelope lines alone, asking no index: complete results, reading every envelope passed")
 	format := fs.String("format", "ndjson", "output `format`: ndjson, json or stream")
 	output := fs.String("o", "-", "write to this `file` (atomically) instead of stdout")
 	if err := c.Parse(args); err != nil {
@@ -112,7 +124,11 @@ func query(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 		pw := newPageWriter(w, *format, !*all)
 		for cur := *cursor; ; {
-			p, err := sn.Query(ctx, f, cur, *limit)
+			page := sn.Query
+			if *scan {
+				page = sn.Scan
+			}
+			p, err := page(ctx, f, cur, *limit)
 			if err != nil {
 				return err
 			}

@@ -33,15 +33,6 @@ type Source interface {
 	Attachment(ctx context.Context, h scalar.Digest) (*evidence.Attachment, error)
 }
 
-// A Finder is a Source that can narrow the segments Build plans over to
-// those that may hold a selected envelope, as a store can from its
-// indexes. Build still reads every envelope of the segments it gets and
-// decides selection itself, so a Finder may return too many segments but
-// must not miss one.
-type Finder interface {
-	FindSegments(ctx context.Context, sel *Selector) ([]scalar.UUID, error)
-}
-
 // A Counter is a Source that knows how many envelopes a segment holds, as
 // a store does, so that Build can give its progress a total.
 type Counter interface {
@@ -227,25 +218,15 @@ func (b *builder) candidates() ([]scalar.UUID, error) {
 			return nil, &errcode.Error{Code: errcode.SegmentNotFound, Segment: id.String(), Msg: "the source holds no such segment"}
 		}
 	}
-	onlySegments := !b.sel.Everything() && len(b.sel.TraceIDs) == 0 && len(b.sel.SessionIDs) == 0 &&
-		len(b.sel.EventTypes) == 0 && b.sel.Since == nil && b.sel.Until == nil
-	var keep []scalar.UUID
-	switch f, ok := b.src.(Finder); {
-	case onlySegments:
-		keep = b.sel.Segments
-	case ok && !b.sel.Everything():
-		if keep, err = f.FindSegments(b.ctx, b.sel); err != nil {
-			return nil, err
-		}
-		keep = append(slices.Clone(keep), b.sel.Segments...)
-	default:
+	if b.sel.Everything() || !b.sel.onlySegments() {
+		// Which envelopes a selector matches is decided from the
+		// verified lines of every segment, never from an index (SPEC §8).
 		return all, nil
 	}
-	slices.SortFunc(keep, scalar.UUID.Compare)
-	keep = slices.Compact(keep)
+	// Segments named by id are the only ones that can hold a match.
 	out := all[:0:0]
 	for _, id := range all {
-		if _, ok := slices.BinarySearchFunc(keep, id, scalar.UUID.Compare); ok {
+		if b.sel.NamesSegment(id) {
 			out = append(out, id)
 		}
 	}

@@ -40,6 +40,11 @@ func (s *Selector) hasCriteria() bool {
 		len(s.EventTypes) > 0 || s.Since != nil || s.Until != nil
 }
 
+// onlySegments reports whether the only criterion is Segments.
+func (s *Selector) onlySegments() bool {
+	return len(s.TraceIDs) == 0 && len(s.SessionIDs) == 0 && len(s.EventTypes) == 0 && s.Since == nil && s.Until == nil
+}
+
 // Normalize sorts and deduplicates the lists and reduces a selector that
 // includes All to All alone. It fails when Since is not before Until, when
 // Stream is combined with a criterion, or when nothing is selected.

@@ -150,7 +150,28 @@ type Item struct {
 // A cursor names a store position, so paging while appends happen never
 // repeats or skips a match; a cursor made for another filter is
 // usage.invalid.
+//
+// Query asks the backend's label and time indexes for the rows, and
+// verifies every row it returns: a row that does not hash, or whose
+// verified line does not match f, is store.corrupt, so a tampered index
+// can never put a row into a result. An index can still leave a row out
+// (SPEC §8: indexes are never the authority), which only Scan and
+// Check (arxi-append doctor) would tell.
 func (sn *Snapshot) Query(ctx context.Context, f Filter, cursor string, limit int) (*Page, error) {
+	return sn.page(ctx, f, cursor, limit, false)
+}
+
+// Scan is Query decided from the verified rows alone: it reads and
+// verifies every envelope from the cursor on (within f's segment, if it
+// names one), asks no index, and so returns exactly the matches the
+// envelope lines hold, or fails with store.corrupt. It costs a read of
+// every envelope it passes, where Query reads only the matches. Its
+// cursors are Query's: the two page through the same matches.
+func (sn *Snapshot) Scan(ctx context.Context, f Filter, cursor string, limit int) (*Page, error) {
+	return sn.page(ctx, f, cursor, limit, true)
+}
+
+func (sn *Snapshot) page(ctx context.Context, f Filter, cursor string, limit int, scan bool) (*Page, error) {
 	switch {
 	case limit == 0:
 		limit = DefaultPageSize
@@ -181,27 +202,39 @@ func (sn *Snapshot) Query(ctx context.Context, f Filter, cursor string, limit in
 	if q.To != 0 && q.From > q.To {
 		return page, nil
 	}
-	q.Limit = limit + 1
 	more := false
-	err = sn.v.Envelopes(ctx, q, func(r *EnvelopeRow) error {
+	add := func(g *Segment, e *evidence.Envelope, line []byte) error {
 		if len(page.Items) == limit {
 			more = true
 			return ErrStop
 		}
-		g, err := sn.segmentAt(ctx, r.Segment)
-		if err != nil {
-			return err
-		}
-		e, line, err := sn.c.envelope(r, g.info())
-		if err != nil {
-			return err
-		}
-		if !f.matches(g, e) {
-			return corrupt(envelopeRowName(r.Position), g.ID(), e.Sequence, "row does not match the query that returned it")
-		}
-		page.Items = append(page.Items, Item{Position: r.Position, Envelope: e, Line: bytes.Clone(line)})
+		page.Items = append(page.Items, Item{Position: g.FirstPosition + e.Sequence - 1, Envelope: e, Line: bytes.Clone(line)})
 		return nil
-	})
+	}
+	if scan {
+		err = sn.scan(ctx, q.From, q.To, func(g *Segment, e *evidence.Envelope, line []byte) error {
+			if !f.matches(g, e) {
+				return nil
+			}
+			return add(g, e, line)
+		})
+	} else {
+		q.Limit = limit + 1
+		err = sn.v.Envelopes(ctx, q, func(r *EnvelopeRow) error {
+			g, err := sn.segmentAt(ctx, r.Segment)
+			if err != nil {
+				return err
+			}
+			e, line, err := sn.c.envelope(r, g.info())
+			if err != nil {
+				return err
+			}
+			if !f.matches(g, e) {
+				return corrupt(envelopeRowName(r.Position), g.ID(), e.Sequence, "row does not match the query that returned it")
+			}
+			return add(g, e, line)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

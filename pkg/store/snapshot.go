@@ -272,8 +272,8 @@ func (sn *Snapshot) WriteStream(ctx context.Context, w io.Writer, f Filter) erro
 }
 
 // matchingSegments returns, in store order, the segments holding at least
-// one envelope that matches f. It costs one indexed lookup per segment
-// found.
+// one envelope that matches f. It decides by scan, from the verified rows:
+// each segment is read up to its first match.
 func (sn *Snapshot) matchingSegments(ctx context.Context, f Filter) ([]*Segment, error) {
 	if f.IsZero() {
 		return sn.Segments(ctx)
@@ -290,32 +290,12 @@ func (sn *Snapshot) matchingSegments(ctx context.Context, f Filter) ([]*Segment,
 		return nil, err
 	}
 	var out []*Segment
-	for {
-		q.Limit = 1
-		q.KeysOnly = true
-		var hit *EnvelopeRow
-		err := sn.v.Envelopes(ctx, q, func(r *EnvelopeRow) error {
-			c := *r
-			hit = &c
-			return ErrStop
-		})
-		if err != nil {
-			return nil, err
-		}
-		if hit == nil {
-			return out, nil
-		}
-		g, err := sn.segmentAt(ctx, hit.Segment)
-		if err != nil {
-			return nil, err
-		}
-		if hit.Position < g.FirstPosition || hit.Position > g.last() {
-			return nil, corrupt(envelopeRowName(hit.Position), g.ID(), 0, "row lies outside segments row %d", g.Order)
+	err = sn.scan(ctx, q.From, q.To, func(g *Segment, e *evidence.Envelope, _ []byte) error {
+		if !f.matches(g, e) {
+			return nil
 		}
 		out = append(out, g)
-		q.From = g.last() + 1
-		if q.To != 0 && q.From > q.To {
-			return out, nil
-		}
-	}
+		return errNextSegment
+	})
+	return out, err
 }

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"arxi.dev/arxi/pkg/bundle"
 	"bytes"
 	"context"
 	"errors"
@@ -113,30 +112,6 @@ func ExampleAppendStream() {
 	// 1 tool.call {"tool":"search"}
 	// 2 tool.result {"ok":true}
 	// next cursor ""
-}
-
-// Select what a bundle of one trace discloses: the segments holding its
-// envelopes, each with the selected sequences.
-func ExampleSnapshot_Select() {
-	ctx := context.Background()
-	s, _ := store.Open(ctx, memory.New(), store.Config{})
-	a, _ := s.Appender(ctx)
-	store.AppendStream(ctx, a, bytes.NewReader(sealed()), store.AppendOptions{})
-
-	sn, _ := s.Snapshot(ctx)
-	defer sn.Close()
-	matches, _ := sn.Select(ctx, bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}}, 0)
-	for _, m := range matches {
-		fmt.Println("segment", m.Segment.Order, "of", m.Segment.Count, "envelopes, sealed:", m.Segment.Sealed())
-		for seq := uint64(1); seq <= m.Segment.Count; seq++ {
-			fmt.Println(seq, m.Selected(seq))
-		}
-	}
-	// Output:
-	// segment 1 of 3 envelopes, sealed: true
-	// 1 false
-	// 2 false
-	// 3 true
 }
 
 // TestAppendStreamReadAhead runs AppendStream with one CPU (direct reads)

@@ -1,7 +1,7 @@
 // Package storesource lets bundle.Build read from a store (SPEC §9.2):
 // segments in store order, each replayed and verified by a store snapshot,
-// blobs by hash, and the segments a selector may match found from the
-// store's indexes. It is a package of its own so that the verifier, which
+// and blobs by hash. It offers Build no index: which envelopes a selector
+// matches is decided from the verified lines of every segment (SPEC §8). It is a package of its own so that the verifier, which
 // needs bundles but never a store, does not depend on one.
 package storesource
 
@@ -22,7 +22,6 @@ type Source struct {
 
 var (
 	_ bundle.Source  = (*Source)(nil)
-	_ bundle.Finder  = (*Source)(nil)
 	_ bundle.Counter = (*Source)(nil)
 )
 
@@ -64,18 +63,4 @@ func (s *Source) EnvelopeCount(ctx context.Context, id scalar.UUID) (uint64, err
 // Attachment implements bundle.Source.
 func (s *Source) Attachment(ctx context.Context, h scalar.Digest) (*evidence.Attachment, error) {
 	return s.sn.Attachment(ctx, h)
-}
-
-// FindSegments implements bundle.Finder with the store's selection, which
-// answers from index columns; Build then checks every envelope itself.
-func (s *Source) FindSegments(ctx context.Context, sel *bundle.Selector) ([]scalar.UUID, error) {
-	matches, err := s.sn.Select(ctx, *sel, 0)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]scalar.UUID, len(matches))
-	for i, m := range matches {
-		ids[i] = m.Segment.ID()
-	}
-	return ids, nil
 }

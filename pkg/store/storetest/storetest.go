@@ -10,7 +10,6 @@
 package storetest
 
 import (
-	"arxi.dev/arxi/pkg/bundle"
 	"bytes"
 	"context"
 	"errors"
@@ -21,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -559,6 +560,15 @@ func query(t *testing.T, s *store.Store, f store.Filter, limit int) []*evidence.
 		if err != nil {
 			t.Fatalf("Query(%+v): %v", f, err)
 		}
+		// Scan decides from the rows alone: the same page, the same
+		// cursor.
+		sp, err := sn.Scan(ctx, f, cursor, limit)
+		if err != nil {
+			t.Fatalf("Scan(%+v): %v", f, err)
+		}
+		if got, want := ids(itemsOf(sp)), ids(itemsOf(p)); !cmp.Equal(got, want) || sp.Next != p.Next {
+			t.Fatalf("Scan(%+v) after %q: %v next %q; Query: %v next %q", f, cursor, got, sp.Next, want, p.Next)
+		}
 		for _, it := range p.Items {
 			if !bytes.Equal(it.Line, it.Envelope.AppendJCS(nil)) {
 				t.Fatalf("item line is not its envelope")
@@ -693,40 +703,36 @@ func itemsOf(p *store.Page) []*evidence.Envelope {
 	return out
 }
 
+// testSelect plans bundles from the store (arxi-bundle --store): each
+// includes exactly the segments holding an envelope the selector's Match
+// selects, or that it names, with exactly those envelopes disclosed.
 func testSelect(t *testing.T, h Harness) {
 	s, envs := fixture(t, h)
 	defer s.Close()
 	sn, _ := s.Snapshot(ctx)
 	defer sn.Close()
 	segs, _ := sn.Segments(ctx)
-	render := func(ms []store.Match) string {
+	render := func(m *bundle.Manifest) string {
 		var parts []string
-		for _, m := range ms {
-			if m.All {
-				parts = append(parts, fmt.Sprintf("%d:all", m.Segment.Order))
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("%d:%v", m.Segment.Order, m.Sequences))
+		for _, g := range m.Segments {
+			parts = append(parts, fmt.Sprintf("%s:%d/%d", g.SegmentID, g.Disclosed, g.EnvelopeCount))
 		}
 		return strings.Join(parts, " ")
 	}
 	expect := func(sel bundle.Selector) string {
-		var ms []store.Match
+		var parts []string
 		for _, g := range segs {
-			m := store.Match{Segment: g}
-			if sel.Everything() || slices.Contains(sel.Segments, g.ID()) {
-				m.All = true
-			}
+			n := 0
 			for _, e := range envs {
-				if e.SegmentID == g.ID() && !m.All && sel.Match(e) {
-					m.Sequences = append(m.Sequences, e.Sequence)
+				if e.SegmentID == g.ID() && sel.Match(e) {
+					n++
 				}
 			}
-			if m.All || len(m.Sequences) > 0 {
-				ms = append(ms, m)
+			if n > 0 || sel.NamesSegment(g.ID()) {
+				parts = append(parts, fmt.Sprintf("%s:%d/%d", g.ID(), n, g.Count))
 			}
 		}
-		return render(ms)
+		return strings.Join(parts, " ")
 	}
 	for _, tc := range []struct {
 		name string
@@ -738,31 +744,22 @@ func testSelect(t *testing.T, h Harness) {
 		{"union", bundle.Selector{Segments: []scalar.UUID{segs[0].ID()}, TraceIDs: []scalar.Label{scalar.MustLabel("trace-3")},
 			SessionIDs: []scalar.Label{scalar.MustLabel("sess-1")}, EventTypes: []scalar.Token{scalar.MustToken("session.start")}}},
 		{"time", bundle.Selector{Since: ts("2026-11-22T10:00:20Z"), Until: ts("2026-11-22T10:00:23Z")}},
-		{"nothing", bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("none")}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.sel.Normalize(); err != nil {
 				t.Fatal(err)
 			}
-			ms, err := sn.Select(ctx, tc.sel, 0)
+			m, err := bundle.Plan(ctx, storesource.New(sn), tc.sel, bundle.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := render(ms), expect(tc.sel); got != want {
-				t.Errorf("Select = %s, want %s", got, want)
-			}
-			for _, m := range ms {
-				for seq := uint64(1); seq <= m.Segment.Count; seq++ {
-					e := envs[m.Segment.FirstPosition+seq-2]
-					if m.Selected(seq) != (m.All || tc.sel.Match(e)) {
-						t.Errorf("segment %d Selected(%d) disagrees with Match", m.Segment.Order, seq)
-					}
-				}
+			if got, want := render(m), expect(tc.sel); got != want {
+				t.Errorf("Plan = %s, want %s", got, want)
 			}
 		})
 	}
-	_, err := sn.Select(ctx, bundle.Selector{EventTypes: []scalar.Token{scalar.MustToken("tool.call")}}, 5)
-	wantCode(t, "selection over the limit", err, errcode.BundleLimitExceeded)
+	_, err := bundle.Plan(ctx, storesource.New(sn), bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("none")}}, bundle.Options{})
+	wantCode(t, "selection of nothing", err, errcode.BundleEmpty)
 }
 
 func testStreamFilter(t *testing.T, h Harness) {
