@@ -27,7 +27,9 @@
 //     same directory, synced, and renamed over it, so a reader sees the
 //     old file or the whole new one and a failed run leaves the old file;
 //     a new file gets mode 0644 less the umask, a replaced one keeps its
-//     mode;
+//     mode; the temporary file is named ".NAME.arxi-tmp-HOST-PID-RANDOM",
+//     and one a killed writer left is removed by the next Write of NAME
+//     once it is proven stale (see tempMark);
 //   - a symlink is followed and its target replaced the same way (the
 //     link stays a link);
 //   - a character device or a FIFO (/dev/null, /dev/tty, a named pipe), and
@@ -311,6 +313,7 @@ func writeAtomic(path, target string, fill func(io.Writer) error) error {
 		w.Close()
 		perm, keep = st.Mode().Perm(), true
 	}
+	removeStale(target)
 	f, err := createTemp(target, perm)
 	if err != nil {
 		return fail("create output", err)
@@ -344,18 +347,70 @@ func writeAtomic(path, target string, fill func(io.Writer) error) error {
 	return nil
 }
 
+// Temporary files are named ".NAME.arxi-tmp-HOST-PID-RANDOM" beside the
+// output NAME: HOST tags the machine and process namespace the writer ran
+// in (tempHost), PID is its process id. A writer killed before it renamed
+// its temporary file (SIGKILL, a power cut) leaves it behind; the next
+// Write of the same output removes it once it can prove it is a dead
+// writer's own: the name follows the pattern for this very output, in
+// this directory; the HOST tag is this machine's and namespace's, so PID
+// means the same process here; no process with PID exists (a PID reused
+// since keeps the file, erring on the side of keeping); PID is not this
+// process's; and the file is a regular file (not a link) owned by this
+// user. Anything else is left alone.
+const tempMark = ".arxi-tmp-"
+
+// tempPrefix is the prefix of every temporary file of the output path.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + tempMark + tempHost() + "-" }
+
 // createTemp creates a new file beside path under a name not taken.
 func createTemp(path string, perm fs.FileMode) (*os.File, error) {
 	if !keepPerm(perm) {
 		perm = 0o600
 	}
+	prefix := filepath.Join(filepath.Dir(path), tempPrefix(path)+strconv.Itoa(os.Getpid())+"-")
 	for {
-		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp"+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		f, err := os.OpenFile(prefix+strconv.FormatUint(rand.Uint64(), 36), os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
 		}
 	}
+}
+
+// base36 are the digits of a temporary file's random part.
+const base36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+// removeStale removes the temporary files of path that dead writers left
+// (see tempMark), and returns their names. Failures are ignored: a stale
+// file that cannot be removed is no reason not to write.
+func removeStale(path string) []string {
+	dir := filepath.Dir(path)
+	prefix := tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		pidText, random, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || random == "" || strings.Trim(random, base36) != "" || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		st, err := os.Lstat(name)
+		if err != nil || !st.Mode().IsRegular() || !ownedByUser(st) {
+			continue
+		}
+		if os.Remove(name) == nil {
+			removed = append(removed, name)
+		}
+	}
+	return removed
 }
 
 // keepPerm reports whether a file may be created with perm directly: a
