@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/evidence"
 )
@@ -103,15 +104,20 @@ func FuzzArtifact(f *testing.F) {
 }
 
 // FuzzTranscript: the transcript decoder never panics, and whatever it
-// accepts maps to lines that are canonical unsealed envelopes.
+// accepts maps to lines that are canonical unsealed envelopes. Inputs are
+// edits of the golden transcript (fuzzinput.Edit) and arbitrary bytes.
 func FuzzTranscript(f *testing.F) {
 	b, err := os.ReadFile(transcriptPath)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(b)
-	f.Add([]byte(`[{"error":null,"method":"m","request":{"params":{"name":"x","arguments":{"a":1}}},"response":{},"sequence":9007199254740992}]`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
+	bases := [][]byte{b, []byte(`[{"error":null,"method":"m","request":{"params":{"name":"x","arguments":{"a":1}}},"response":{},"sequence":9007199254740992}]`)}
+	for i := range bases {
+		f.Add([]byte{}, uint8(i), uint16(0), uint8(0))
+	}
+	dec := evidence.NewDecoder(evidence.DefaultLimits)
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		raw := fuzzinput.Edit(bases, base, at, cut, patch)
 		tr, err := decodeTranscript("t.json", raw)
 		if err != nil {
 			return
@@ -122,7 +128,7 @@ func FuzzTranscript(f *testing.F) {
 				if !canonical.IsCanonical(l) {
 					t.Fatalf("line not canonical: %s", l)
 				}
-				if _, err := evidence.NewDecoder(evidence.DefaultLimits).Sealed(l); err != nil {
+				if _, err := dec.Sealed(l); err != nil {
 					t.Fatalf("line does not decode: %v\n%s", err, l)
 				}
 				return e(r)

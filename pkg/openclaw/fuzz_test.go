@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -136,15 +137,21 @@ func FuzzTranscript(f *testing.F) {
 
 // FuzzCapture: a whole capture read and mapped, in each format and policy,
 // never panics, and what it writes are canonical unsealed envelopes.
+// Inputs are edits of real captures (fuzzinput.Edit) and arbitrary bytes.
 func FuzzCapture(f *testing.F) {
+	var bases [][]byte
 	for _, n := range []string{"capture.frames.ndjson", "v2-session.jsonl"} {
 		in := readInput(f, n)
-		f.Add(in[:min(len(in), 4000)], uint8(0))
+		bases = append(bases, in[:min(len(in), 4000)])
 	}
-	f.Add(ndjson(seqs("r", 1, 3, 2, 2)...), uint8(4))
+	bases = append(bases, ndjson(seqs("r", 1, 3, 2, 2)...))
+	for i, mode := range []uint8{0, 0, 4} {
+		f.Add([]byte{}, mode, uint8(i), uint16(0), uint8(0))
+	}
 	dir := f.TempDir()
 	ctx := context.Background()
-	f.Fuzz(func(t *testing.T, in []byte, mode uint8) {
+	f.Fuzz(func(t *testing.T, patch []byte, mode uint8, base uint8, at uint16, cut uint8) {
+		in := fuzzinput.Edit(bases, base, at, cut, patch)
 		cfg := Config{Format: Format(mode % 3), Sequence: Mode(mode / 3 % 2), RequirePaired: mode&8 != 0, FrameSeq: mode&16 != 0, TempDir: dir}
 		c, err := Read(ctx, bytes.NewReader(in), cfg)
 		if err != nil {

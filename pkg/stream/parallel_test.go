@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/evidence"
 )
 
@@ -119,15 +120,20 @@ func TestParallelPause(t *testing.T) {
 }
 
 func FuzzParallel(f *testing.F) {
+	var bases [][]byte
 	for _, in := range inputs(f) {
 		if len(in) > 1<<14 {
 			continue // the many-chunk streams: slow seeds
 		}
-		f.Add([]byte(in), true)
-		f.Add([]byte(in), false)
+		bases = append(bases, []byte(in))
+	}
+	for i := range bases {
+		f.Add([]byte{}, true, uint8(i), uint16(0), uint8(0))
+		f.Add([]byte{}, false, uint8(i), uint16(0), uint8(0))
 	}
 	lim := evidence.Limits{Line: 1 << 12}
-	f.Fuzz(func(t *testing.T, data []byte, sealed bool) {
+	f.Fuzz(func(t *testing.T, patch []byte, sealed bool, base uint8, at uint16, cut uint8) {
+		data := fuzzinput.Edit(bases, base, at, cut, patch)
 		mode := Unsealed
 		if sealed {
 			mode = Sealed

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 )
@@ -236,9 +237,12 @@ func TestGrammar(t *testing.T) {
 // FuzzReader runs arbitrary bytes through both reader modes: no panics,
 // every error typed with a line, every sealed record re-encodes to its line.
 func FuzzReader(f *testing.F) {
-	f.Add(vector(f), true)
-	f.Add([]byte(`{"event_type":"a","actor_id":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z","payload":1}`+"\n"), false)
-	f.Fuzz(func(t *testing.T, data []byte, sealed bool) {
+	bases := [][]byte{vector(f), []byte(`{"event_type":"a","actor_id":"a","environment_id":"e","adapter_id":"x","claimed_at":"2026-11-22T10:00:00Z","payload":1}` + "\n")}
+	f.Add([]byte{}, true, uint8(0), uint16(0), uint8(0))
+	f.Add([]byte{}, false, uint8(1), uint16(0), uint8(0))
+	f.Add([]byte(`"x"`), true, uint8(0), uint16(700), uint8(3))
+	f.Fuzz(func(t *testing.T, patch []byte, sealed bool, base uint8, at uint16, cut uint8) {
+		data := fuzzinput.Edit(bases, base, at, cut, patch)
 		mode := Unsealed
 		if sealed {
 			mode = Sealed

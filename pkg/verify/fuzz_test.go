@@ -7,25 +7,31 @@ import (
 
 	"arxi.dev/arxi/internal/bundletest"
 	"arxi.dev/arxi/internal/bundletest/fixture"
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/verify"
 )
 
-// FuzzBundle feeds arbitrary bytes to the verifier: it never panics, an
-// error is a known code and comes without a verdict, and a verdict is one
-// canonical JSON object that is the same on a second run.
+// FuzzBundle feeds the verifier bundles and streams it never saw: edits
+// of a signed stream, of a bundle of it and of that bundle compressed
+// (fuzzinput.Edit), and arbitrary bytes. It never panics, an error is a
+// known code and comes without a verdict, and a verdict is one canonical
+// JSON object that is the same on a second run.
 func FuzzBundle(f *testing.F) {
-	stream := bundletest.Stream(bundletest.Options{Envelopes: 5, PerSegment: 2, AttachEvery: 2, Keys: keys(1)})
-	f.Add(stream)
+	stream := bundletest.Stream(bundletest.Options{Envelopes: 4, PerSegment: 2, AttachEvery: 2, Keys: keys(1)})
 	b := fixture.MustBuild(f, stream, bundle.Selector{EventTypes: baseSelector().EventTypes})
-	f.Add(b)
-	f.Add(compress(f, b))
-	f.Add([]byte("{\"record\":\"manifest\"}\n"))
+	bases := [][]byte{stream, b, compress(f, b)}
+	for i := range bases {
+		f.Add([]byte{}, uint8(i), uint16(0), uint8(0))
+	}
+	f.Add([]byte(`"elided"`), uint8(1), uint16(600), uint8(10))
+	f.Add([]byte("{\"record\":\"manifest\"}\n"), uint8(fuzzinput.Raw), uint16(0), uint8(0))
 	root := bundletest.ParseTrustRoot("any_trusted_key", keys(1)...)
-	f.Fuzz(func(t *testing.T, in []byte) {
-		cfg := verify.Config{TrustRoot: root, Limits: bundle.Limits{Segments: 16, Envelopes: 64, EnvelopesPerSegment: 64, Attachments: 16}}
+	cfg := verify.Config{TrustRoot: root, Limits: bundle.Limits{Segments: 16, Envelopes: 64, EnvelopesPerSegment: 64, Attachments: 16}}
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		in := fuzzinput.Edit(bases, base, at, cut, patch)
 		v, err := verify.Bundle(context.Background(), bytes.NewReader(in), cfg)
 		if err != nil {
 			if v != nil {
