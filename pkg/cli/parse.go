@@ -223,6 +223,11 @@ func (c *Command) applyConfig(path string) error {
 	if err != nil {
 		return err
 	}
+	return c.applyConfigData(path, data)
+}
+
+// applyConfigData applies the config file at path, whose bytes are data.
+func (c *Command) applyConfigData(path string, data []byte) error {
 	tree, err := loadTOML(data)
 	if err != nil {
 		return &errcode.Error{Code: errcode.ConfigInvalid, Path: path, Msg: "not a TOML file", Err: err}
