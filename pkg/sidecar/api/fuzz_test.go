@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/store/storetest"
@@ -77,12 +78,16 @@ func FuzzDecodeWithAttachments(f *testing.F) {
 }
 
 // FuzzDecodeBatch: an accepted batch holds an envelope, and each error
-// names a line.
+// names a line. Bodies are edits of batches (fuzzinput.Edit) and
+// arbitrary bytes.
 func FuzzDecodeBatch(f *testing.F) {
-	f.Add([]byte(storetest.Events(0, 9)))
-	f.Add([]byte(storetest.Event(0) + "\n"))
-	f.Add([]byte(`{"data":"aGk=","hash":"sha256:8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4","record":"attachment","size":2}` + "\n" + storetest.Event(1)))
-	f.Fuzz(func(t *testing.T, body []byte) {
+	bases := [][]byte{[]byte(storetest.Events(0, 9)), []byte(storetest.Event(0) + "\n"),
+		[]byte(`{"data":"aGk=","hash":"sha256:8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4","record":"attachment","size":2}` + "\n" + storetest.Event(1))}
+	for i := range bases {
+		f.Add([]byte{}, uint8(i), uint16(0), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		body := fuzzinput.Edit(bases, base, at, cut, patch)
 		recs, lines, err := decodeBatch(body, fuzzLimits)
 		checkErr(t, err)
 		if err != nil {
