@@ -113,6 +113,55 @@ func BenchmarkBuild(b *testing.B) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/envelope")
 }
 
+// BenchmarkSelection measures what deciding selection from the verified
+// rows costs (SPEC §8) against the whole-store bundle in the same run:
+// the bundle of one session (64 envelopes in one of 4 segments of 5,000),
+// which reads every segment, and that session's query page by the index
+// and by scan.
+func BenchmarkSelection(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Synchronous: "normal"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := storetest.Fill(b, db, benchStream())
+	defer s.Close()
+	session := scalar.MustLabel("session-0100")
+	b.Run("bundle-all", func(b *testing.B) {
+		for range b.N {
+			if _, err := fromStoreTo(s, bundle.Selector{All: true}, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bundle-session", func(b *testing.B) {
+		for range b.N {
+			m, err := fromStoreTo(s, bundle.Selector{SessionIDs: []scalar.Label{session}}, io.Discard)
+			if err != nil || len(m.Segments) != 1 || m.Segments[0].Disclosed != 64 {
+				b.Fatalf("%v %+v", err, m)
+			}
+		}
+	})
+	for _, scan := range []bool{false, true} {
+		b.Run(map[bool]string{false: "query-index", true: "query-scan"}[scan], func(b *testing.B) {
+			for range b.N {
+				sn, err := s.Snapshot(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				page := sn.Query
+				if scan {
+					page = sn.Scan
+				}
+				p, err := page(context.Background(), store.Filter{SessionID: session}, "", 1000)
+				sn.Close()
+				if err != nil || len(p.Items) != 64 {
+					b.Fatalf("%v", err)
+				}
+			}
+		})
+	}
+}
+
 // fromStoreTo builds a bundle of sel from a snapshot of s into w.
 func fromStoreTo(s *store.Store, sel bundle.Selector, w io.Writer) (*bundle.Manifest, error) {
 	sn, err := s.Snapshot(context.Background())
