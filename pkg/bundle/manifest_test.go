@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
+	"arxi.dev/arxi/internal/fuzzinput"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
 )
@@ -106,9 +107,11 @@ func TestParseManifestRejects(t *testing.T) {
 }
 
 // FuzzParseManifest: decoding never panics, and whatever decodes encodes
-// back to exactly its input (one manifest, one byte form).
+// back to exactly its input (one manifest, one byte form). Inputs are edits
+// of real manifests (fuzzinput.Edit) and arbitrary bytes.
 func FuzzParseManifest(f *testing.F) {
 	data := bundletest.Stream(fixture)
+	var bases [][]byte
 	for _, sel := range []Selector{{All: true}, {Stream: true}, {TraceIDs: []scalar.Label{scalar.MustLabel("trace-1")}}} {
 		sp, err := Spool(f.Context(), bytes.NewReader(data), SpoolConfig{Dir: f.TempDir()})
 		if err != nil {
@@ -120,10 +123,14 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		sp.Close()
 		line, _, _ := bytes.Cut(out.Bytes(), []byte("\n"))
-		f.Add(line)
+		bases = append(bases, line)
 	}
-	f.Add([]byte(`{"record":"manifest"}`))
-	f.Fuzz(func(t *testing.T, in []byte) {
+	for i := range bases {
+		f.Add([]byte{}, uint8(i), uint16(0), uint8(0))
+	}
+	f.Add([]byte(`{"record":"manifest"}`), uint8(fuzzinput.Raw), uint16(0), uint8(0))
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		in := fuzzinput.Edit(bases, base, at, cut, patch)
 		m, err := ParseManifest(in)
 		if err != nil {
 			if errcode.CodeOf(err) != errcode.BundleMalformed {
