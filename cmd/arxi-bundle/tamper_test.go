@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/clitest"
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
@@ -25,17 +24,7 @@ func TestTamperedIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, db, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Appender(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.AppendStream(ctx, a, bytes.NewReader(storetest.TamperStream(t)), store.AppendOptions{Batch: storetest.TamperBatch}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.FillTamper(t, db)
 	db.Close()
 	bundleOf := func(args ...string) string {
 		t.Helper()

@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"bytes"
 	"testing"
 
 	"arxi.dev/arxi/internal/pgtest"
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
 
@@ -14,22 +12,11 @@ import (
 // holds every read path to SPEC §8: store.corrupt, or exactly what the
 // untampered log returns (storetest.CheckTampered).
 func TestTamperedIndexes(t *testing.T) {
-	in := storetest.TamperStream(t)
 	fill := func(t *testing.T) (string, int32) {
 		url := newLog(t)
 		db := openWriter(t, url)
 		defer db.Close()
-		s, err := store.Open(ctx, db, store.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := s.Appender(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.AppendStream(ctx, a, bytes.NewReader(in), store.AppendOptions{Batch: storetest.TamperBatch}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.FillTamper(t, db)
 		return url, db.log
 	}
 	read := func(t *testing.T, url string) *storetest.Reads {

@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"bytes"
 	"path/filepath"
 	"strconv"
 	"testing"
 
-	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
 
@@ -17,7 +15,6 @@ import (
 // indexes stopped being the authority, deleting the postings of one
 // segment made a bundle of a session omit that segment and exit 0.
 func TestTamperedIndexes(t *testing.T) {
-	in := storetest.TamperStream(t)
 	label := func(kind int, v string) string { return itoa(labelID(kind, v)) }
 	fill := func(t *testing.T) string {
 		path := filepath.Join(t.TempDir(), "arxi.db")
@@ -26,17 +23,7 @@ func TestTamperedIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		s, err := store.Open(ctx, db, store.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := s.Appender(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.AppendStream(ctx, a, bytes.NewReader(in), store.AppendOptions{Batch: storetest.TamperBatch}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.FillTamper(t, db)
 		return path
 	}
 	read := func(t *testing.T, path string) *storetest.Reads {

@@ -34,6 +34,24 @@ func TamperStream(t testing.TB) []byte {
 // TamperBatch is the transaction size of a tamper test's appends.
 const TamperBatch = 10
 
+// FillTamper appends TamperStream to the new backend b in transactions of
+// TamperBatch envelopes, as arxi-append --batch 10 would.
+func FillTamper(t testing.TB, b store.Backend) {
+	t.Helper()
+	s, err := store.Open(ctx, b, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Appender(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := store.AppendStream(ctx, a, bytes.NewReader(TamperStream(t)), store.AppendOptions{Batch: TamperBatch}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Reads is what every read path of a store returns, keyed by the path.
 type Reads struct {
 	out  map[string]string
@@ -140,11 +158,12 @@ func readPaths(t *testing.T, sn *store.Snapshot) []readPath {
 		{SegmentID: segs[1].ID(), AfterSequence: 3, SessionID: l("sess-2")}, {SegmentID: segs[1].ID()},
 	}
 	var paths []readPath
-	for _, f := range filters {
+	for i, f := range filters {
+		name := fmt.Sprintf(" of filter %d", i)
 		paths = append(paths,
-			readPath{"query " + filterName(f), true, func(sn *store.Snapshot) (string, error) { return pages(sn.Query, f) }},
-			readPath{"scan " + filterName(f), false, func(sn *store.Snapshot) (string, error) { return pages(sn.Scan, f) }},
-			readPath{"stream " + filterName(f), false, func(sn *store.Snapshot) (string, error) {
+			readPath{"query" + name, true, func(sn *store.Snapshot) (string, error) { return pages(sn.Query, f) }},
+			readPath{"scan" + name, false, func(sn *store.Snapshot) (string, error) { return pages(sn.Scan, f) }},
+			readPath{"stream" + name, false, func(sn *store.Snapshot) (string, error) {
 				var b bytes.Buffer
 				err := sn.WriteStream(ctx, &b, f)
 				return b.String(), err
@@ -182,36 +201,6 @@ func readPaths(t *testing.T, sn *store.Snapshot) []readPath {
 		st, err := sn.Check(ctx, store.CheckOptions{})
 		return fmt.Sprintf("%+v", st), err
 	}})
-}
-
-func filterName(f store.Filter) string {
-	var parts []string
-	add := func(k, v string) {
-		if v != "" {
-			parts = append(parts, k+"="+v)
-		}
-	}
-	if !f.SegmentID.IsZero() {
-		add("segment", f.SegmentID.String())
-	}
-	for _, e := range f.EventTypes {
-		add("event_type", e.String())
-	}
-	add("actor", f.ActorID.String())
-	add("environment", f.EnvironmentID.String())
-	add("adapter", f.AdapterID.String())
-	add("trace", f.TraceID.String())
-	add("session", f.SessionID.String())
-	if f.Since != nil {
-		add("since", f.Since.String())
-	}
-	if f.Until != nil {
-		add("until", f.Until.String())
-	}
-	if f.AfterSequence > 0 {
-		add("after", fmt.Sprint(f.AfterSequence))
-	}
-	return strings.Join(parts, ",")
 }
 
 // pages reads every page of f, 4 at a time, as the envelopes' lines.
