@@ -88,15 +88,20 @@ const benchEnvelopes = 20_000
 
 var benchStream = sync.OnceValue(func() []byte { return bundletest.BenchBytes(benchEnvelopes, 5000) })
 
-// BenchmarkBuild builds the whole-store bundle from a SQLite store of
-// the ~1 KiB events of events.Bench (segments of 5,000), as arxi-bundle --store
-// --all does after opening the store.
-func BenchmarkBuild(b *testing.B) {
+// benchStore is a SQLite store of benchStream.
+func benchStore(b *testing.B) *store.Store {
 	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Synchronous: "normal"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := storetest.Fill(b, db, benchStream())
+	return storetest.Fill(b, db, benchStream())
+}
+
+// BenchmarkBuild builds the whole-store bundle from a SQLite store of
+// the ~1 KiB events of events.Bench (segments of 5,000), as arxi-bundle --store
+// --all does after opening the store.
+func BenchmarkBuild(b *testing.B) {
+	s := benchStore(b)
 	defer s.Close()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -119,11 +124,7 @@ func BenchmarkBuild(b *testing.B) {
 // which reads every segment, and that session's query page by the index
 // and by scan.
 func BenchmarkSelection(b *testing.B) {
-	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Synchronous: "normal"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := storetest.Fill(b, db, benchStream())
+	s := benchStore(b)
 	defer s.Close()
 	session := scalar.MustLabel("session-0100")
 	b.Run("bundle-all", func(b *testing.B) {
