@@ -13,19 +13,24 @@ import (
 
 // FuzzManifest: the manifest decoder never panics; what it accepts it
 // accepts again in canonical form, with the same meaning, and its metadata
-// object is canonical.
+// object is canonical. Inputs are edits of the golden manifests
+// (fuzzinput.Edit) and arbitrary bytes.
 func FuzzManifest(f *testing.F) {
+	var bases [][]byte
 	for _, name := range goldenRunpacks {
 		b, err := os.ReadFile(filepath.Join(runpackDir(name), "manifest.json"))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
-		f.Add(bytes.Replace(b, []byte(`"value":10}`), []byte(`"value":1.5}`), 1))
-		f.Add(bytes.Replace(b, []byte(`"logical"`), []byte(`"unix_millis"`), 1))
+		bases = append(bases, b, bytes.Replace(b, []byte(`"value":10}`), []byte(`"value":1.5}`), 1),
+			bytes.Replace(b, []byte(`"logical"`), []byte(`"unix_millis"`), 1))
 	}
-	f.Add([]byte(`{"manifest_version":"v1"}`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
+	for i := range bases {
+		f.Add([]byte{}, uint8(i), uint16(0), uint8(0))
+	}
+	f.Add([]byte(`{"manifest_version":"v1"}`), uint8(fuzzinput.Raw), uint16(0), uint8(0))
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		raw := fuzzinput.Edit(bases, base, at, cut, patch)
 		m, err := decodeManifest(raw)
 		if err != nil {
 			return

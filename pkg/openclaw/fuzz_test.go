@@ -15,13 +15,24 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// seedLines adds every line of the named inputs to f.
-func seedLines(f *testing.F, names ...string) {
+// seedLines returns every line of the named inputs, and the extra lines,
+// as the fixtures of a line target (fuzzinput.Edit), each added to f
+// unedited.
+func seedLines(f *testing.F, extra []string, names ...string) [][]byte {
+	var bases [][]byte
 	for _, n := range names {
-		for _, l := range bytes.Split(bytes.TrimSuffix(readInput(f, n), []byte("\n")), []byte("\n")) {
-			f.Add(l)
-		}
+		bases = append(bases, bytes.Split(bytes.TrimSuffix(readInput(f, n), []byte("\n")), []byte("\n"))...)
 	}
+	for _, l := range extra {
+		bases = append(bases, []byte(l))
+	}
+	if len(bases) >= fuzzinput.Raw {
+		f.Fatalf("%d seed lines: at most %d", len(bases), fuzzinput.Raw-1)
+	}
+	for i := range bases {
+		f.Add([]byte{}, uint8(i), uint16(0), uint8(0))
+	}
+	return bases
 }
 
 // checkDecodeError fails unless err is an input error naming a path or a
@@ -49,11 +60,12 @@ func sameEvent(a, b *event) bool {
 // canonical form, which decodes as a bare payload to the same event, and
 // which the redactor turns into canonical JSON.
 func FuzzFrame(f *testing.F) {
-	seedLines(f, "capture.frames.ndjson")
-	f.Add([]byte(`{"type":"event","event":"agent","payload":{"runId":"r","stream":"error","ts":1,"data":{"reason":"seq gap","expected":1,"received":3}}}`))
+	bases := seedLines(f, []string{`{"type":"event","event":"agent","payload":{"runId":"r","stream":"error","ts":1,"data":{"reason":"seq gap","expected":1,"received":3}}}`},
+		"capture.frames.ndjson")
 	d, d2 := newDecoder(), newDecoder()
 	red := DefaultPolicy().Redactor()
-	f.Fuzz(func(t *testing.T, line []byte) {
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		line := fuzzinput.Edit(bases, base, at, cut, patch)
 		var ev, ev2 event
 		kind, _, _, err := d.frame(line, &ev)
 		if err != nil {
@@ -82,10 +94,10 @@ func FuzzFrame(f *testing.F) {
 // input error naming a path; what it accepts decodes again from its
 // canonical form to the same event.
 func FuzzPayload(f *testing.F) {
-	seedLines(f, "capture.payloads.ndjson")
-	f.Add([]byte(`{"runId":"r","seq":1.0,"stream":"x","ts":1,"data":{}}`))
+	bases := seedLines(f, []string{`{"runId":"r","seq":1.0,"stream":"x","ts":1,"data":{}}`}, "capture.payloads.ndjson")
 	d, d2 := newDecoder(), newDecoder()
-	f.Fuzz(func(t *testing.T, line []byte) {
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		line := fuzzinput.Edit(bases, base, at, cut, patch)
 		var ev, ev2 event
 		if err := d.payload(line, &ev); err != nil {
 			checkDecodeError(t, err)
@@ -102,9 +114,10 @@ func FuzzPayload(f *testing.F) {
 // path; what it accepts decodes again from its canonical form to the same
 // entry.
 func FuzzTranscript(f *testing.F) {
-	seedLines(f, "v3-session.jsonl", "v2-session.jsonl", "pi-mono-v1-before-compaction.lines1_629-642.jsonl")
+	bases := seedLines(f, nil, "v3-session.jsonl", "v2-session.jsonl", "pi-mono-v1-before-compaction.lines1_629-642.jsonl")
 	d := newDecoder()
-	f.Fuzz(func(t *testing.T, line []byte) {
+	f.Fuzz(func(t *testing.T, patch []byte, base uint8, at uint16, cut uint8) {
+		line := fuzzinput.Edit(bases, base, at, cut, patch)
 		for _, version := range []uint64{0, 1, 2, 3} {
 			if err := d.parse(line, false); err != nil {
 				checkDecodeError(t, err)
