@@ -132,5 +132,29 @@ func scrubUserinfo(s, msg string) string {
 	if _, pw, ok := strings.Cut(info, ":"); ok && pw != "" {
 		msg = strings.ReplaceAll(msg, pw, "…")
 	}
-	return msg
+	// url.Parse quotes the piece it stumbled on (invalid URL escape
+	// "%X0"), which can be part of a password however the userinfo
+	// splits: a quoted piece of the userinfo goes too.
+	var out strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			break
+		}
+		k := strings.IndexByte(msg[i+1:], '"')
+		if k < 0 {
+			break
+		}
+		j := i + 1 + k
+		out.WriteString(msg[:i+1])
+		if q := msg[i+1 : j]; q != "" && strings.Contains(info, q) {
+			out.WriteString("…")
+		} else {
+			out.WriteString(q)
+		}
+		out.WriteByte('"')
+		msg = msg[j+1:]
+	}
+	out.WriteString(msg)
+	return out.String()
 }
