@@ -36,6 +36,10 @@ type Route struct {
 	handle handler
 }
 
+// Intercepted reports whether the route's requests pass Config.Intercept
+// (the enterprise gate): every route but the probes and /metrics.
+func (rt *Route) Intercepted() bool { return !rt.Probe && !rt.Metrics }
+
 // Routes returns the route table (SIDECAR.md §2) in a stable order.
 func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
 

@@ -44,7 +44,7 @@ var ProblemSchema = schema.Struct[problemDoc](map[string]*schema.Schema{
 	"type":           schema.Str(`^urn:arxi:error:[a-z0-9_.]+$`, 0, 0).Doc(`"urn:arxi:error:" and the code`),
 	"status":         schema.Int(400, 599),
 	"title":          schema.Str("", 1, 0).Doc("the code's meaning, from the registry (errors.json)"),
-	"correlation_id": schema.Str(`^[\x20-\x7e]+$`, 1, 128).Doc("the client's x-correlation-id, or the server's x-server-correlation-id"),
+	"correlation_id": CorrelationSchema().Doc("the client's x-correlation-id, or the server's x-server-correlation-id"),
 	"field":          schema.Str("", 1, 0).Doc("the field or header of an input error (SPEC §12)"),
 	"line":           schema.Int(1, schema.MaxSafeInteger).Doc("the line of an NDJSON body"),
 	"segment_id":     schema.UUID(),
@@ -172,7 +172,7 @@ var contracts = map[string]Contract{
 func (rt *Route) Contract() Contract { return contracts[rt.Operation] }
 
 // EnterprisePrefix begins the codes of enterprise mode (SIDECAR.md §4),
-// which every route but the probes can answer with.
+// which every route the gate intercepts can answer with.
 const EnterprisePrefix = "enterprise."
 
 // Problems lists, sorted, every code the route can answer with: those of
@@ -182,6 +182,8 @@ func (rt *Route) Problems() []errcode.Code {
 	if !rt.Probe {
 		codes = append(codes, errcode.RequestHeadersTooLarge, errcode.AuthInvalidToken, errcode.RequestNotAcceptable,
 			errcode.InputUnknownField, errcode.InputFieldInvalid)
+	}
+	if rt.Intercepted() {
 		codes = append(codes, prefixed(EnterprisePrefix)...)
 	}
 	if rt.Consumes != nil {
@@ -217,38 +219,39 @@ type Header struct {
 	Statuses []int
 }
 
-func everyRoute(*Route) bool    { return true }
-func mutating(rt *Route) bool   { return rt.Mutating }
-func authorized(rt *Route) bool { return !rt.Probe }
+func everyRoute(*Route) bool     { return true }
+func mutating(rt *Route) bool    { return rt.Mutating }
+func authorized(rt *Route) bool  { return !rt.Probe }
+func intercepted(rt *Route) bool { return rt.Intercepted() }
 
-// identity is an enterprise identity header's value: 1-256 printable
-// characters, no control characters (SIDECAR.md §4).
-func identity() *schema.Schema { return schema.Str("^[^\\x00-\\x1f\\x7f-\\x9f]+$", 1, 256) }
+func printableASCII(max int) *schema.Schema { return schema.Str(`^[\x20-\x7e]+$`, 1, max) }
 
-var printableASCII = func(max int) *schema.Schema { return schema.Str(`^[\x20-\x7e]+$`, 1, max) }
+// CorrelationSchema is a correlation id: the client's (1-128 printable
+// ASCII) or the server's (a UUIDv7, which is such a string too).
+func CorrelationSchema() *schema.Schema { return printableASCII(128) }
 
 // Headers lists the headers of the vocabulary (vocabulary.go) in the
 // contract; a test checks that every header there is here.
 var Headers = []Header{
-	{Name: HeaderCorrelationID, Request: true, Routes: everyRoute, Schema: printableASCII(128),
+	{Name: HeaderCorrelationID, Request: true, Routes: everyRoute, Schema: CorrelationSchema(),
 		Description: "the client's correlation id, 1-128 printable ASCII; echoed in the response and the problem's correlation_id"},
-	{Name: HeaderRequestID, Request: true, Routes: everyRoute, Schema: printableASCII(128),
+	{Name: HeaderRequestID, Request: true, Routes: everyRoute, Schema: CorrelationSchema(),
 		Description: "the legacy spelling of x-correlation-id; echoed"},
 	{Name: HeaderIdempotencyKey, Request: true, Routes: mutating, Schema: printableASCII(255),
 		Description: "1-255 printable ASCII: the same key with the same request replays the stored response; with another request, 409 idempotency.conflict"},
-	{Name: HeaderTenantID, Request: true, Routes: authorized, Schema: identity(),
-		Description: "enterprise mode: the caller's tenant, as the gateway established it; required there on every route but the probes"},
-	{Name: HeaderPrincipalID, Request: true, Routes: authorized, Schema: identity(),
-		Description: "enterprise mode: the caller's principal; required there on every route but the probes"},
-	{Name: HeaderAuthnMethod, Request: true, Routes: authorized, Schema: schema.Enum(Vocabulary().AuthnMethods...),
-		Description: "enterprise mode: how the gateway authenticated the caller; required there on every route but the probes"},
-	{Name: HeaderNamespaceID, Request: true, Routes: authorized, Schema: identity(),
-		Description: "enterprise mode: the caller's namespace, optional"},
+	{Name: HeaderTenantID, Request: true, Routes: intercepted, Schema: schema.Label(),
+		Description: "enterprise mode: the caller's tenant, as the gateway established it (a SPEC §2 label); required there on every route but the probes and /metrics"},
+	{Name: HeaderPrincipalID, Request: true, Routes: intercepted, Schema: schema.Label(),
+		Description: "enterprise mode: the caller's principal (a SPEC §2 label); required there on every route but the probes and /metrics"},
+	{Name: HeaderAuthnMethod, Request: true, Routes: intercepted, Schema: schema.Enum(Vocabulary().AuthnMethods...),
+		Description: "enterprise mode: how the gateway authenticated the caller, exactly one of the enum; required there on every route but the probes and /metrics"},
+	{Name: HeaderNamespaceID, Request: true, Routes: intercepted, Schema: schema.Label(),
+		Description: "enterprise mode: the caller's namespace (a SPEC §2 label), optional"},
 	{Name: HeaderWriterLease, Request: true, Routes: mutating, Schema: schema.Const(HeaderTrue),
 		Description: "enterprise mode with require_writer_lease: a mutating request asserts the writer lease with true, else 409 enterprise.writer_lease_required"},
 	{Name: HeaderServerCorrelationID, Routes: everyRoute, Schema: schema.UUID(),
 		Description: "the sidecar's id of this response, in its log"},
-	{Name: HeaderCorrelationID, Routes: everyRoute, Schema: printableASCII(128), Description: "the client's correlation id, echoed"},
+	{Name: HeaderCorrelationID, Routes: everyRoute, Schema: CorrelationSchema(), Description: "the client's correlation id, echoed"},
 	{Name: HeaderIdempotencyReplayed, Routes: mutating, Success: true, Schema: schema.Const("true"),
 		Description: "true when the response is the stored answer to an earlier request with the same Idempotency-Key"},
 	{Name: HeaderRetryAfter, Routes: authorized, Statuses: []int{503}, Schema: schema.Str(`^[0-9]+$`, 0, 0),

@@ -134,7 +134,8 @@ type Vocab struct {
 	AuthnMethods    []string
 	HeaderTrue      string
 	ControlPlane    []string // paths
-	Decisions       []string
+	Decisions       []string // the outcomes of a decision, the label of the decisions metric
+	Answers         []string // the values of the control plane's "decision" member
 	Phases          []string
 	Outcomes        []string
 	EnterpriseCodes []errcode.Code
@@ -154,6 +155,7 @@ func Vocabulary() Vocab {
 		HeaderTrue:      HeaderTrue,
 		ControlPlane:    []string{PathAuthorize, PathHooks, PathControlPlaneReady},
 		Decisions:       []string{DecisionAllow, DecisionDeny, DecisionQuotaExhausted, DecisionUnavailable, DecisionMalformed},
+		Answers:         []string{DecisionAllow, DecisionDeny},
 		Phases:          []string{PhaseAdmission, PhaseResult},
 		Outcomes:        []string{OutcomeAdmitted, OutcomeSucceeded, OutcomeReplayed, OutcomeFailed},
 		EnterpriseCodes: append([]errcode.Code(nil), enterpriseCodes...),

@@ -30,14 +30,42 @@ import (
 // New routes, statuses, codes, media types, optional keys, enum values and
 // schemas pass.
 func Compat(baseOpenAPI, curOpenAPI, baseErrors, curErrors []byte) ([]string, error) {
+	c, err := compareDocs(baseOpenAPI, curOpenAPI, requestSchemas)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.errors(baseErrors, curErrors); err != nil {
+		return nil, err
+	}
+	return c.problems, nil
+}
+
+// CompatControlPlane compares the control-plane API of a release
+// (control-plane.openapi.json) with the current one by the same rules,
+// with the roles the other way round: the sidecar sends the requests and
+// the control plane the answers, so a new required key breaks in an
+// answer (a control plane of the release does not send it), and a new
+// key in a request is an addition.
+func CompatControlPlane(base, cur []byte) ([]string, error) {
+	c, err := compareDocs(base, cur, answerSchemas)
+	if err != nil {
+		return nil, err
+	}
+	return c.problems, nil
+}
+
+// compareDocs compares two OpenAPI documents; peer names the component
+// schemas of what the other party writes, where a new required key
+// breaks.
+func compareDocs(baseDoc, curDoc []byte, peer func(map[string]any) map[string]bool) (*compat, error) {
 	var base, cur map[string]any
-	if err := json.Unmarshal(baseOpenAPI, &base); err != nil {
+	if err := json.Unmarshal(baseDoc, &base); err != nil {
 		return nil, fmt.Errorf("baseline openapi: %w", err)
 	}
-	if err := json.Unmarshal(curOpenAPI, &cur); err != nil {
+	if err := json.Unmarshal(curDoc, &cur); err != nil {
 		return nil, fmt.Errorf("current openapi: %w", err)
 	}
-	c := &compat{requests: requestSchemas(cur)}
+	c := &compat{requests: peer(cur)}
 	c.paths(obj(base["paths"]), obj(cur["paths"]))
 	c.mutating(obj(cur["paths"]))
 	bs, cs := obj(obj(base["components"])["schemas"]), obj(obj(cur["components"])["schemas"])
@@ -50,17 +78,15 @@ func Compat(baseOpenAPI, curOpenAPI, baseErrors, curErrors []byte) ([]string, er
 		c.request = c.requests[name]
 		c.schema("components.schemas."+name, obj(bs[name]), obj(s))
 	}
-	if err := c.errors(baseErrors, curErrors); err != nil {
-		return nil, err
-	}
-	return c.problems, nil
+	return c, nil
 }
 
 type compat struct {
 	problems []string
-	// requests names the component schemas a request body or parameter
-	// uses; request is set while one of them is compared, where a new
-	// required key breaks clients (in a response it is an addition).
+	// requests names the component schemas the other party writes (a
+	// client's request bodies and parameters); request is set while one of
+	// them is compared, where a new required key breaks it (in what the
+	// contract's own side writes it is an addition).
 	requests map[string]bool
 	request  bool
 }
@@ -68,38 +94,49 @@ type compat struct {
 // requestSchemas names the component schemas a request uses, directly or
 // through other components.
 func requestSchemas(doc map[string]any) map[string]bool {
-	comps := obj(obj(doc["components"])["schemas"])
-	seen := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if ref, ok := x["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/schemas/") {
-				name := strings.TrimPrefix(ref, "#/components/schemas/")
-				if !seen[name] {
-					seen[name] = true
-					walk(comps[name])
-				}
-			}
-			for _, e := range x {
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	for _, item := range obj(doc["paths"]) {
-		for _, op := range obj(item) {
-			walk(obj(op)["requestBody"])
-			walk(obj(op)["parameters"])
-		}
-	}
+	seen := used(doc, "requestBody", "parameters")
 	for name := range obj(obj(doc["components"])["parameters"]) {
-		walk(obj(obj(doc["components"])["parameters"])[name])
+		walkRefs(doc, seen, obj(obj(doc["components"])["parameters"])[name])
 	}
 	return seen
+}
+
+// answerSchemas names the component schemas an answer uses.
+func answerSchemas(doc map[string]any) map[string]bool { return used(doc, "responses") }
+
+// used names the component schemas the members of every operation use,
+// directly or through other components.
+func used(doc map[string]any, members ...string) map[string]bool {
+	seen := map[string]bool{}
+	for _, item := range obj(doc["paths"]) {
+		for _, op := range obj(item) {
+			for _, m := range members {
+				walkRefs(doc, seen, obj(op)[m])
+			}
+		}
+	}
+	return seen
+}
+
+// walkRefs adds to seen the component schemas v refers to, and theirs.
+func walkRefs(doc map[string]any, seen map[string]bool, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if ref, ok := x["$ref"].(string); ok && strings.HasPrefix(ref, "#/components/schemas/") {
+			name := strings.TrimPrefix(ref, "#/components/schemas/")
+			if !seen[name] {
+				seen[name] = true
+				walkRefs(doc, seen, obj(obj(doc["components"])["schemas"])[name])
+			}
+		}
+		for _, e := range x {
+			walkRefs(doc, seen, e)
+		}
+	case []any:
+		for _, e := range x {
+			walkRefs(doc, seen, e)
+		}
+	}
 }
 
 func (c *compat) fail(format string, args ...any) {

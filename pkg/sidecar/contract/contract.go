@@ -6,7 +6,11 @@
 //
 //	openapi.json           OpenAPI 3.1: every route of the router's table (api.RouteTable)
 //	                       with its bodies, its problems by status, the bearer scheme,
-//	                       Idempotency-Key on the mutating routes, the correlation headers
+//	                       Idempotency-Key on the mutating routes, the correlation and
+//	                       enterprise headers
+//	control-plane.openapi.json
+//	                       OpenAPI 3.1 of the API the enterprise bridge calls (SIDECAR.md §4),
+//	                       from its endpoints and request and answer types (enterprise.Endpoints)
 //	schemas/NAME.schema.json
 //	                       a JSON Schema 2020-12 of every record Arxi writes or reads,
 //	                       from the declarations its decoders and encoders use (pkg/schema)
@@ -55,14 +59,16 @@ func Records() []*schema.Schema {
 
 // The artifacts' names.
 const (
-	OpenAPIFile  = "openapi.json"
-	ErrorsFile   = "errors.json"
-	ConfigFile   = "config.schema.json"
-	ExampleFile  = "sidecar.example.toml"
-	IndexFile    = "index.json"
-	SchemaDir    = "schemas"
-	BaselineDir  = "baseline"
-	SchemaSuffix = ".schema.json"
+	OpenAPIFile = "openapi.json"
+	// ControlPlaneFile is the control-plane API of enterprise mode.
+	ControlPlaneFile = "control-plane.openapi.json"
+	ErrorsFile       = "errors.json"
+	ConfigFile       = "config.schema.json"
+	ExampleFile      = "sidecar.example.toml"
+	IndexFile        = "index.json"
+	SchemaDir        = "schemas"
+	BaselineDir      = "baseline"
+	SchemaSuffix     = ".schema.json"
 )
 
 // idBase is the base of the schemas' $id.
@@ -91,6 +97,13 @@ func Generate() ([]File, error) {
 		return nil, err
 	}
 	if err := add(OpenAPIFile, oa); err != nil {
+		return nil, err
+	}
+	cp, err := ControlPlane()
+	if err != nil {
+		return nil, err
+	}
+	if err := add(ControlPlaneFile, cp); err != nil {
 		return nil, err
 	}
 	if err := add(ErrorsFile, Errors()); err != nil {

@@ -3,7 +3,9 @@ package contract
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +14,6 @@ import (
 
 	"arxi.dev/arxi/internal/schematest"
 	"arxi.dev/arxi/pkg/errcode"
-	"arxi.dev/arxi/pkg/sidecar/api"
 	"github.com/tidwall/gjson"
 )
 
@@ -150,7 +151,9 @@ func current(t *testing.T) (openapi, errors []byte) {
 }
 
 // TestCompatibility is the gate of SIDECAR.md §5: the current OpenAPI and
-// registry keep everything the v1 baseline promised.
+// registry keep everything the v1 baseline promised, and so does the
+// control-plane API once a baseline holds it (a file the baseline does not
+// have is new: everything in it is an addition).
 func TestCompatibility(t *testing.T) {
 	bo, be := readPair(t, baseline)
 	co, ce := current(t)
@@ -164,6 +167,37 @@ func TestCompatibility(t *testing.T) {
 		}
 		t.Errorf("incompatible with the v1 baseline: %s", p)
 	}
+	bc, err := os.ReadFile(filepath.Join(baseline, ControlPlaneFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Logf("the v1 baseline has no %s: the control-plane API is an addition", ControlPlaneFile)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err = CompatControlPlane(bc, generated(t, ControlPlaneFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s is incompatible with the v1 baseline: %s", ControlPlaneFile, p)
+	}
+}
+
+// generated is the file name as the code generates it.
+func generated(t *testing.T, name string) []byte {
+	t.Helper()
+	files, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Name == name {
+			return f.Data
+		}
+	}
+	t.Fatalf("%s is not generated", name)
+	return nil
 }
 
 // reviewedBreaks are the changes the gate reports that a SPEC revision
@@ -259,62 +293,58 @@ func TestCompatRules(t *testing.T) {
 	}
 }
 
-func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
-
-// TestVocabulary checks the vocabulary (vocabulary.go, SIDECAR.md §4)
-// against the generated contract: every operation label is an
-// operationId, every header a parameter or response header, every
-// enterprise code a problem of every route but the probes, and every
-// readiness reason named in the problem schema.
-func TestVocabulary(t *testing.T) {
-	voc := api.Vocabulary()
-	oa, _ := current(t)
-	ops := map[string]gjson.Result{}
-	for _, item := range gjson.GetBytes(oa, "paths").Map() {
-		for _, o := range item.Map() {
-			ops[o.Get("operationId").String()] = o
-		}
+// TestCompatControlPlaneRules: in the control-plane API the roles are the
+// other way round: a new required key breaks in an answer and passes in a
+// request; removals break in both.
+func TestCompatControlPlaneRules(t *testing.T) {
+	cur := generated(t, ControlPlaneFile)
+	edit := func(f func(schemas map[string]any)) []byte {
+		var m map[string]any
+		json.Unmarshal(cur, &m)
+		f(m["components"].(map[string]any)["schemas"].(map[string]any))
+		b, _ := json.Marshal(m)
+		return b
 	}
-	for _, op := range voc.Operations {
-		if _, ok := ops[op]; !ok {
-			t.Errorf("operation label %q is no operationId of openapi.json", op)
-		}
+	addRequired := func(s map[string]any) {
+		s["properties"].(map[string]any)["scope"] = map[string]any{"type": "string"}
+		s["required"] = append(s["required"].([]any), "scope")
 	}
-	headers := map[string]bool{}
-	for _, sect := range []string{"components.parameters", "components.headers"} {
-		for name := range gjson.GetBytes(oa, sect).Map() {
-			headers[name] = true
-		}
-	}
-	for _, h := range voc.Headers {
-		if !headers[h] {
-			t.Errorf("header %q is not in openapi.json; add it to api.Headers", h)
-		}
-	}
-	for _, rt := range api.RouteTable() {
-		if rt.Probe {
-			continue
-		}
-		var codes []string
-		ops[rt.Operation].Get("responses").ForEach(func(_, r gjson.Result) bool {
-			for _, c := range r.Get(ExtCodes).Array() {
-				codes = append(codes, c.String())
+	for _, tc := range []struct {
+		name   string
+		cur    []byte
+		breaks string
+	}{
+		{"new required key in the answer", edit(func(s map[string]any) { addRequired(s["decision"].(map[string]any)) }), "new key scope is required"},
+		{"new required key in a request", edit(func(s map[string]any) { addRequired(s["hook_request"].(map[string]any)) }), ""},
+		{"decision value removed", edit(func(s map[string]any) {
+			s["decision"].(map[string]any)["properties"].(map[string]any)["decision"].(map[string]any)["enum"] = []any{"allow"}
+		}), "enum value \"deny\" removed"},
+		{"answer key removed", edit(func(s map[string]any) { delete(s["decision"].(map[string]any)["properties"].(map[string]any), "reason") }), "key reason removed"},
+		{"request key removed", edit(func(s map[string]any) {
+			delete(s["authorize_request"].(map[string]any)["properties"].(map[string]any), "namespace_id")
+		}), "key namespace_id removed"},
+		{"a phase removed", edit(func(s map[string]any) {
+			s["hook_request"].(map[string]any)["properties"].(map[string]any)["phase"].(map[string]any)["enum"] = []any{"result"}
+		}), "enum value \"admission\" removed"},
+		{"path removed", []byte(strings.Replace(string(cur), `"/v1/enterprise/sidecar/hooks"`, `"/v1/enterprise/sidecar/hook"`, 1)), "route removed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			problems, err := CompatControlPlane(cur, tc.cur)
+			if err != nil {
+				t.Fatal(err)
 			}
-			return true
+			got := strings.Join(problems, "\n")
+			switch {
+			case tc.breaks == "" && len(problems) > 0:
+				t.Errorf("an addition fails the gate:\n%s", got)
+			case tc.breaks != "" && !strings.Contains(got, tc.breaks):
+				t.Errorf("CompatControlPlane = %q, want a problem containing %q", got, tc.breaks)
+			}
 		})
-		for _, c := range voc.EnterpriseCodes {
-			if !slices.Contains(codes, string(c)) {
-				t.Errorf("%s: no response carries %s", rt.Operation, c)
-			}
-		}
-	}
-	reasons := gjson.GetBytes(oa, "components.schemas.problem.properties.reasons.description").String()
-	for _, r := range voc.Reasons {
-		if !strings.Contains(reasons, r) {
-			t.Errorf("readiness reason %q is not in the problem schema", r)
-		}
 	}
 }
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // TestSchemasCompile: every generated schema is a valid 2020-12 schema
 // (the validator compiles it against the meta-schema).

@@ -10,12 +10,12 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/jsonobj"
-	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sidecar/api"
 )
 
@@ -63,19 +63,24 @@ func newClient(cfg Config) *client {
 // media type, size or body.
 var errAnswer = errors.New("not an answer of the control plane's API")
 
-// call sends one request to path and returns the answer's status, media
-// type and body, all within the timeout (the request's context bounds
-// the dial, the headers and the body alike). A transport failure or a
-// timeout is an error; so is an answer longer than MaxAnswerBytes
-// (wrapping errAnswer).
-func (c *client) call(ctx context.Context, method, path string, body []byte) (int, string, []byte, error) {
+// call makes the call e with the request v (canonical JSON; nil for
+// none) and returns the answer's status, media type and body, all within
+// the timeout (the request's context bounds the dial, the headers and the
+// body alike). A transport failure or a timeout is an error; so is an
+// answer longer than MaxAnswerBytes (wrapping errAnswer).
+func (c *client) call(ctx context.Context, e *Endpoint, v any) (int, string, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
-	if body != nil {
+	var body []byte
+	if v != nil {
+		var err error
+		if body, err = canonical.Marshal(v); err != nil {
+			return 0, "", nil, err
+		}
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, e.Method, c.base+e.Path, rd)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -118,14 +123,20 @@ type Decision struct {
 	Remaining int64  // quota.remaining; -1 when the answer has no quota
 }
 
+// The keys of the decision and its quota.
+var (
+	decisionKeys = DecisionSchema.Keys()
+	quotaKeys    = quotaSchema.Keys()
+)
+
 // answerStyle is the style of the errors of a control-plane answer: a
 // document, paths from $.
 var answerStyle = &jsonobj.Style{Root: "$", Document: true}
 
-// DecodeDecision decodes an authorize answer's body:
+// DecodeDecision decodes an authorize answer's body (DecisionSchema):
 // {"decision":"allow"|"deny","reason":…,"quota":{"remaining":N}}, strict
-// JSON (SPEC §3's rules), no other member, reason and quota optional (or
-// null). A quota with remaining 0 is DecisionQuotaExhausted whatever the
+// JSON (SPEC §3's rules: no duplicate key, valid UTF-8), no other member,
+// reason and quota optional (or null). A quota with remaining 0 is DecisionQuotaExhausted whatever the
 // decision; only an answer that says allow, with no quota or one left,
 // allows. Anything else is an error naming the JSON path.
 func DecodeDecision(body []byte) (Decision, error) {
@@ -138,14 +149,14 @@ func DecodeDecision(body []byte) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	if err := o.Only("decision", "quota", "reason"); err != nil {
+	if err := o.Only(decisionKeys...); err != nil {
 		return Decision{}, err
 	}
 	d := Decision{Remaining: -1}
 	switch v, err := o.String("decision"); {
 	case err != nil:
 		return Decision{}, err
-	case v == api.DecisionAllow || v == api.DecisionDeny:
+	case slices.Contains(api.Vocabulary().Answers, v):
 		d.Outcome = v
 	default:
 		return Decision{}, o.Errorf("decision", "must be %q or %q", api.DecisionAllow, api.DecisionDeny)
@@ -158,7 +169,7 @@ func DecodeDecision(body []byte) (Decision, error) {
 		return Decision{}, err
 	}
 	if ok {
-		if err := q.Only("remaining"); err != nil {
+		if err := q.Only(quotaKeys...); err != nil {
 			return Decision{}, err
 		}
 		n, err := q.Uint("remaining")
@@ -180,75 +191,4 @@ func DecodeDecision(body []byte) (Decision, error) {
 func isJSON(ctype string) bool {
 	mt, _, err := mime.ParseMediaType(ctype)
 	return err == nil && mt == api.MediaJSON
-}
-
-// authorizeBody is the authorize request (SIDECAR.md §4), canonical JSON:
-// {"authn_method","correlation_id","namespace_id","operation","principal_id","tenant_id"},
-// namespace_id null when the request names none.
-func authorizeBody(id Identity, op, correlation string) []byte {
-	b := make([]byte, 0, 256)
-	b = append(b, `{"authn_method":`...)
-	b = canonical.AppendString(b, id.AuthnMethod)
-	b = append(b, `,"correlation_id":`...)
-	b = canonical.AppendString(b, correlation)
-	b = append(b, `,"namespace_id":`...)
-	b = appendLabel(b, id.Namespace)
-	b = append(b, `,"operation":`...)
-	b = canonical.AppendString(b, op)
-	b = append(b, `,"principal_id":`...)
-	b = canonical.AppendString(b, id.Principal.String())
-	b = append(b, `,"tenant_id":`...)
-	b = canonical.AppendString(b, id.Tenant.String())
-	return append(b, '}')
-}
-
-// Hook is one hook call (SIDECAR.md §4).
-type Hook struct {
-	Phase       string // api.PhaseAdmission or PhaseResult
-	Operation   string
-	Identity    Identity
-	Correlation string
-	Status      int    // the HTTP status of the answer; 0 at admission
-	Outcome     string // api.Outcome*
-	EnvelopeIDs []string
-}
-
-// body is the hook request, canonical JSON:
-// {"correlation_id","envelope_ids","operation","outcome","phase","principal_id","status","tenant_id"},
-// status null at admission.
-func (h *Hook) body() []byte {
-	b := make([]byte, 0, 256+48*len(h.EnvelopeIDs))
-	b = append(b, `{"correlation_id":`...)
-	b = canonical.AppendString(b, h.Correlation)
-	b = append(b, `,"envelope_ids":[`...)
-	for i, id := range h.EnvelopeIDs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = canonical.AppendString(b, id)
-	}
-	b = append(b, `],"operation":`...)
-	b = canonical.AppendString(b, h.Operation)
-	b = append(b, `,"outcome":`...)
-	b = canonical.AppendString(b, h.Outcome)
-	b = append(b, `,"phase":`...)
-	b = canonical.AppendString(b, h.Phase)
-	b = append(b, `,"principal_id":`...)
-	b = canonical.AppendString(b, h.Identity.Principal.String())
-	b = append(b, `,"status":`...)
-	if h.Status == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = fmt.Appendf(b, "%d", h.Status)
-	}
-	b = append(b, `,"tenant_id":`...)
-	b = canonical.AppendString(b, h.Identity.Tenant.String())
-	return append(b, '}')
-}
-
-func appendLabel(b []byte, l scalar.Label) []byte {
-	if l.IsZero() {
-		return append(b, "null"...)
-	}
-	return canonical.AppendString(b, l.String())
 }

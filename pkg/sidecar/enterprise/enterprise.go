@@ -45,7 +45,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -115,7 +114,8 @@ func (b *Bridge) Gate(next func(*api.Call) (*api.Reply, error)) func(*api.Call) 
 		if err := b.decide(c, id); err != nil {
 			return nil, err
 		}
-		h := &Hook{Phase: api.PhaseAdmission, Operation: rt.Operation, Identity: id, Correlation: c.Correlation, Outcome: api.OutcomeAdmitted}
+		h := &HookRequest{Phase: api.PhaseAdmission, Operation: rt.Operation, TenantID: id.Tenant.String(), PrincipalID: id.Principal.String(),
+			CorrelationID: c.Correlation, Outcome: api.OutcomeAdmitted, EnvelopeIDs: []string{}}
 		if err := b.hook(c.Context, h); err != nil {
 			return nil, errcode.Wrap(errcode.EnterpriseHookFailed, err,
 				"the admission hook could not be delivered to the control plane; nothing was done, retry later")
@@ -147,14 +147,20 @@ func (b *Bridge) Gate(next func(*api.Call) (*api.Reply, error)) func(*api.Call) 
 func (b *Bridge) decide(c *api.Call, id Identity) error {
 	op := c.Route.Operation
 	start := time.Now()
-	status, ctype, answer, err := b.cp.call(c.Context, http.MethodPost, api.PathAuthorize, authorizeBody(id, op, c.Correlation))
+	req := &AuthorizeRequest{AuthnMethod: id.AuthnMethod, CorrelationID: c.Correlation, Operation: op,
+		PrincipalID: id.Principal.String(), TenantID: id.Tenant.String()}
+	if !id.Namespace.IsZero() {
+		ns := id.Namespace.String()
+		req.NamespaceID = &ns
+	}
+	status, ctype, answer, err := b.cp.call(c.Context, &authorize, req)
 	var d Decision
 	outcome := api.DecisionUnavailable
 	switch {
 	case err != nil && errors.Is(err, errAnswer):
 		outcome = api.DecisionMalformed
 	case err != nil:
-	case status != http.StatusOK:
+	case !authorize.Succeeded(status):
 		err = fmt.Errorf("the authorize call was answered with HTTP status %d", status)
 	case !isJSON(ctype):
 		outcome, err = api.DecisionMalformed, fmt.Errorf("the authorize answer's Content-Type is not %s", api.MediaJSON)
@@ -174,13 +180,13 @@ func (b *Bridge) decide(c *api.Call, id Identity) error {
 	case api.DecisionAllow:
 		return nil
 	case api.DecisionDeny:
-		return errcode.New(errcode.EnterpriseDenied, "the control plane denied %s to this identity%s", op, reason)
+		return errcode.New(authorize.Refusals[outcome], "the control plane denied %s to this identity%s", op, reason)
 	case api.DecisionQuotaExhausted:
-		return errcode.New(errcode.EnterpriseQuota, "the control plane reports no quota left for %s to this identity%s", op, reason)
+		return errcode.New(authorize.Refusals[outcome], "the control plane reports no quota left for %s to this identity%s", op, reason)
 	case api.DecisionMalformed:
-		return errcode.Wrap(errcode.EnterpriseUnavailable, err, "the control plane's answer to the authorize call is not a decision; nothing was done, retry later")
+		return errcode.Wrap(authorize.Refusals[outcome], err, "the control plane's answer to the authorize call is not a decision; nothing was done, retry later")
 	}
-	return errcode.Wrap(errcode.EnterpriseUnavailable, err, "the control plane gave no decision (unreachable, failing, or slower than decision_timeout %s); nothing was done, retry later", b.cfg.Timeout)
+	return errcode.Wrap(authorize.Refusals[api.DecisionUnavailable], err, "the control plane gave no decision (unreachable, failing, or slower than decision_timeout %s); nothing was done, retry later", b.cfg.Timeout)
 }
 
 // fieldOf is the JSON path of a decoding error, "$" when it has none.
@@ -207,38 +213,40 @@ func (b *Bridge) shown(reason string) string {
 // result sends the result hook of a request that ended with rep or err
 // (or, for a streamed answer, whose stream ended with err), and returns
 // the error of a hook that was not delivered, once logged and counted.
-func (b *Bridge) result(c *api.Call, h *Hook, rep *api.Reply, err error) error {
+func (b *Bridge) result(c *api.Call, h *HookRequest, rep *api.Reply, err error) error {
 	r := *h
 	r.Phase = api.PhaseResult
+	var status int
 	switch {
 	case err != nil:
-		r.Status, r.Outcome = api.StatusOf(err), api.OutcomeFailed
+		status, r.Outcome = api.StatusOf(err), api.OutcomeFailed
 	case rep.Status/100 != 2:
-		r.Status, r.Outcome = rep.Status, api.OutcomeFailed
+		status, r.Outcome = rep.Status, api.OutcomeFailed
 	default:
-		r.Status, r.Outcome = rep.Status, api.OutcomeSucceeded
+		status, r.Outcome = rep.Status, api.OutcomeSucceeded
 		if rep.Header.Get(api.HeaderIdempotencyReplayed) == api.HeaderTrue {
 			r.Outcome = api.OutcomeReplayed
 		}
 		r.EnvelopeIDs = rep.Written().EnvelopeIDs
 	}
+	r.Status = &status
 	if r.EnvelopeIDs == nil {
 		r.EnvelopeIDs = []string{}
 	}
 	// The result is reported even when the client has gone: the work is
 	// done.
 	herr := b.hook(context.WithoutCancel(c.Context), &r)
-	if herr != nil && !(err == nil && c.Route.Mutating && r.Status/100 == 2) {
-		b.log.Warn("the result hook could not be delivered to the control plane", "operation", r.Operation, "status", r.Status,
+	if herr != nil && !(err == nil && c.Route.Mutating && status/100 == 2) {
+		b.log.Warn("the result hook could not be delivered to the control plane", "operation", r.Operation, "status", status,
 			"error", herr.Error(), "correlation_id", c.Correlation, "server_correlation_id", c.ServerID)
 	}
 	return herr
 }
 
 // hook delivers one hook: any 2xx answer is a delivery.
-func (b *Bridge) hook(ctx context.Context, h *Hook) error {
-	status, _, _, err := b.cp.call(ctx, http.MethodPost, api.PathHooks, h.body())
-	if err == nil && status/100 != 2 {
+func (b *Bridge) hook(ctx context.Context, h *HookRequest) error {
+	status, _, _, err := b.cp.call(ctx, &hooks, h)
+	if err == nil && !hooks.Succeeded(status) {
 		err = fmt.Errorf("the %s hook was answered with HTTP status %d", h.Phase, status)
 	}
 	if err != nil {
@@ -274,8 +282,8 @@ func (b *Bridge) Watch(ctx context.Context) {
 }
 
 func (b *Bridge) poll(ctx context.Context) {
-	status, _, _, err := b.cp.call(ctx, http.MethodGet, api.PathControlPlaneReady, nil)
-	ok := err == nil && status == http.StatusOK
+	status, _, _, err := b.cp.call(ctx, &readiness, nil)
+	ok := err == nil && readiness.Succeeded(status)
 	if was := b.ready.Swap(ok); was != ok {
 		if ok {
 			b.log.Info("the control plane is ready")
