@@ -14,6 +14,7 @@ import (
 
 	"arxi.dev/arxi/internal/schematest"
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/sidecar/api"
 	"github.com/tidwall/gjson"
 )
 
@@ -319,7 +320,9 @@ func TestCompatControlPlaneRules(t *testing.T) {
 		{"decision value removed", edit(func(s map[string]any) {
 			s["decision"].(map[string]any)["properties"].(map[string]any)["decision"].(map[string]any)["enum"] = []any{"allow"}
 		}), "enum value \"deny\" removed"},
-		{"answer key removed", edit(func(s map[string]any) { delete(s["decision"].(map[string]any)["properties"].(map[string]any), "reason") }), "key reason removed"},
+		{"answer key removed", edit(func(s map[string]any) {
+			delete(s["decision"].(map[string]any)["properties"].(map[string]any), "reason")
+		}), "key reason removed"},
 		{"request key removed", edit(func(s map[string]any) {
 			delete(s["authorize_request"].(map[string]any)["properties"].(map[string]any), "namespace_id")
 		}), "key namespace_id removed"},
@@ -359,6 +362,114 @@ func TestSchemasCompile(t *testing.T) {
 		}
 		if _, err := schematest.CompileJSON("urn:test:"+f.Name, f.Data); err != nil {
 			t.Errorf("%s: %v", f.Name, err)
+		}
+	}
+}
+
+// TestVocabulary holds the vocabulary (pkg/sidecar/api/vocabulary.go, the
+// one Go home of each list, SIDECAR.md §4) and the committed contract to
+// each other: the operationIds, the headers, the enterprise codes, the
+// readiness reasons, the authentication methods and, in the control-plane
+// API, its paths, the decision values, the decision outcomes, the hook
+// phases and outcomes and the operation labels are exactly the
+// vocabulary's, so that a name added, removed or respelled on either side
+// fails here.
+func TestVocabulary(t *testing.T) {
+	v := api.Vocabulary()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(committed, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	oa, cp, reg := read(OpenAPIFile), read(ControlPlaneFile), read(ErrorsFile)
+	same := func(what string, got, want []string) {
+		t.Helper()
+		g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+		if !slices.Equal(g, w) {
+			t.Errorf("%s: the contract has %q\n\tthe vocabulary %q", what, got, want)
+		}
+	}
+	strs := func(r gjson.Result) []string {
+		var out []string
+		for _, e := range r.Array() {
+			out = append(out, e.String())
+		}
+		return out
+	}
+	keys := func(r gjson.Result) []string {
+		var out []string
+		for k := range r.Map() {
+			out = append(out, k)
+		}
+		return out
+	}
+
+	var opIDs, intercepted []string
+	ops := map[string]gjson.Result{}
+	for _, item := range gjson.GetBytes(oa, "paths").Map() {
+		for _, o := range item.Map() {
+			id := o.Get("operationId").String()
+			opIDs = append(opIDs, id)
+			ops[id] = o
+		}
+	}
+	same("operationId", opIDs, v.Operations)
+	same("header", append(keys(gjson.GetBytes(oa, "components.parameters")), keys(gjson.GetBytes(oa, "components.headers"))...),
+		append(v.Headers, api.HeaderCorrelationID)) // X-Correlation-Id is a request parameter and a response header
+	var enterprise []string
+	for _, c := range gjson.GetBytes(reg, "codes.#.code").Array() {
+		if strings.HasPrefix(c.String(), api.EnterprisePrefix) {
+			enterprise = append(enterprise, c.String())
+		}
+	}
+	var want []string
+	for _, c := range v.EnterpriseCodes {
+		want = append(want, string(c))
+	}
+	same("enterprise code of errors.json", enterprise, want)
+	for _, rt := range api.RouteTable() {
+		var codes []string
+		ops[rt.Operation].Get("responses").ForEach(func(_, r gjson.Result) bool {
+			for _, c := range strs(r.Get(ExtCodes)) {
+				if strings.HasPrefix(c, api.EnterprisePrefix) {
+					codes = append(codes, c)
+				}
+			}
+			return true
+		})
+		if rt.Intercepted() {
+			intercepted = append(intercepted, rt.Operation)
+			same(rt.Operation+"'s enterprise codes", codes, want)
+		} else if len(codes) > 0 {
+			t.Errorf("%s is not intercepted, yet answers with %v", rt.Operation, codes)
+		}
+	}
+	reasons, ok := strings.CutPrefix(gjson.GetBytes(oa, "components.schemas.problem.properties.reasons.description").String(), "why the sidecar is not ready: ")
+	if !ok {
+		t.Error("the problem's reasons do not list the readiness reasons")
+	}
+	same("readiness reason", strings.Split(reasons, ", "), v.Reasons)
+	same("X-Authn-Method", strs(gjson.GetBytes(oa, "components.parameters.X-Authn-Method.schema.enum")), v.AuthnMethods)
+	for _, h := range []string{"components.parameters.X-Arxi-Writer-Lease.schema.const", "components.headers.Idempotency-Replayed.schema.const"} {
+		if got := gjson.GetBytes(oa, h).String(); got != v.HeaderTrue {
+			t.Errorf("%s = %q, want %q", h, got, v.HeaderTrue)
+		}
+	}
+
+	same("control-plane path", keys(gjson.GetBytes(cp, "paths")), v.ControlPlane)
+	s := gjson.GetBytes(cp, "components.schemas")
+	same("decision", strs(s.Get("decision.properties.decision.enum")), v.Answers)
+	same("x-arxi-outcomes", keys(gjson.GetBytes(cp, `paths.`+gjson.Escape(api.PathAuthorize)+`.post.`+ExtOutcomes)), v.Decisions)
+	same("hook phase", strs(s.Get("hook_request.properties.phase.enum")), v.Phases)
+	same("hook outcome", strs(s.Get("hook_request.properties.outcome.enum")), v.Outcomes)
+	same("authorize authn_method", strs(s.Get("authorize_request.properties.authn_method.enum")), v.AuthnMethods)
+	same("authorize operation", strs(s.Get("authorize_request.properties.operation.enum")), intercepted)
+	same("hook operation", strs(s.Get("hook_request.properties.operation.enum")), intercepted)
+	for o, c := range gjson.GetBytes(cp, `paths.`+gjson.Escape(api.PathAuthorize)+`.post.`+ExtOutcomes).Map() {
+		if c.Type != gjson.Null && !slices.Contains(want, c.String()) {
+			t.Errorf("the decision outcome %s answers with %s, not an enterprise code", o, c)
 		}
 	}
 }
