@@ -3,7 +3,8 @@
 // against openapi.json with github.com/pb33f/libopenapi-validator (an
 // OpenAPI 3.1 validator on JSON Schema 2020-12), and every line of an
 // NDJSON or zstd body against its record's schema in schemas/ with
-// github.com/santhosh-tekuri/jsonschema/v6.
+// github.com/santhosh-tekuri/jsonschema/v6; and the calls the sidecar
+// makes to an enterprise control plane against control-plane.openapi.json.
 package contracttest
 
 import (
@@ -18,11 +19,13 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/internal/schematest"
+	"arxi.dev/arxi/pkg/sidecar/contract"
 	"arxi.dev/arxi/pkg/zstdio"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
 	"github.com/pb33f/libopenapi-validator/content"
+	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tidwall/gjson"
 )
@@ -59,29 +62,13 @@ func Load(t testing.TB, dir string) *Contract {
 }
 
 func load(dir string) (*Contract, error) {
-	spec, err := os.ReadFile(filepath.Join(dir, "openapi.json"))
+	spec, err := os.ReadFile(filepath.Join(dir, contract.OpenAPIFile))
 	if err != nil {
 		return nil, err
 	}
-	doc, err := libopenapi.NewDocument(spec)
+	v, err := newValidator(contract.OpenAPIFile, spec)
 	if err != nil {
 		return nil, err
-	}
-	// NDJSON and zstd bodies are text to the OpenAPI document (their lines
-	// are checked against the record schemas here), so they decode as one
-	// string.
-	asText := content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
-		b, err := io.ReadAll(in.Body)
-		return string(b), err
-	})
-	v, errs := validator.NewValidator(doc, config.WithFormatAssertions(),
-		config.WithBodyDecoder("application/x-ndjson", asText), config.WithBodyDecoder("application/zstd", asText),
-		config.WithBodyDecoder("text/plain", asText))
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("openapi.json: %v", errs)
-	}
-	if ok, verrs := v.ValidateDocument(); !ok {
-		return nil, fmt.Errorf("openapi.json is not a valid OpenAPI document: %v", verrs)
 	}
 	c := &Contract{v: v, records: map[string]*jsonschema.Schema{}, ops: map[string]bool{}}
 	files, err := filepath.Glob(filepath.Join(dir, "schemas", "*.schema.json"))
@@ -107,6 +94,32 @@ func load(dir string) (*Contract, error) {
 		}
 	}
 	return c, nil
+}
+
+// newValidator loads an OpenAPI document (the file name) and checks that
+// it is valid.
+func newValidator(name string, spec []byte) (validator.Validator, error) {
+	doc, err := libopenapi.NewDocument(spec)
+	if err != nil {
+		return nil, err
+	}
+	// NDJSON and zstd bodies are text to the OpenAPI document (their lines
+	// are checked against the record schemas here), so they decode as one
+	// string.
+	asText := content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
+		b, err := io.ReadAll(in.Body)
+		return string(b), err
+	})
+	v, errs := validator.NewValidator(doc, config.WithFormatAssertions(),
+		config.WithBodyDecoder("application/x-ndjson", asText), config.WithBodyDecoder("application/zstd", asText),
+		config.WithBodyDecoder("text/plain", asText))
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s: %v", name, errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		return nil, fmt.Errorf("%s is not a valid OpenAPI document: %v", name, verrs)
+	}
+	return v, nil
 }
 
 // Record returns the schema of the record kind (a file of schemas/).
@@ -169,14 +182,7 @@ func (c *Contract) Errors(req *http.Request, status int, header http.Header, bod
 	}
 	if !ok {
 		for _, e := range verrs {
-			msg := e.Message
-			if e.Reason != "" {
-				msg += ": " + e.Reason
-			}
-			for _, se := range e.SchemaValidationErrors {
-				msg += "; " + se.FieldPath + ": " + se.Reason
-			}
-			errs = append(errs, fmt.Errorf("%s", msg))
+			errs = append(errs, fmt.Errorf("%s", describe(e)))
 		}
 	}
 	switch {
@@ -232,6 +238,91 @@ func (c *Contract) linesErr(body []byte) []error {
 		}
 	}
 	return errs
+}
+
+// ControlPlane is a loaded control-plane.openapi.json: the API the
+// sidecar calls in enterprise mode.
+type ControlPlane struct {
+	mu sync.Mutex
+	v  validator.Validator
+}
+
+var (
+	cpMu     sync.Mutex
+	cpLoaded = map[string]*ControlPlane{}
+)
+
+// LoadControlPlane loads dir's control-plane.openapi.json once per
+// process.
+func LoadControlPlane(t testing.TB, dir string) *ControlPlane {
+	t.Helper()
+	cpMu.Lock()
+	defer cpMu.Unlock()
+	abs, _ := filepath.Abs(dir)
+	if c, ok := cpLoaded[abs]; ok {
+		return c
+	}
+	spec, err := os.ReadFile(filepath.Join(abs, contract.ControlPlaneFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := newValidator(contract.ControlPlaneFile, spec)
+	if err != nil {
+		t.Fatalf("load the control-plane contract in %s: %v", dir, err)
+	}
+	c := &ControlPlane{v: v}
+	cpLoaded[abs] = c
+	return c
+}
+
+// RequestErrors returns why a call to the control plane (its path below
+// the control plane's URL, its headers and body) breaks the contract.
+func (c *ControlPlane) RequestErrors(r *http.Request, body []byte) []error {
+	req := r.Clone(r.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	c.mu.Lock()
+	ok, verrs := c.v.ValidateHttpRequest(req)
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	var errs []error
+	for _, e := range verrs {
+		errs = append(errs, fmt.Errorf("%s", describe(e)))
+	}
+	return errs
+}
+
+// describe is a validation error with its reason and schema errors.
+func describe(e *verrors.ValidationError) string {
+	msg := e.Message
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	for _, se := range e.SchemaValidationErrors {
+		msg += "; " + se.FieldPath + ": " + se.Reason
+	}
+	return msg
+}
+
+// Dir is the contract of the module the test runs in: docs/generated
+// beside the go.mod found from the working directory up.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "docs", "generated")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
 
 func abbrev(b []byte) string {

@@ -3,13 +3,16 @@
 // (authorize, hooks, readiness), whose answers a test switches (allow,
 // deny, quota, slowness, garbage, hook failures, not ready) and which it
 // can stop, so that connections are refused, and start again on the same
-// address. It records every call in arrival order.
+// address. It records every call in arrival order, and checks every one
+// against the committed docs/generated/control-plane.openapi.json: a call
+// that breaks the contract fails the test when it ends.
 package enterprisetest
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/contracttest"
 	"arxi.dev/arxi/pkg/sidecar/api"
 )
 
@@ -77,6 +81,8 @@ type ControlPlane struct {
 	counting  bool
 	counts    map[string]int
 	conns     int
+	contract  *contracttest.ControlPlane
+	broken    []string // the calls that break the contract, with why
 }
 
 // Start starts a control plane on a free loopback port expecting token;
@@ -85,7 +91,13 @@ type ControlPlane struct {
 func Start(t testing.TB, token string) *ControlPlane {
 	t.Helper()
 	cp := &ControlPlane{Token: token, authorize: Allow, ready: Answer{Body: `{"status":"ready"}`},
-		hooks: map[string]Answer{api.PhaseAdmission: Delivered, api.PhaseResult: Delivered}}
+		hooks:    map[string]Answer{api.PhaseAdmission: Delivered, api.PhaseResult: Delivered},
+		contract: contracttest.LoadControlPlane(t, contracttest.Dir(t))}
+	t.Cleanup(func() { // after Stop: no call is in flight
+		for _, b := range cp.Broken() {
+			t.Errorf("a call to the control plane breaks control-plane.openapi.json: %s", b)
+		}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +217,19 @@ func (cp *ControlPlane) ReadyCalls() int {
 	return cp.readies
 }
 
+// BodySep separates a report of Broken from the call's body.
+const BodySep = "\n\tbody: "
+
+// Broken returns the calls received so far that break the contract
+// (control-plane.openapi.json), each with why, and forgets them.
+func (cp *ControlPlane) Broken() []string {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	b := cp.broken
+	cp.broken = nil
+	return b
+}
+
 // Reset forgets the calls received.
 func (cp *ControlPlane) Reset() {
 	cp.mu.Lock()
@@ -233,6 +258,13 @@ func (cp *ControlPlane) handle(w http.ResponseWriter, r *http.Request) {
 	var m map[string]any
 	if !counting && json.Unmarshal(body, &m) == nil {
 		c.JSON = m
+	}
+	if !counting { // a benchmark's calls are the same as a test's
+		if errs := cp.contract.RequestErrors(r, body); len(errs) > 0 {
+			cp.mu.Lock()
+			cp.broken = append(cp.broken, fmt.Sprintf("%s %s: %v"+BodySep+"%s", r.Method, r.URL.Path, errors.Join(errs...), body))
+			cp.mu.Unlock()
+		}
 	}
 	var phase string
 	if r.URL.Path == api.PathHooks {
