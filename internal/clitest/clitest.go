@@ -6,6 +6,8 @@ package clitest
 import (
 	"bytes"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/contracttest"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite" // the "sqlite" driver of ExecSQL
 )
@@ -28,12 +31,18 @@ import (
 //	mkfifo PATH...     make named pipes (unix only: guard with [!unix] skip)
 //	perm PATH MODE     check a file's permission bits (octal, as ls shows them)
 //	events N FILE      write N unsealed events, one per second of claimed_at
+//	validate KIND FILE check FILE (or stdout, stderr) against the committed
+//	                   record schema docs/generated/schemas/KIND.schema.json:
+//	                   each NDJSON line, or the one JSON document FILE holds
+//	                   when it spans lines; KIND record picks each line's
+//	                   schema by its "record" key (SPEC §4), unsealed without one
 func Scripts(t *testing.T, p testscript.Params) {
 	t.Helper()
 	testdata, err := filepath.Abs("../../testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
+	contract := filepath.Join(testdata, "..", "docs", "generated")
 	if p.Dir == "" {
 		p.Dir = "testdata"
 	}
@@ -82,12 +91,54 @@ func Scripts(t *testing.T, p testscript.Params) {
 			}
 			ts.Check(os.WriteFile(ts.MkAbs(args[1]), Events(n), 0o644))
 		},
+		"validate": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 2 {
+				ts.Fatalf("usage: validate KIND FILE")
+			}
+			errs, err := validate(contract, args[0], []byte(ts.ReadFile(args[1])))
+			ts.Check(err)
+			switch {
+			case !neg && len(errs) > 0:
+				ts.Fatalf("%s breaks schemas/%s.schema.json:\n%v", args[1], args[0], errors.Join(errs...))
+			case neg && len(errs) == 0:
+				ts.Fatalf("%s validates against schemas/%s.schema.json", args[1], args[0])
+			}
+		},
 	}
 	for name, f := range p.Cmds {
 		cmds[name] = f
 	}
 	p.Cmds = cmds
 	testscript.Run(t, p)
+}
+
+// validate checks data against the record schema kind of the contract in
+// dir ("record": each line's own): a JSON document spanning lines as one,
+// anything else line by line.
+func validate(dir, kind string, data []byte) ([]error, error) {
+	c, err := contracttest.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "record" {
+		kind = ""
+	} else if c.Record(kind) == nil {
+		return nil, fmt.Errorf("no schema %s in %s", kind, dir)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return []error{errors.New("empty: nothing to validate")}, nil
+	}
+	if doc := bytes.TrimSpace(data); bytes.Contains(doc, []byte("\n")) && json.Valid(doc) {
+		data = compact(doc)
+	}
+	return c.Lines(kind, data), nil
+}
+
+// compact is a JSON document on one line.
+func compact(doc []byte) []byte {
+	var b bytes.Buffer
+	json.Compact(&b, doc)
+	return b.Bytes()
 }
 
 func firstOr(args []string, def string) string {

@@ -47,18 +47,28 @@ var (
 // Load loads the contract in dir once per process.
 func Load(t testing.TB, dir string) *Contract {
 	t.Helper()
+	c, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// LoadDir is Load for callers without a testing.TB (a testscript
+// command).
+func LoadDir(dir string) (*Contract, error) {
 	loadMu.Lock()
 	defer loadMu.Unlock()
 	abs, _ := filepath.Abs(dir)
 	if c, ok := loaded[abs]; ok {
-		return c
+		return c, nil
 	}
 	c, err := load(abs)
 	if err != nil {
-		t.Fatalf("load the contract in %s: %v", dir, err)
+		return nil, fmt.Errorf("load the contract in %s: %v", dir, err)
 	}
 	loaded[abs] = c
-	return c
+	return c, nil
 }
 
 func load(dir string) (*Contract, error) {
@@ -221,20 +231,27 @@ func (c *Contract) problemErr(status int, ct string, body []byte) []error {
 
 // linesErr checks every line of an NDJSON body against its record's
 // schema (selected by its "record" key).
-func (c *Contract) linesErr(body []byte) []error {
+func (c *Contract) linesErr(body []byte) []error { return c.Lines("", body) }
+
+// Lines checks every line of NDJSON data against the schema of kind (a
+// file of schemas/), or, with kind "", of each line's record (its
+// "record" key; "unsealed" without one). Errors name the line.
+func (c *Contract) Lines(kind string, data []byte) []error {
 	var errs []error
-	for i, line := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
-		kind := gjson.GetBytes(line, "record").String()
-		if kind == "" {
-			kind = "unsealed"
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		k := kind
+		if k == "" {
+			if k = gjson.GetBytes(line, "record").String(); k == "" {
+				k = "unsealed"
+			}
 		}
-		s, ok := c.records[kind]
+		s, ok := c.records[k]
 		if !ok {
-			errs = append(errs, fmt.Errorf("line %d: no schema for record %q", i+1, kind))
+			errs = append(errs, fmt.Errorf("line %d: no schema for record %q", i+1, k))
 			continue
 		}
 		if err := schematest.Validate(s, line); err != nil {
-			errs = append(errs, fmt.Errorf("line %d (%s): %v", i+1, kind, err))
+			errs = append(errs, fmt.Errorf("line %d (%s): %v", i+1, k, err))
 		}
 	}
 	return errs

@@ -185,17 +185,17 @@ func (c *Command) Report(err error) {
 			e.Msg = string(e.Code)
 		}
 	}
-	c.diagnose("error", e)
+	c.diagnose(levelError, e)
 }
 
 // Warn writes a warning on stderr: "NAME: warning: …", or a JSON object.
 func (c *Command) Warn(format string, args ...any) {
-	c.diagnose("warning", &errcode.Error{Msg: fmt.Sprintf(format, args...)})
+	c.diagnose(levelWarning, &errcode.Error{Msg: fmt.Sprintf(format, args...)})
 }
 
 // Note writes a notice on stderr: "NAME: …", or a JSON object.
 func (c *Command) Note(format string, args ...any) {
-	c.diagnose("info", &errcode.Error{Msg: fmt.Sprintf(format, args...)})
+	c.diagnose(levelInfo, &errcode.Error{Msg: fmt.Sprintf(format, args...)})
 }
 
 // JSONDiagnostics reports whether diagnostics are JSON (--error-format
@@ -210,9 +210,9 @@ func (c *Command) diagnose(level string, e *errcode.Error) {
 		return
 	}
 	switch level {
-	case "error":
+	case levelError:
 		fmt.Fprintf(c.Stderr, "%s: error: %s\n", tool, e.Error())
-	case "warning":
+	case levelWarning:
 		fmt.Fprintf(c.Stderr, "%s: warning: %s\n", tool, e.Msg)
 	default:
 		fmt.Fprintf(c.Stderr, "%s: %s\n", tool, e.Msg)
@@ -224,24 +224,12 @@ func (c *Command) diagnose(level string, e *errcode.Error) {
 
 // JSONError renders e as the canonical JSON object --error-format json
 // writes (absent locations are null).
-func JSONError(tool string, e *errcode.Error) []byte { return jsonDiagnostic(tool, "error", e) }
+func JSONError(tool string, e *errcode.Error) []byte { return jsonDiagnostic(tool, levelError, e) }
 
-// jsonDiagnostic renders one diagnostic with stable keys: every level has
-// the same keys, absent ones null.
+// jsonDiagnostic renders one diagnostic with stable keys (DiagnosticSchema):
+// every level has the same keys, absent ones null.
 func jsonDiagnostic(tool, level string, e *errcode.Error) []byte {
-	type obj struct {
-		Code     *string `json:"code"`
-		Field    *string `json:"field"`
-		Hint     *string `json:"hint"`
-		Level    string  `json:"level"`
-		Line     *int64  `json:"line"`
-		Message  string  `json:"message"`
-		Path     *string `json:"path"`
-		Segment  *string `json:"segment_id"`
-		Sequence *uint64 `json:"sequence"`
-		Tool     string  `json:"tool"`
-	}
-	o := obj{Level: level, Message: e.Msg, Tool: tool}
+	o := diagnostic{Level: level, Message: e.Msg, Tool: tool}
 	str := func(s string) *string {
 		if s == "" {
 			return nil
@@ -260,7 +248,8 @@ func jsonDiagnostic(tool, level string, e *errcode.Error) []byte {
 	}
 	b, err := canonical.Marshal(o)
 	if err != nil {
-		return []byte(`{"code":"internal","level":"error","message":"cannot encode a diagnostic","tool":"` + tool + `"}`)
+		internal := string(errcode.Internal)
+		b, _ = canonical.Marshal(diagnostic{Code: &internal, Level: level, Message: "cannot encode a diagnostic", Tool: tool})
 	}
 	return b
 }

@@ -34,6 +34,7 @@ import (
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
+	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/schema"
@@ -53,7 +54,7 @@ func Records() []*schema.Schema {
 		signing.Schemas(),
 		store.Schemas(),
 		storesource.Schemas(),
-		[]*schema.Schema{verify.VerdictSchema, api.ProblemSchema},
+		[]*schema.Schema{verify.VerdictSchema, api.ProblemSchema, cli.DiagnosticSchema},
 	)
 }
 
