@@ -43,8 +43,8 @@ func TestPipelineLastStage(t *testing.T) {
 	if code := term.Wait(t, cmd); code != 0 {
 		t.Fatalf("exit %d: %q", code, term.Output())
 	}
-	term.Expect(t, "\x1b[Kappending ")
-	if o := term.Output(); !strings.HasSuffix(o, "\r\x1b[K") {
+	term.Expect(t, " appending (")
+	if o := term.Output(); !strings.HasSuffix(o, "\x1b[2K\r") {
 		t.Errorf("progress not cleared: %q", o)
 	}
 

@@ -50,7 +50,7 @@ func TestInterruptOnTerminal(t *testing.T) {
 			}
 			term.Expect(t, "arxi-seal: reading from stdin (Ctrl-D to end)")
 			term.Type(t, good) // one event, typed
-			term.Expect(t, "sealing 1 envelopes")
+			term.Expect(t, " sealing (1, ")
 			tc.stop(t, term, cmd)
 			if code := term.Wait(t, cmd); code != tc.code {
 				t.Errorf("exit %d, want %d; terminal: %q", code, tc.code, term.Output())
@@ -113,9 +113,9 @@ func TestProgressOnTerminal(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %q", code, term.Output())
 		}
-		term.Expect(t, "\x1b[Ksealing ")
-		term.Expect(t, " envelopes")
-		if out := term.Output(); !strings.HasSuffix(out, "\r\x1b[K") {
+		term.Expect(t, " sealing (")
+		term.Expect(t, " envelopes/s)")
+		if out := term.Output(); !strings.HasSuffix(out, "\x1b[2K\r") {
 			t.Errorf("the progress line is not cleared at the end: %q", out)
 		}
 	})
@@ -143,7 +143,7 @@ func TestProgressOnTerminal(t *testing.T) {
 		term.Expect(t, "arxi-seal: error: line 3001: input.malformed_json")
 		out := term.Output()
 		i := strings.Index(out, "arxi-seal: error:")
-		if !strings.Contains(out, "\x1b[Ksealing ") || !strings.HasSuffix(out[:i], "\r\x1b[K") {
+		if !strings.Contains(out, " sealing (") || !strings.HasSuffix(out[:i], "\x1b[2K\r") {
 			t.Errorf("the error does not follow a cleared progress line: %q", out)
 		}
 		if strings.Contains(out[i:], "sealing") {

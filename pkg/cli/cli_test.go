@@ -353,19 +353,14 @@ func TestLimitFlags(t *testing.T) {
 	}
 }
 
-func TestThousands(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -5: "-5"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-// TestProgressFrames draws with --progress always: the count, total and
-// percentage, and the line is cleared before a diagnostic.
+// TestProgressFrames draws with --progress always: with a total, the
+// percentage, the count of the total and the rate; without, the count and
+// the rate; the line is erased before a diagnostic, when the total is
+// reached and at the end, and nothing is drawn before the delay.
 func TestProgressFrames(t *testing.T) {
 	defer func(d time.Duration) { progressDelay = d }(progressDelay)
 	progressDelay = 0
+	const erase = "\x1b[2K\r"
 	c, _, _, errb := newTest()
 	p, err := c.NewProgress("always", "verifying", "records")
 	if err != nil {
@@ -373,18 +368,51 @@ func TestProgressFrames(t *testing.T) {
 	}
 	p.SetTotal(2000)
 	p.Add(500)
-	if got := errb.String(); got != "\r\x1b[Kverifying 500/2,000 records 25%" && !strings.HasPrefix(got, "\r\x1b[Kverifying 500/2,000 records 25%  ") {
+	if got := errb.String(); !strings.HasPrefix(got, "\rverifying  25% |") || !strings.Contains(got, "| (500/2000, ") || !strings.Contains(got, " records/s)") {
 		t.Errorf("first frame %q", got)
 	}
 	c.Exit(errcode.New(errcode.InputTooLarge, "boom"))
-	if got := errb.String(); !strings.Contains(got, "%\r\x1b[Karxi-test: error: input.too_large: boom\n") {
-		t.Errorf("the error does not follow a cleared line: %q", got)
+	if got := errb.String(); !strings.Contains(got, erase+"arxi-test: error: input.too_large: boom\n") {
+		t.Errorf("the error does not follow an erased line: %q", got)
 	}
+
+	c, _, _, errb = newTest()
+	p, _ = c.NewProgress("always", "sealing", "envelopes")
+	p.Add(3)
+	if got := errb.String(); !strings.Contains(got, " sealing (3, ") || !strings.Contains(got, " envelopes/s)") {
+		t.Errorf("a frame without a total: %q", got)
+	}
+	p.Finish()
+	n := errb.Len()
+	p.Add(1)
+	if got := errb.String(); !strings.HasSuffix(got, erase) || len(got) != n {
+		t.Errorf("Finish does not erase the line, or a frame follows it: %q", got)
+	}
+
+	c, _, _, errb = newTest()
+	p, _ = c.NewProgress("always", "verifying", "records")
+	p.SetTotal(10)
+	p.Add(10)
+	if got := errb.String(); got != "" && !strings.HasSuffix(got, erase) {
+		t.Errorf("the bar stays when the total is reached: %q", got)
+	}
+
+	progressDelay = time.Hour
+	c, _, _, errb = newTest()
+	p, _ = c.NewProgress("always", "verifying", "records")
+	p.SetTotal(10)
+	p.Add(5)
+	p.Finish()
+	if errb.Len() != 0 {
+		t.Errorf("drawn before the delay: %q", errb)
+	}
+
 	if _, err := c.NewProgress("loud", "", ""); errcode.CodeOf(err) != errcode.UsageInvalid {
 		t.Errorf("--progress loud: %v", err)
 	}
 	var nilp *Progress
 	nilp.Add(1) // a nil Progress does nothing
+	nilp.SetTotal(1)
 	nilp.Finish()
 	// auto stays quiet when stderr is not a terminal.
 	c, _, _, errb = newTest()

@@ -2,13 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
+	"github.com/schollz/progressbar/v3"
 )
 
 // progressDelay is how long work runs before progress appears, so short
@@ -26,21 +25,17 @@ var progressDelay = func() time.Duration {
 const progressEvery = 200 * time.Millisecond
 
 // Progress counts work and, when enabled, shows it on one line of stderr
-// once the work has run for a second: the count, the total and a
-// percentage when known, and the rate since the work began. It never
-// writes to stdout, and the Command clears the line before any diagnostic.
-// A nil *Progress does nothing.
+// once the work has run for progressDelay, drawn by
+// github.com/schollz/progressbar: with a total, the percentage, a bar, the
+// count and the rate; without, a spinner, the count, the rate and the time
+// elapsed. It never writes to stdout, and the Command clears the line
+// before any diagnostic. A nil *Progress does nothing.
 type Progress struct {
 	mu      sync.Mutex
-	w       io.Writer
-	desc    string
-	unit    string
-	enabled bool
+	bar     *progressbar.ProgressBar // nil: disabled, or finished
 	start   time.Time
-	last    time.Time // the last frame
-	drawn   bool      // a frame is on the line
-	n       int64
-	total   int64
+	pending int64 // counted before the first frame
+	drawing bool  // the delay is over: counts go to the bar
 }
 
 // ProgressFlag registers --progress on the command.
@@ -53,15 +48,42 @@ func (c *Command) ProgressFlag() *string {
 // it draws only when stderr is a terminal, stdout is not a pipe (in a
 // pipeline only the last stage draws) and diagnostics are not JSON.
 func (c *Command) NewProgress(mode, desc, unit string) (*Progress, error) {
-	p := &Progress{w: c.Stderr, desc: desc, unit: unit, start: time.Now()}
+	var enabled bool
 	switch mode {
 	case "never":
 	case "always":
-		p.enabled = true
+		enabled = true
 	case "auto", "":
-		p.enabled = IsTerminal(c.Stderr) && !isPipe(c.Stdout) && !c.JSONDiagnostics()
+		enabled = IsTerminal(c.Stderr) && !isPipe(c.Stdout) && !c.JSONDiagnostics()
 	default:
 		return nil, &errcode.Error{Code: errcode.UsageInvalid, Msg: fmt.Sprintf("--progress %q: want auto, always or never", mode)}
+	}
+	p := &Progress{start: time.Now()}
+	if enabled {
+		p.bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(c.Stderr),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString(unit),
+			progressbar.OptionShowTotalBytes(false), // no "/-" after a count with no total
+			progressbar.OptionUseANSICodes(true),    // erase the line, not overwrite it with spaces
+			// Reaching the total erases the line: the bar never stays
+			// on screen, even when its only frame is the last.
+			progressbar.OptionClearOnFinish(),
+			// The first frame comes when the delay ends; the frames
+			// after it at most every progressEvery.
+			progressbar.OptionThrottle(min(progressEvery, progressDelay)),
+			// Frames only from Add: no goroutine drawing on its own,
+			// which could draw after the line is cleared for a
+			// diagnostic.
+			progressbar.OptionSetSpinnerChangeInterval(0),
+			// Hidden until the delay ends (SetTotal draws nothing).
+			progressbar.OptionSetVisibility(false),
+		)
+		// The rates are over the whole run, from now, so the first
+		// frame's is as sane as the last's.
+		p.bar.Reset()
 	}
 	c.progress = p
 	return p, nil
@@ -69,39 +91,38 @@ func (c *Command) NewProgress(mode, desc, unit string) (*Progress, error) {
 
 // SetTotal sets how many units the work has in all, when it is known.
 func (p *Progress) SetTotal(n int64) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	p.total = n
-	p.mu.Unlock()
-}
-
-// Add counts n more units.
-func (p *Progress) Add(n int) {
-	if p == nil || !p.enabled {
+	if p == nil || n <= 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.n += int64(n)
-	now := time.Now()
-	if now.Sub(p.start) < progressDelay || p.drawn && now.Sub(p.last) < progressEvery {
+	if p.bar != nil {
+		progressbar.OptionShowTotalBytes(true)(p.bar) // "500/2000"
+		p.bar.ChangeMax64(n)
+	}
+}
+
+// Add counts n more units.
+func (p *Progress) Add(n int) {
+	if p == nil {
 		return
 	}
-	p.last, p.drawn = now, true
-	line := "\r\x1b[K" + p.desc + " " + thousands(p.n)
-	if p.total > 0 {
-		line += "/" + thousands(p.total) + " " + p.unit + " " + strconv.FormatInt(min(100, p.n*100/p.total), 10) + "%"
-	} else {
-		line += " " + p.unit
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar == nil {
+		return
 	}
-	// The rate is over the whole run, so the first frame is as sane as
-	// the last.
-	if el := now.Sub(p.start); el >= 100*time.Millisecond {
-		line += "  " + thousands(int64(float64(p.n)/el.Seconds())) + "/s"
+	if !p.drawing {
+		p.pending += int64(n)
+		if time.Since(p.start) < progressDelay {
+			return
+		}
+		progressbar.OptionSetVisibility(true)(p.bar)
+		p.drawing = true
+		p.bar.Add64(p.pending) // an error is a count past the total: the bar is done
+		return
 	}
-	io.WriteString(p.w, line)
+	p.bar.Add(n)
 }
 
 // clear erases the progress line, if one is drawn; the next Add draws
@@ -112,9 +133,8 @@ func (p *Progress) clear() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.drawn {
-		io.WriteString(p.w, "\r\x1b[K")
-		p.drawn = false
+	if p.bar != nil {
+		p.bar.Clear() // nothing when no frame was drawn
 	}
 }
 
@@ -123,20 +143,11 @@ func (p *Progress) Finish() {
 	if p == nil {
 		return
 	}
-	p.clear()
 	p.mu.Lock()
-	p.enabled = false
-	p.mu.Unlock()
-}
-
-// thousands formats n with commas: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	if n < 0 {
-		return s
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Clear()
+		p.bar.Exit()
+		p.bar = nil
 	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

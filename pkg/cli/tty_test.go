@@ -100,8 +100,8 @@ func TestProgressAuto(t *testing.T) {
 			c.errorFormat = "json"
 		}
 		p, _ := c.NewProgress("auto", "x", "y")
-		if p.enabled != tc.want {
-			t.Errorf("%s: enabled = %v, want %v", tc.name, p.enabled, tc.want)
+		if (p.bar != nil) != tc.want {
+			t.Errorf("%s: enabled = %v, want %v", tc.name, (p.bar != nil), tc.want)
 		}
 	}
 }
