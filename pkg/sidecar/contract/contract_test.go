@@ -280,16 +280,7 @@ func TestCompatRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			problems, err := Compat(co, tc.cur, ce, tc.errs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Join(problems, "\n")
-			switch {
-			case tc.breaks == "" && len(problems) > 0:
-				t.Errorf("an addition fails the gate:\n%s", got)
-			case tc.breaks != "" && !strings.Contains(got, tc.breaks):
-				t.Errorf("Compat = %q, want a problem containing %q", got, tc.breaks)
-			}
+			gate(t, problems, err, tc.breaks)
 		})
 	}
 }
@@ -333,17 +324,24 @@ func TestCompatControlPlaneRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			problems, err := CompatControlPlane(cur, tc.cur)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Join(problems, "\n")
-			switch {
-			case tc.breaks == "" && len(problems) > 0:
-				t.Errorf("an addition fails the gate:\n%s", got)
-			case tc.breaks != "" && !strings.Contains(got, tc.breaks):
-				t.Errorf("CompatControlPlane = %q, want a problem containing %q", got, tc.breaks)
-			}
+			gate(t, problems, err, tc.breaks)
 		})
+	}
+}
+
+// gate checks what the compatibility gate found: nothing for an addition
+// (breaks ""), else a problem containing breaks.
+func gate(t *testing.T, problems []string, err error, breaks string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(problems, "\n")
+	switch {
+	case breaks == "" && len(problems) > 0:
+		t.Errorf("an addition fails the gate:\n%s", got)
+	case breaks != "" && !strings.Contains(got, breaks):
+		t.Errorf("the gate found %q, want a problem containing %q", got, breaks)
 	}
 }
 

@@ -3,11 +3,9 @@ package contract
 import (
 	"fmt"
 	"path"
-	"strings"
 
 	"arxi.dev/arxi/pkg/schema"
 	"arxi.dev/arxi/pkg/sidecar/api"
-	"arxi.dev/arxi/pkg/sidecar/config"
 	"arxi.dev/arxi/pkg/sidecar/enterprise"
 )
 
@@ -69,31 +67,11 @@ func ControlPlane() (map[string]any, error) {
 			}
 			op[ExtOutcomes] = outcomes
 		}
-		item, _ := paths[e.Path].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[e.Path] = item
-		}
-		item[strings.ToLower(e.Method)] = op
+		addOperation(paths, e.Method, e.Path, op)
 	}
-	return map[string]any{
-		"openapi":           OpenAPIVersion,
-		"jsonSchemaDialect": schema.Dialect,
-		"info": map[string]any{
-			"title":       "arxi-sidecar control plane",
-			"version":     config.APIVersion,
-			"description": controlPlaneDescription,
-		},
-		"servers": []any{map[string]any{"url": "https://cp.internal:8443",
-			"description": "enterprise.control_plane_url: https, or http to a loopback address; a path in it is a prefix of the paths below"}},
-		"security": []any{map[string]any{"bearer": []any{}}},
-		"paths":    paths,
-		"components": map[string]any{
-			"schemas": set.Defs(),
-			"securitySchemes": map[string]any{"bearer": map[string]any{
-				"type": "http", "scheme": "bearer",
-				"description": "the token of enterprise.control_plane_token_file (RFC 6750), on every call; it must differ from the sidecar's own token",
-			}},
-		},
-	}, nil
+	doc := document("arxi-sidecar control plane", controlPlaneDescription, paths, set,
+		"the token of enterprise.control_plane_token_file (RFC 6750), on every call; it must differ from the sidecar's own token")
+	doc["servers"] = []any{map[string]any{"url": "https://cp.internal:8443",
+		"description": "enterprise.control_plane_url: https, or http to a loopback address; a path in it is a prefix of the paths below"}}
+	return doc, nil
 }

@@ -59,33 +59,43 @@ func OpenAPI() (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
 		}
-		item, _ := paths[rt.Path].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[rt.Path] = item
-		}
-		item[strings.ToLower(rt.Method)] = op
+		addOperation(paths, rt.Method, rt.Path, op)
 	}
+	doc := document("arxi-sidecar", description, paths, set,
+		"auth.mode = \"token\": the token of auth.token_file, compared in constant time (RFC 6750). auth.mode = \"open\" (Unix socket or loopback only) takes none.")
+	components := doc["components"].(map[string]any)
+	components["parameters"], components["headers"] = params, headers
+	return doc, nil
+}
+
+// addOperation puts op in paths at path and method.
+func addOperation(paths map[string]any, method, path string, op map[string]any) {
+	item, _ := paths[path].(map[string]any)
+	if item == nil {
+		item = map[string]any{}
+		paths[path] = item
+	}
+	item[strings.ToLower(method)] = op
+}
+
+// document is an OpenAPI document of paths, with the component schemas
+// of set, secured by a bearer token (bearer describes it).
+func document(title, description string, paths map[string]any, set *schema.Set, bearer string) map[string]any {
 	return map[string]any{
 		"openapi":           OpenAPIVersion,
 		"jsonSchemaDialect": schema.Dialect,
 		"info": map[string]any{
-			"title":       "arxi-sidecar",
+			"title":       title,
 			"version":     config.APIVersion,
 			"description": description,
 		},
 		"security": []any{map[string]any{"bearer": []any{}}},
 		"paths":    paths,
 		"components": map[string]any{
-			"schemas":    set.Defs(),
-			"parameters": params,
-			"headers":    headers,
-			"securitySchemes": map[string]any{"bearer": map[string]any{
-				"type": "http", "scheme": "bearer",
-				"description": "auth.mode = \"token\": the token of auth.token_file, compared in constant time (RFC 6750). auth.mode = \"open\" (Unix socket or loopback only) takes none.",
-			}},
+			"schemas":         set.Defs(),
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": bearer}},
 		},
-	}, nil
+	}
 }
 
 // operation is the OpenAPI operation of rt.
