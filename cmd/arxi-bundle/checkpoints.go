@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"arxi.dev/arxi/pkg/bundle"
-	"arxi.dev/arxi/pkg/canonical"
 	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
@@ -114,11 +113,7 @@ func writeCheckpoints(ctx context.Context, r io.Reader, w io.Writer, keys checkp
 			var n int
 			note, n = checkpoint.AppendNote(note[:0], text, v.Signatures, keys)
 			unknown += n
-			line = append(line[:0], `{"note":`...)
-			line = canonical.AppendString(line, string(note))
-			line = append(line, `,"record":"checkpoint","segment_id":"`...)
-			line = v.SegmentID.Append(line)
-			line = append(line, "\"}\n"...)
+			line = checkpoint.AppendLine(line[:0], note, v.SegmentID)
 			if _, err := w.Write(line); err != nil {
 				return errcode.Wrap(errcode.IOFailed, err, "write stdout")
 			}

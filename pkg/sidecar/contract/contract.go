@@ -34,6 +34,7 @@ import (
 
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
+	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -54,6 +55,7 @@ func Records() []*schema.Schema {
 		signing.Schemas(),
 		store.Schemas(),
 		storesource.Schemas(),
+		checkpoint.Schemas(),
 		[]*schema.Schema{verify.VerdictSchema, api.ProblemSchema, cli.DiagnosticSchema},
 	)
 }
