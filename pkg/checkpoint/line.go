@@ -2,8 +2,8 @@ package checkpoint
 
 import (
 	"arxi.dev/arxi/pkg/canonical"
-	"arxi.dev/arxi/pkg/schema"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/schema"
 )
 
 // AppendLine appends the line arxi-bundle checkpoints writes for one
