@@ -90,8 +90,11 @@ const (
 	KeyExists               Code = "key.exists"
 	KeyInsecureFile         Code = "key.insecure_file"
 	KeyMalformed            Code = "key.malformed"
+	KeyNotCurrent           Code = "key.not_current"
 	KeyPassphrase           Code = "key.passphrase"
 	KeyPlainRefused         Code = "key.plain_refused"
+	KeyRotationInvalid      Code = "key.rotation_invalid"
+	KeyRotationUntrusted    Code = "key.rotation_untrusted"
 	OpenClawSequenceGap     Code = "openclaw.sequence_gap"
 	OpenClawTranscriptTree  Code = "openclaw.transcript_tree"
 	OpenClawUnpairedTool    Code = "openclaw.unpaired_tool"
@@ -173,8 +176,11 @@ var Registry = []Info{
 	{KeyExists, ExitUsage, 409, "keygen refuses to overwrite an existing file"},
 	{KeyInsecureFile, ExitUsage, 500, "a key or passphrase file may be read by its group or others (SPEC §11); chmod 600 it"},
 	{KeyMalformed, ExitUsage, 500, "a key file is not a valid PKCS#8 PEM Ed25519 key"},
+	{KeyNotCurrent, ExitInvalid, 409, "the store has a current signing key (SPEC §11.1) and the envelope is not signed by it; arxi-seal --store and the sidecar refuse to start with another key (exit 2 there)"},
 	{KeyPassphrase, ExitUsage, 500, "an encrypted key's passphrase is missing or wrong"},
 	{KeyPlainRefused, ExitUsage, 500, "an unencrypted key was given without --insecure-plain-key"},
+	{KeyRotationInvalid, ExitInvalid, 422, "a key lifecycle envelope does not follow the lineage (SPEC §11.1): epoch not one more, old key not the current one, a required signature missing or invalid, a rotation to the same key; arxi-append refuses it, verify phase 6 fails it"},
+	{KeyRotationUntrusted, ExitInvalid, 422, "verify phase 6: a break-glass rotation introduces a key the trust root does not list, or a rotation is signed by no key trusted at that point (SPEC §11.1)"},
 	{OpenClawSequenceGap, ExitInvalid, 422, "an OpenClaw capture's agent events do not read 1, 2, 3, … within a run attempt: a gap, a duplicate or an out-of-order seq (or, with --frame-seq, a frame seq gap); one line per finding (OPENCLAW.md §3)"},
 	{OpenClawTranscriptTree, ExitInvalid, 422, "an OpenClaw session transcript repeats an entry id or names a parentId that is no earlier entry (OPENCLAW.md §3)"},
 	{OpenClawUnpairedTool, ExitInvalid, 422, "with --require-paired: an OpenClaw tool call without its result, or a result without its call (OPENCLAW.md §4)"},

@@ -41,5 +41,20 @@ var TrustRootSchema = schema.Obj(
 	schema.Req("trust_root_version", schema.Const(1)),
 ).Named("trust_root", "Trust root", "The keys a verifier trusts and the policy their signatures must meet (SPEC §11).")
 
+// LifecyclePayloadSchema is the payload of a key lifecycle envelope
+// (SPEC §11.1): the one declaration of its keys, which
+// ParseLifecyclePayload reads.
+var LifecyclePayloadSchema = schema.Obj(
+	schema.Req("epoch", schema.Int(1, MaxEpoch).Doc("1 enrols the first key; each rotation is the previous epoch plus one")),
+	schema.Req("new_key_id", schema.KeyID().Doc("must be the SHA-256 of new_public_key")),
+	schema.Req("new_public_key", schema.Base64(ed25519.PublicKeySize).Doc("standard base64 of the new 32-byte Ed25519 public key")),
+	schema.Req("old_key_id", schema.KeyID().OrNull().Doc("the key this rotation retires; null exactly at epoch 1")),
+	schema.Req("old_public_key", schema.Base64(ed25519.PublicKeySize).OrNull().Doc("the retired key's public key; null exactly at epoch 1")),
+	schema.Req("reason", schema.Label().OrNull().Doc("why the key changes, as the operator said (arxi-seal rotate --reason); null when not given")),
+).With(schema.BothOrNeither("old_key_id", "old_public_key")).Named("key_lifecycle_payload", "Key lifecycle payload",
+	"The payload of a system.adapter.key_enrolled, system.adapter.key_rotated or system.adapter.key_rotated.break_glass envelope (SPEC §11.1).")
+
 // Schemas returns the schemas of this package.
-func Schemas() []*schema.Schema { return []*schema.Schema{TrustRootSchema, TrustedKeySchema} }
+func Schemas() []*schema.Schema {
+	return []*schema.Schema{TrustRootSchema, TrustedKeySchema, LifecyclePayloadSchema}
+}
