@@ -17,7 +17,9 @@ import (
 )
 
 // seededKey is a deterministic test key.
-func seededKey(b byte) *Key { return NewKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))) }
+func seededKey(b byte) *Key {
+	return NewKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize)))
+}
 
 // rotation is the payload of a rotation from old to new at epoch.
 func rotation(epoch int64, old, new *Key, reason string) *Lifecycle {
