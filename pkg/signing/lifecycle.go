@@ -80,10 +80,11 @@ type KeyEpoch struct {
 	Key   TrustedKey
 }
 
-// lifecycleFields decodes payloads with the record codes
-// (input.unknown_field, input.missing_field, input.field_invalid), each
-// naming the payload's field.
-var lifecycleFields = &jsonobj.Style{}
+// lifecycleFields decodes payloads: every error is key.rotation_invalid
+// naming the payload's field. A lifecycle envelope is sealed evidence; one
+// that does not decode is a lineage that does not follow (exit 1), not
+// rejected input.
+var lifecycleFields = &jsonobj.Style{Code: errcode.KeyRotationInvalid}
 
 // lifecycleKeys are the payload's keys, from its schema.
 var lifecycleKeys = LifecyclePayloadSchema.Keys()
@@ -102,7 +103,7 @@ func ParseLifecycle(c *evidence.Content) (l *Lifecycle, ok bool, err error) {
 		return nil, false, nil
 	}
 	if c.AdapterID.String() != LifecycleAdapter {
-		return nil, true, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "adapter_id",
+		return nil, true, &errcode.Error{Code: errcode.KeyRotationInvalid, Field: "adapter_id",
 			Msg: "a " + kind.EventType() + " envelope has adapter_id \"arxi\""}
 	}
 	l, err = ParseLifecyclePayload(kind, c.Payload)
@@ -114,7 +115,8 @@ func ParseLifecycle(c *evidence.Content) (l *Lifecycle, ok bool, err error) {
 // from 1, public keys that are not base64 of 32 bytes, key ids that are not
 // the SHA-256 of their keys, old_* not null exactly at epoch 1, a rotation
 // to the key it retires, and a reason that is not a label (SPEC §2) are
-// refused, each error naming its field ("payload.new_key_id").
+// refused as key.rotation_invalid, each error naming its field
+// ("payload.new_key_id").
 func ParseLifecyclePayload(kind LifecycleKind, payload string) (*Lifecycle, error) {
 	if kind < Enrolled || kind > BreakGlass {
 		return nil, errcode.New(errcode.Internal, "unknown lifecycle kind %d", kind)

@@ -62,28 +62,28 @@ func TestParseLifecyclePayload(t *testing.T) {
 		code    errcode.Code
 		field   string
 	}{
-		{"not an object", Rotated, `[]`, errcode.InputFieldInvalid, "payload"},
-		{"unknown key", Rotated, strings.Replace(good, `{"epoch"`, `{"comment":"x","epoch"`, 1), errcode.InputUnknownField, "payload.comment"},
-		{"missing reason", Rotated, strings.Replace(good, `,"reason":"scheduled"`, ``, 1), errcode.InputMissingField, "payload.reason"},
-		{"epoch zero", Rotated, edit(good, "epoch", "0"), errcode.InputFieldInvalid, "payload.epoch"},
-		{"epoch negative", Rotated, edit(good, "epoch", "-3"), errcode.InputFieldInvalid, "payload.epoch"},
-		{"epoch fraction", Rotated, edit(good, "epoch", "2.5"), errcode.InputFieldInvalid, "payload.epoch"},
-		{"epoch string", Rotated, edit(good, "epoch", `"2"`), errcode.InputFieldInvalid, "payload.epoch"},
-		{"bad base64", Rotated, edit(good, "new_public_key", `"!!!!"`), errcode.InputFieldInvalid, "payload.new_public_key"},
-		{"short key", Rotated, edit(good, "new_public_key", `"`+b64(make([]byte, 31))+`"`), errcode.InputFieldInvalid, "payload.new_public_key"},
-		{"non-canonical base64", Rotated, edit(good, "new_public_key", `"`+strings.TrimRight(b64(b.PublicKey()), "=")+`"`), errcode.InputFieldInvalid, "payload.new_public_key"},
-		{"key id not hex", Rotated, edit(good, "new_key_id", `"xyz"`), errcode.InputFieldInvalid, "payload.new_key_id"},
-		{"new key id of another key", Rotated, edit(good, "new_key_id", `"`+a.KeyID().String()+`"`), errcode.InputFieldInvalid, "payload.new_key_id"},
-		{"old key id of another key", Rotated, edit(good, "old_key_id", `"`+b.KeyID().String()+`"`), errcode.InputFieldInvalid, "payload.old_key_id"},
-		{"old id null, key set", Rotated, edit(good, "old_key_id", `null`), errcode.InputFieldInvalid, "payload.old_public_key"},
-		{"old null after epoch 1", Rotated, edit(edit(good, "old_key_id", `null`), "old_public_key", "null"), errcode.InputFieldInvalid, "payload.old_key_id"},
-		{"old set at epoch 1", Rotated, edit(good, "epoch", "1"), errcode.InputFieldInvalid, "payload.old_key_id"},
-		{"rotation to the same key", Rotated, string(rotation(2, a, a, "").AppendPayload(nil)), errcode.InputFieldInvalid, "payload.new_key_id"},
-		{"enrolment at epoch 2", Enrolled, good, errcode.InputFieldInvalid, "payload.epoch"},
-		{"rotation at epoch 1", Rotated, enrol, errcode.InputFieldInvalid, "payload.epoch"},
-		{"break-glass at epoch 1", BreakGlass, enrol, errcode.InputFieldInvalid, "payload.epoch"},
-		{"blank reason", Rotated, edit(good, "reason", `" "`), errcode.InputFieldInvalid, "payload.reason"},
-		{"reason not a string", Rotated, edit(good, "reason", `7`), errcode.InputFieldInvalid, "payload.reason"},
+		{"not an object", Rotated, `[]`, errcode.KeyRotationInvalid, "payload"},
+		{"unknown key", Rotated, strings.Replace(good, `{"epoch"`, `{"comment":"x","epoch"`, 1), errcode.KeyRotationInvalid, "payload.comment"},
+		{"missing reason", Rotated, strings.Replace(good, `,"reason":"scheduled"`, ``, 1), errcode.KeyRotationInvalid, "payload.reason"},
+		{"epoch zero", Rotated, edit(good, "epoch", "0"), errcode.KeyRotationInvalid, "payload.epoch"},
+		{"epoch negative", Rotated, edit(good, "epoch", "-3"), errcode.KeyRotationInvalid, "payload.epoch"},
+		{"epoch fraction", Rotated, edit(good, "epoch", "2.5"), errcode.KeyRotationInvalid, "payload.epoch"},
+		{"epoch string", Rotated, edit(good, "epoch", `"2"`), errcode.KeyRotationInvalid, "payload.epoch"},
+		{"bad base64", Rotated, edit(good, "new_public_key", `"!!!!"`), errcode.KeyRotationInvalid, "payload.new_public_key"},
+		{"short key", Rotated, edit(good, "new_public_key", `"`+b64(make([]byte, 31))+`"`), errcode.KeyRotationInvalid, "payload.new_public_key"},
+		{"non-canonical base64", Rotated, edit(good, "new_public_key", `"`+strings.TrimRight(b64(b.PublicKey()), "=")+`"`), errcode.KeyRotationInvalid, "payload.new_public_key"},
+		{"key id not hex", Rotated, edit(good, "new_key_id", `"xyz"`), errcode.KeyRotationInvalid, "payload.new_key_id"},
+		{"new key id of another key", Rotated, edit(good, "new_key_id", `"`+a.KeyID().String()+`"`), errcode.KeyRotationInvalid, "payload.new_key_id"},
+		{"old key id of another key", Rotated, edit(good, "old_key_id", `"`+b.KeyID().String()+`"`), errcode.KeyRotationInvalid, "payload.old_key_id"},
+		{"old id null, key set", Rotated, edit(good, "old_key_id", `null`), errcode.KeyRotationInvalid, "payload.old_public_key"},
+		{"old null after epoch 1", Rotated, edit(edit(good, "old_key_id", `null`), "old_public_key", "null"), errcode.KeyRotationInvalid, "payload.old_key_id"},
+		{"old set at epoch 1", Rotated, edit(good, "epoch", "1"), errcode.KeyRotationInvalid, "payload.old_key_id"},
+		{"rotation to the same key", Rotated, string(rotation(2, a, a, "").AppendPayload(nil)), errcode.KeyRotationInvalid, "payload.new_key_id"},
+		{"enrolment at epoch 2", Enrolled, good, errcode.KeyRotationInvalid, "payload.epoch"},
+		{"rotation at epoch 1", Rotated, enrol, errcode.KeyRotationInvalid, "payload.epoch"},
+		{"break-glass at epoch 1", BreakGlass, enrol, errcode.KeyRotationInvalid, "payload.epoch"},
+		{"blank reason", Rotated, edit(good, "reason", `" "`), errcode.KeyRotationInvalid, "payload.reason"},
+		{"reason not a string", Rotated, edit(good, "reason", `7`), errcode.KeyRotationInvalid, "payload.reason"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseLifecyclePayload(tc.kind, tc.payload)
@@ -123,8 +123,8 @@ func TestParseLifecycle(t *testing.T) {
 	}
 	other = c
 	other.AdapterID = scalar.MustToken("example")
-	if _, _, err := ParseLifecycle(&other); errcode.CodeOf(err) != errcode.InputFieldInvalid {
-		t.Errorf("ParseLifecycle(adapter example) = %v, want input.field_invalid", err)
+	if _, _, err := ParseLifecycle(&other); errcode.CodeOf(err) != errcode.KeyRotationInvalid {
+		t.Errorf("ParseLifecycle(adapter example) = %v, want key.rotation_invalid", err)
 	}
 }
 

@@ -209,9 +209,20 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	if err := a.checkRefs(ctx, e, seg); err != nil {
 		return err
 	}
-	a.buf = a.row.Set(e, o.first+e.Sequence-1, o.order, a.buf)
+	l, err := a.checkKey(e, o)
+	if err != nil {
+		return err
+	}
+	pos := o.first + e.Sequence - 1
+	a.buf = a.row.Set(e, pos, o.order, a.buf)
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
 		return errcode.WithLocation(err, seg, e.Sequence)
+	}
+	if l != nil {
+		if err := a.addKeyEpoch(ctx, l, e, pos); err != nil {
+			return err
+		}
+		o.rotated = true
 	}
 	a.cur.envelopes++
 	o.lastClaimed = e.ClaimedAt
@@ -264,6 +275,11 @@ func (a *Appender) seal(ctx context.Context, s *evidence.Seal, line []byte) erro
 	o := a.cur.open
 	if o == nil {
 		return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: s.SegmentID.String(), Msg: "seal record but no segment is open"}
+	}
+	if o.rotated && s.Reason != evidence.SealKeyRotation {
+		return &errcode.Error{Code: errcode.KeyRotationInvalid, Field: "reason", Segment: s.SegmentID.String(),
+			Msg:  "the segment ends with a lifecycle envelope: its seal has reason key_rotation, not " + string(s.Reason),
+			Hint: "finish the rotation: run the same arxi-seal enroll or rotate again, which writes the seal"}
 	}
 	if err := rebuildMerkle(ctx, a.tx, o); err != nil {
 		return err

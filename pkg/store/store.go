@@ -86,6 +86,9 @@ type View interface {
 	// ErrNotFound. Expired records may still be returned: expiry is the
 	// store layer's business (see IdempotencyRow).
 	Idempotency(ctx context.Context, key string) (*IdempotencyRow, error)
+	// KeyEpochs calls fn with each key epoch row in epoch order, until fn
+	// returns an error (ErrStop ends the walk without an error).
+	KeyEpochs(ctx context.Context, fn func(*KeyEpochRow) error) error
 	// Close ends the snapshot; on a Tx it rolls back unless committed.
 	Close() error
 }
@@ -116,6 +119,9 @@ type Tx interface {
 	// then the oldest (by Seq) beyond the newest keep. It returns how many
 	// it deleted.
 	PruneIdempotency(ctx context.Context, before scalar.Timestamp, keep int) (int, error)
+	// AddKeyEpoch inserts a key epoch row; an existing epoch is
+	// store.duplicate.
+	AddKeyEpoch(ctx context.Context, k *KeyEpochRow) error
 	// Commit makes the transaction's writes durable (for SQLite: fsynced
 	// to the write-ahead log) before it returns.
 	Commit() error
@@ -155,6 +161,18 @@ type EnvelopeRow struct {
 	Payload       []byte // the payload's canonical JSON
 	Attachments   []byte // the canonical JSON array of the attachment references; nil when there are none
 	Signatures    []byte // each signature's key id and value (32 + 64 bytes), in key id order; nil when unsigned
+}
+
+// KeyEpochRow records one key lifecycle envelope the store accepted
+// (SPEC §11.1): from it on, the key signs the store's envelopes. The row
+// with the largest epoch is the store's current key. Rows are untrusted:
+// Open re-derives them from the lifecycle envelopes they name.
+type KeyEpochRow struct {
+	Epoch      int64
+	Position   uint64 // the lifecycle envelope's position
+	EnvelopeID scalar.UUID
+	KeyID      scalar.KeyID
+	PublicKey  []byte // 32 bytes
 }
 
 // Query selects envelope rows. Empty fields match everything; a list

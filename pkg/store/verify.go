@@ -19,6 +19,7 @@ type state struct {
 	last      *evidence.Link // the last sealed segment's head; nil when none
 	segments  int64          // segments stored; the next Order is segments+1
 	envelopes uint64         // envelopes stored; the next position is envelopes+1
+	key       Lineage        // the current signing key (keys.go)
 }
 
 // openSegment is the state of the open segment.
@@ -30,6 +31,7 @@ type openSegment struct {
 	chain       *evidence.Chain
 	merkle      bool // chain.Merkle holds every content hash of the segment
 	lastClaimed scalar.Timestamp
+	rotated     bool // the last envelope is a lifecycle envelope: a key_rotation seal follows
 }
 
 func (s *state) clone() *state {
@@ -176,6 +178,7 @@ func loadState(ctx context.Context, v View, depth int, lim evidence.Limits) (*st
 	var prev *SegmentRow
 	var openRow *SegmentRow
 	var openGenesis *evidence.Genesis
+	var spans []segSpan
 	err := v.Segments(ctx, 1, func(row *SegmentRow) error {
 		name := segmentRowName(row.Order)
 		if row.Order != st.segments+1 {
@@ -218,6 +221,7 @@ func loadState(ctx context.Context, v View, depth int, lim evidence.Limits) (*st
 		}
 		st.segments++
 		st.envelopes += row.Count
+		spans = append(spans, segSpan{info: info(row), recorder: g.RecorderID})
 		prev = cloneSegmentRow(row)
 		return nil
 	})
@@ -234,6 +238,12 @@ func loadState(ctx context.Context, v View, depth int, lim evidence.Limits) (*st
 		if st.open, err = verifyOpen(ctx, v, c, openRow, openGenesis, depth); err != nil {
 			return nil, err
 		}
+	}
+	if st.key, err = loadLineage(ctx, v, c, spans); err != nil {
+		return nil, err
+	}
+	if o := st.open; o != nil && o.chain.Count > 0 && st.key.Position == o.first+o.chain.Count-1 {
+		o.rotated = true
 	}
 	return st, nil
 }

@@ -34,6 +34,7 @@ type data struct {
 	envs    []*store.EnvelopeRow
 	blobs   map[scalar.Digest][]byte         // add-only
 	meta    map[string]string                // replaced on change
+	keys    []*store.KeyEpochRow             // by epoch; replaced on change, rows never modified
 	idem    map[string]*store.IdempotencyRow // replaced on change; rows never modified
 	idemSeq int64                            // the last idempotency Seq assigned
 	segIDs  map[scalar.UUID]int64            // add-only
@@ -57,7 +58,7 @@ func (b *Backend) View(ctx context.Context) (store.View, error) {
 		return nil, errClosed()
 	}
 	d := b.data
-	return &view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, idem: d.idem, version: d.version}, nil
+	return &view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, idem: d.idem, keys: d.keys, version: d.version}, nil
 }
 
 // Begin implements store.Backend.
@@ -72,7 +73,7 @@ func (b *Backend) Begin(ctx context.Context) (store.Tx, error) {
 	}
 	b.inTx = true
 	d := b.data
-	return &tx{view: view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, idem: d.idem, version: d.version}, idemSeq: d.idemSeq,
+	return &tx{view: view{b: b, segs: d.segs, envs: d.envs, meta: d.meta, idem: d.idem, keys: d.keys, version: d.version}, idemSeq: d.idemSeq,
 		newSegIDs: map[scalar.UUID]int64{}, newEnvIDs: map[scalar.UUID]uint64{}, newBlobs: map[scalar.Digest][]byte{}}, nil
 }
 
@@ -93,6 +94,7 @@ type view struct {
 	envs    []*store.EnvelopeRow
 	meta    map[string]string
 	idem    map[string]*store.IdempotencyRow
+	keys    []*store.KeyEpochRow
 	version int
 }
 
@@ -321,7 +323,7 @@ func (t *tx) Commit() error {
 	if old.version != t.version {
 		return errcode.New(errcode.Internal, "store changed under the transaction")
 	}
-	d := &data{segs: t.segs, envs: t.envs, blobs: old.blobs, meta: t.meta, idem: t.idem, idemSeq: t.idemSeq,
+	d := &data{segs: t.segs, envs: t.envs, blobs: old.blobs, meta: t.meta, idem: t.idem, keys: t.keys, idemSeq: t.idemSeq,
 		segIDs: old.segIDs, envIDs: old.envIDs, version: old.version + 1}
 	for h, v := range t.newBlobs {
 		d.blobs[h] = v

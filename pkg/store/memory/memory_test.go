@@ -2,6 +2,7 @@ package memory
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"arxi.dev/arxi/pkg/scalar"
@@ -67,6 +68,22 @@ func corrupt(t *testing.T, sb store.Backend, c storetest.Corruption) {
 		d.segs[c.Key.(int64)-1] = &r
 	case "attachments":
 		d.blobs[c.Key.(scalar.Digest)] = bytesOf()
+	case "key_epochs":
+		i := c.Key.(int64) - 1
+		r := *d.keys[i]
+		switch c.Column {
+		case "key_id":
+			r.KeyID = scalar.KeyID(bytesOf())
+		case "public_key":
+			r.PublicKey = bytesOf()
+		case "position":
+			r.Position = uint64(c.Value.(int64))
+		default:
+			t.Fatalf("corrupt: no column key_epochs.%s", c.Column)
+		}
+		keys := slices.Clone(d.keys)
+		keys[i] = &r
+		d.keys = keys
 	default:
 		t.Fatalf("corrupt: no table %s", c.Table)
 	}

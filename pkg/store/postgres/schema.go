@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the schema version this package writes. Opening a
 // database whose arxi schema is newer fails with store.schema_unsupported;
 // an older one is migrated by the writer.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // schemaName is the PostgreSQL schema (namespace) that holds every Arxi
 // table, so that the store shares a database with other applications.
@@ -150,6 +150,22 @@ ALTER TABLE arxi.envelopes
 	ADD COLUMN payload bytea,
 	ADD COLUMN attachments bytea,
 	ADD COLUMN signatures bytea;
+`,
+	// 2 → 3: the key lifecycle's epochs (SPEC §11.1, store.KeyEpochRow):
+	// one row per lifecycle envelope the log accepted; the last is its
+	// current key. Lifecycle envelopes did not exist before, so the table
+	// starts empty.
+	`
+CREATE TABLE arxi.key_epochs (
+	log_id      integer NOT NULL REFERENCES arxi.logs (id),
+	epoch       bigint NOT NULL,
+	position    bigint NOT NULL,
+	envelope_id uuid NOT NULL,
+	key_id      bytea NOT NULL,
+	public_key  bytea NOT NULL,
+	PRIMARY KEY (log_id, epoch),
+	UNIQUE (log_id, position)
+);
 `,
 }
 

@@ -16,7 +16,7 @@ const applicationID = 0x41525849
 // SchemaVersion is the schema version this package writes (PRAGMA
 // user_version). Opening a store with a newer version fails with
 // store.schema_unsupported; an older one is migrated by the writer.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // schema creates a new store at SchemaVersion.
 const schema = `
@@ -47,7 +47,7 @@ CREATE TABLE attachments (
 	hash BLOB NOT NULL UNIQUE,
 	data BLOB NOT NULL
 );
-` + envelopesTable + postingsTable + idempotencyTable + `
+` + envelopesTable + postingsTable + idempotencyTable + keyEpochsTable + `
 -- The time index (see postings.go): per batch, the positions it wrote and
 -- the range of claimed_at among them. Claimed times mostly grow with
 -- position, so a time range selects few batches, whose rows are then read
@@ -128,6 +128,11 @@ CREATE INDEX idempotency_created ON idempotency (created_s, created_ns);
 var upgrades = map[int64]func(ctx context.Context, c *conn) error{
 	1: func(ctx context.Context, c *conn) error { return c.execDirect(ctx, idempotencyTable) },
 	2: upgrade2,
+	// 3 → 4: the key lifecycle's epochs (SPEC §11.1). Lifecycle envelopes
+	// did not exist before, so the table starts empty; a store that holds
+	// envelopes of a lifecycle event type all the same fails Open as
+	// store.corrupt, naming the envelope no key epoch accounts for.
+	3: func(ctx context.Context, c *conn) error { return c.execDirect(ctx, keyEpochsTable) },
 }
 
 // upgrade2 moves a version 2 store to version 3. Versions 1 and 2 kept each

@@ -45,7 +45,8 @@ type Harness struct {
 // Corruption names a stored value to overwrite.
 type Corruption struct {
 	// Table is "envelopes" (Key: position uint64), "segments" (Key: order
-	// int64) or "attachments" (Key: hash scalar.Digest).
+	// int64), "attachments" (Key: hash scalar.Digest) or "key_epochs" (Key:
+	// epoch int64).
 	Table string
 	Key   any
 	// Column is a column name of the SQLite schema: envelopes payload,
@@ -64,6 +65,8 @@ func (c Corruption) SQLKey() (column string, key any) {
 		return "position", int64(c.Key.(uint64))
 	case "segments":
 		return "seq", c.Key.(int64)
+	case "key_epochs":
+		return "epoch", c.Key.(int64)
 	}
 	h := c.Key.(scalar.Digest)
 	return "hash", h[:]
@@ -93,6 +96,7 @@ func Run(t *testing.T, h Harness) {
 		{"Snapshots", testSnapshots},
 		{"Corruption", testCorruption},
 		{"Check", testCheck},
+		{"Keys", testKeys},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
