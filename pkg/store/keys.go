@@ -32,7 +32,7 @@ import (
 
 // Lineage is a store's current signing key (SPEC §11.1).
 type Lineage struct {
-	signing.KeyEpoch            // the zero KeyEpoch when no key is enrolled
+	signing.KeyEpoch             // the zero KeyEpoch when no key is enrolled
 	EnvelopeID       scalar.UUID // the lifecycle envelope that made it current
 	Position         uint64      // that envelope's position
 }
