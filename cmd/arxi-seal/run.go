@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"time"
@@ -25,6 +26,8 @@ Usage:
   arxi-seal --recorder-id ID --store arxi.db [--open] < events.ndjson | arxi-append --store arxi.db
   arxi-seal keygen -o key.pem          make a signing key (see keygen --help)
   arxi-seal pubkey key.pem             print a key's trust-root entry
+  arxi-seal enroll --store DB --sign-key KEY       record the store's first key (see enroll --help)
+  arxi-seal rotate --store DB --sign-key OLD --new-key NEW   hand over to a new key (see rotate --help)
 
 Example:
   arxi-seal --recorder-id recorder-1 --seal-at-end < events.ndjson | arxi-append --store arxi.db`
@@ -32,6 +35,8 @@ Example:
 var program = cli.Program{Name: "arxi-seal", Main: seal, Subcommands: []cli.Subcommand{
 	{Name: "keygen", Run: keygen},
 	{Name: "pubkey", Run: pubkey},
+	{Name: "enroll", Run: enroll},
+	{Name: "rotate", Run: rotate},
 }}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -68,20 +73,23 @@ func seal(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return c.Exit(err)
 	}
-	if err := storeStart(ctx, c, &cfg, *storePath, *openNew); err != nil {
-		return c.Exit(err)
-	}
+	var key *signing.Key
 	if *signKey != "" {
 		// stdin carries the events: the passphrase is never prompted for.
 		p, err := pass.Given()
 		if err != nil {
 			return c.Exit(err)
 		}
-		key, err := signing.KeyFile{Path: *signKey, Passphrase: p, AllowPlain: *plainKey}.Load()
-		if err != nil {
+		if key, err = (signing.KeyFile{Path: *signKey, Passphrase: p, AllowPlain: *plainKey}).Load(); err != nil {
 			return c.Exit(err)
 		}
 		cfg.Signers = []sealing.Signer{key}
+	}
+	if err := storeStart(ctx, c, &cfg, *storePath, *openNew, key); err != nil {
+		if errors.Is(err, errcode.KeyNotCurrent) {
+			return c.ExitWith(err, errcode.ExitUsage) // refused before any work (SPEC §11.1)
+		}
+		return c.Exit(err)
 	}
 	s, err := sealing.New(cfg)
 	if err != nil {

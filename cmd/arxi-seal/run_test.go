@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/backend"
 	"arxi.dev/arxi/pkg/stream"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -42,7 +45,34 @@ func TestScripts(t *testing.T) {
 			}
 			return os.WriteFile(filepath.Join(env.WorkDir, "fast.json"), append(k.TrustedKey().AppendJCS(nil), '\n'), 0o644)
 		},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"append": appendCmd},
 	})
+}
+
+// appendCmd is the script command "append DB FILE": append a sealed
+// stream to a store through pkg/store, as arxi-append does (whose binary
+// the scripts of arxi-seal do not have); a refusal is printed on stderr as
+// "append: CODE: message".
+func appendCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: append DB FILE")
+	}
+	ctx := context.Background()
+	s, err := backend.OpenStore(ctx, backend.Config{Store: ts.MkAbs(args[0])}, store.Config{})
+	if err == nil {
+		defer s.Close()
+		var a *store.Appender
+		if a, err = s.Appender(ctx); err == nil {
+			defer a.Close()
+			_, err = store.AppendStream(ctx, a, strings.NewReader(ts.ReadFile(args[1])), store.AppendOptions{})
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(ts.Stderr(), "append: %v\n", err)
+	}
+	if (err != nil) != neg {
+		ts.Fatalf("append %s: %v", args[1], err)
+	}
 }
 
 func runSeal(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {

@@ -8,7 +8,9 @@ import (
 
 	"arxi.dev/arxi/pkg/cli"
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store/backend"
 )
 
@@ -21,7 +23,11 @@ import (
 //	arxi-seal --store new.db --open < events | arxi-append --store new.db
 //
 // and arxi-seal says so, in case the path is a typo for an existing store.
-func storeStart(ctx context.Context, c *cli.Command, cfg *sealing.Config, path string, open bool) error {
+//
+// A store with a current signing key (SPEC §11.1) takes only envelopes
+// signed by it: with another key, or none, storeStart fails with
+// key.not_current before anything is read from stdin.
+func storeStart(ctx context.Context, c *cli.Command, cfg *sealing.Config, path string, open bool, key *signing.Key) error {
 	if path == "" {
 		if open {
 			return &errcode.Error{Code: errcode.UsageInvalid, Msg: "--open needs --store"}
@@ -51,6 +57,13 @@ func storeStart(ctx context.Context, c *cli.Command, cfg *sealing.Config, path s
 	h, err := s.Head(ctx, open)
 	if err != nil {
 		return err
+	}
+	var ids []scalar.KeyID
+	if key != nil {
+		ids = append(ids, key.KeyID())
+	}
+	if err := h.CheckSigners(ids); err != nil {
+		return errcode.WithPath(err, backend.Display(path))
 	}
 	cfg.Start = sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"arxi.dev/arxi/pkg/cli"
+	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/sidecar"
 	"arxi.dev/arxi/pkg/sidecar/config"
 )
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	log := logger(cfg, stderr)
 	if err := sidecar.Run(ctx, cfg, sidecar.Options{Logger: log}); err != nil {
+		if errors.Is(err, errcode.KeyNotCurrent) {
+			return c.ExitWith(err, errcode.ExitUsage) // the store refuses the signing key: configuration (SPEC §11.1)
+		}
 		return c.Exit(err)
 	}
 	return 0

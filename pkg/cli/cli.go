@@ -175,6 +175,19 @@ func (c *Command) Exit(err error) int {
 	return errcode.ExitStatus(err)
 }
 
+// ExitWith reports err, unless it is nil, and returns status instead of
+// its code's exit status: a store that refuses a command's signing key
+// before it starts (key.not_current) is a configuration error, exit 2,
+// where the same code on an appended envelope is an integrity violation
+// (SPEC §11.1).
+func (c *Command) ExitWith(err error, status int) int {
+	if err == nil {
+		return c.Exit(nil)
+	}
+	c.Exit(err)
+	return status
+}
+
 // Report writes err to stderr: "NAME: error: …" and an optional
 // "NAME: hint: …" line, or one JSON object with --error-format json.
 func (c *Command) Report(err error) {

@@ -73,6 +73,33 @@ func (l Lineage) RequireKey(id scalar.KeyID) error {
 		Hint: "sign with the store's current key, or hand over to this one first: arxi-seal rotate --store STORE --sign-key CURRENT --new-key NEW"}
 }
 
+// CheckSigners checks that a sealer signing with the keys ids may continue
+// h (arxi-seal --store, the sidecar): one of them must be the store's
+// current key when it has one (key.not_current), and the open segment
+// must not be waiting for a rotation's key_rotation seal
+// (key.rotation_invalid).
+func (h *Head) CheckSigners(ids []scalar.KeyID) error {
+	if h.Rotating {
+		return &errcode.Error{Code: errcode.KeyRotationInvalid,
+			Msg:  "the open segment ends with a key lifecycle envelope, which only its key_rotation seal may follow",
+			Hint: "finish the rotation: run the same arxi-seal enroll or rotate again"}
+	}
+	if h.Key.Epoch == 0 {
+		return nil
+	}
+	if len(ids) == 0 {
+		return &errcode.Error{Code: errcode.KeyNotCurrent,
+			Msg:  "the store's current signing key is " + h.Key.Key.KeyID.String() + ": every envelope appended to it is signed by that key",
+			Hint: "sign with the store's current key (--sign-key)"}
+	}
+	for _, id := range ids {
+		if h.Key.RequireKey(id) == nil {
+			return nil
+		}
+	}
+	return h.Key.RequireKey(ids[0])
+}
+
 // checkKey applies the lifecycle rules to envelope e of the open segment
 // o before it is written; it returns the lifecycle envelope, or nil for
 // another envelope.

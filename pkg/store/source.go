@@ -19,6 +19,12 @@ type Head struct {
 	Chain         *evidence.Chain
 	LastClaimedAt scalar.Timestamp
 	Last          *evidence.Link
+	// Key is the store's current signing key (SPEC §11.1); its Epoch is 0
+	// when none is enrolled.
+	Key Lineage
+	// Rotating reports that the open segment ends with a lifecycle
+	// envelope: only its key_rotation seal may follow.
+	Rotating bool
 }
 
 // Head reads the store's chain state through a snapshot, so it works
@@ -49,10 +55,10 @@ func (s *Store) Head(ctx context.Context, open bool) (*Head, error) {
 			return nil, &errcode.Error{Code: errcode.SegmentNoneOpen, Msg: "the store has no open segment to continue",
 				Hint: "pass --open to open a new segment linked to the last sealed one"}
 		}
-		return &Head{Last: st.last}, nil
+		return &Head{Last: st.last, Key: st.key}, nil
 	}
 	if err := rebuildMerkle(ctx, v, o); err != nil {
 		return nil, err
 	}
-	return &Head{Genesis: o.genesis, Chain: o.chain, LastClaimedAt: o.lastClaimed}, nil
+	return &Head{Genesis: o.genesis, Chain: o.chain, LastClaimedAt: o.lastClaimed, Key: st.key, Rotating: o.rotated}, nil
 }

@@ -220,6 +220,13 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]scalar.KeyID, len(cfg.Signers))
+	for i, sg := range cfg.Signers {
+		ids[i] = sg.KeyID()
+	}
+	if err := h.CheckSigners(ids); err != nil { // SPEC §11.1: the store's current key signs
+		return nil, err
+	}
 	app, err := cfg.Store.Appender(ctx)
 	if err != nil {
 		return nil, err
