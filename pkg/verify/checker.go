@@ -39,12 +39,18 @@ const maxUntrustedKeys = 100
 type checked struct {
 	bad     bool // content hash does not recompute
 	outcome signing.Outcome
+	// With a lineage to follow (lineage.go): the signatures as verified
+	// against the keys known to the worker, to be resolved in input
+	// order, and a lifecycle envelope's decoding.
+	resolve   bool
+	sigs      []sigCheck
+	lifecycle *decoded
 }
 
 func newChecker(v *Verdict, content bool, root *signing.TrustRoot) *checker {
 	c := &checker{content: content, v: v, untrusted: map[scalar.KeyID]int{}}
 	if root != nil {
-		c.trust = &trust{root: root}
+		c.trust = newTrust(root)
 	}
 	return c
 }
@@ -65,7 +71,7 @@ func (c *checker) work(it *stream.Item) {
 		hashers.Put(h)
 	}
 	if c.trust != nil {
-		r.outcome = c.trust.check(e.SegmentID, e.Sequence, e.ContentHash[:], e.Signatures)
+		c.trust.verify(e, r)
 	}
 	it.Aux = r
 }
@@ -83,8 +89,9 @@ func (c *checker) apply(e *evidence.Envelope, r *checked) {
 	if c.trust != nil {
 		sigs := c.v.Phase(PhaseSignatures)
 		sigs.Checked++
+		o := c.trust.envelope(sigs, e, r)
 		c.signatures(sigs, signed{segment: e.SegmentID, sequence: e.Sequence, what: "sequence " + seq(e.Sequence),
-			unsigned: errcode.SignaturePolicy, sigs: len(e.Signatures)}, &r.outcome)
+			unsigned: errcode.SignaturePolicy, sigs: len(e.Signatures)}, &o)
 	}
 }
 
@@ -145,6 +152,9 @@ func (c *checker) signatures(r *PhaseResult, rec signed, o *signing.Outcome) {
 // in order of first appearance; keys beyond the first 100 are summed up.
 func (c *checker) warnings() []Warning {
 	var ws []Warning
+	if c.trust != nil {
+		ws = append(ws, c.trust.lineage.warnings...)
+	}
 	for _, k := range c.keys {
 		var on string
 		switch {

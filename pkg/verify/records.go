@@ -13,6 +13,9 @@ func (w *walker) genesis(g *evidence.Genesis) error {
 	}
 	id := g.SegmentID
 	w.seg = &segment{g: g, chain: evidence.NewChain(g), idx: len(w.segs), lastClaimed: g.CreatedAt}
+	if w.checker != nil && w.checker.trust != nil {
+		w.checker.trust.lineage.segment(g)
+	}
 	w.v.Summary.Segments++
 	w.check(PhaseChain)
 	if w.on(PhaseChain) && !g.Verify() {

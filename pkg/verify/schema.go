@@ -6,7 +6,7 @@ import (
 )
 
 // Warnings lists the warning codes of SPEC §10 a verdict can carry.
-var Warnings = []string{WarnSignatureSkipped, WarnUntrustedSignature, WarnOmittedParent, WarnUnsealedSegment, WarnPhasesSkipped}
+var Warnings = []string{WarnSignatureSkipped, WarnUntrustedSignature, WarnOmittedParent, WarnUnsealedSegment, WarnPhasesSkipped, WarnBreakGlassRotation}
 
 // VerdictSchema is the verdict's shape (SPEC §10), made from the struct
 // AppendJCS encodes.

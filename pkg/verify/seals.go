@@ -32,7 +32,7 @@ func (w *walker) sealRecord(s *evidence.Seal) {
 		id := seg.g.SegmentID
 		r := w.v.Phase(PhaseSignatures)
 		r.Checked++
-		o := c.trust.check(id, 0, checkpoint.Append(nil, seg.g.GenesisHash, s), s.Signatures)
+		o := c.trust.seal(checkpoint.Append(nil, seg.g.GenesisHash, s), s.Signatures)
 		c.signatures(r, signed{segment: id, what: "the seal of segment " + id.String(),
 			unsigned: errcode.SignatureSealUnsigned, sigs: len(s.Signatures)}, &o)
 	}

@@ -132,6 +132,7 @@ const (
 	WarnOmittedParent      = "omitted_parent"
 	WarnUnsealedSegment    = "unsealed_segment"
 	WarnPhasesSkipped      = "phases_skipped"
+	WarnBreakGlassRotation = "break_glass_rotation"
 )
 
 // Warning is something a verifier could not establish that does not make
