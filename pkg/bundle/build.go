@@ -358,7 +358,7 @@ func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 				return e
 			}
 			seg.HeadChainHash = v.ChainHash
-			if !b.sel.Match(v) {
+			if !b.sel.Discloses(v) {
 				seg.Elided++
 				return b.out.Write(v.Elided())
 			}

@@ -9,6 +9,7 @@ import (
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/jsonobj"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
 )
 
 // Selector says which envelopes a bundle discloses (SPEC §9.2). Its
@@ -88,6 +89,16 @@ func (s *Selector) Everything() bool { return s.All || s.Stream }
 func (s *Selector) NamesSegment(id scalar.UUID) bool {
 	_, ok := slices.BinarySearchFunc(s.Segments, id, scalar.UUID.Compare)
 	return ok
+}
+
+// Discloses reports whether a bundle built with the selector discloses e
+// in full: when the selector matches it, and always when it is a key
+// lifecycle envelope (SPEC §11.1), so that a verifier can follow the
+// signing lineage through every included segment. The manifest's selector
+// stays what was asked: the lifecycle envelopes are disclosed besides it.
+// The selector must be normalised.
+func (s *Selector) Discloses(e *evidence.Envelope) bool {
+	return s.Match(e) || signing.IsLifecycle(e.EventType.String())
 }
 
 // Match reports whether e is selected. The selector must be normalised.

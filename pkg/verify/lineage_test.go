@@ -2,15 +2,21 @@ package verify_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/internal/bundletest/fixture"
+	"arxi.dev/arxi/pkg/bundle"
+	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/storetest"
 	"arxi.dev/arxi/pkg/stream"
 	"arxi.dev/arxi/pkg/verify"
@@ -210,31 +216,10 @@ func TestLineage(t *testing.T) {
 		}, rootOf(t, signing.Policy{Kind: signing.AnyTrustedKey}, a, b), []errcode.Code{errcode.KeyRotationInvalid}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := tc.build(newChain(t)).bytes()
-			v := run(t, in, verify.Config{TrustRoot: tc.root})
-			var got []errcode.Code
-			for _, f := range v.Phase(verify.PhaseSignatures).Failures {
-				got = append(got, f.Code)
-			}
-			if diff := cmp.Diff(tc.failures, got); diff != "" {
-				t.Errorf("phase 6 failures (-want +got):\n%s\n%v", diff, v.Phase(verify.PhaseSignatures).Failures)
-			}
-			var ws []string
-			for _, w := range v.Warnings {
-				if w.Code != verify.WarnUnsealedSegment {
-					ws = append(ws, w.Code)
-				}
-			}
-			if diff := cmp.Diff(tc.warnings, ws); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s\n%v", diff, v.Warnings)
-			}
-			for p := verify.Phase(1); p <= verify.NumPhases; p++ {
-				if p != verify.PhaseSignatures && len(v.Phase(p).Failures) > 0 {
-					t.Errorf("phase %d fails: %v", p, v.Phase(p).Failures)
-				}
-			}
-			if (len(tc.failures) == 0) != v.Valid() {
-				t.Errorf("status %s with failures %v", v.Status(), got)
+			stream := tc.build(newChain(t)).bytes()
+			// As a bare stream and as a bundle of it.
+			for _, in := range [][]byte{stream, fixture.MustBuild(t, stream, bundle.Selector{Stream: true})} {
+				checkLineage(t, in, tc.root, tc.failures, tc.warnings)
 			}
 		})
 	}
@@ -248,5 +233,166 @@ func TestLineage(t *testing.T) {
 		if _, f := v.First(); f == nil || f.Code != errcode.KeyRotationInvalid {
 			t.Errorf("%s: first failure %+v, want %s", ct.Payload, f, errcode.KeyRotationInvalid)
 		}
+	}
+}
+
+// checkLineage verifies in against root and compares phase 6's failure
+// codes and the warnings (but unsealed_segment and omitted_parent) with
+// the wanted ones; every other phase must pass.
+func checkLineage(t *testing.T, in []byte, root *signing.TrustRoot, failures []errcode.Code, warnings []string) {
+	t.Helper()
+	v := run(t, in, verify.Config{TrustRoot: root})
+	var got []errcode.Code
+	for _, f := range v.Phase(verify.PhaseSignatures).Failures {
+		got = append(got, f.Code)
+	}
+	if diff := cmp.Diff(failures, got); diff != "" {
+		t.Errorf("phase 6 failures (-want +got):\n%s\n%v", diff, v.Phase(verify.PhaseSignatures).Failures)
+	}
+	var ws []string
+	for _, w := range v.Warnings {
+		if w.Code != verify.WarnUnsealedSegment {
+			ws = append(ws, w.Code)
+		}
+	}
+	if diff := cmp.Diff(warnings, ws); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s\n%v", diff, v.Warnings)
+	}
+	for p := verify.Phase(1); p <= verify.NumPhases; p++ {
+		if p != verify.PhaseSignatures && len(v.Phase(p).Failures) > 0 {
+			t.Errorf("phase %d fails: %v", p, v.Phase(p).Failures)
+		}
+	}
+	if (len(failures) == 0) != v.Valid() {
+		t.Errorf("status %s with failures %v", v.Status(), got)
+	}
+}
+
+// TestLifecycleEndToEnd: three new keys; a store enrols the first,
+// rotates to the second and breaks glass to the third, with events signed
+// by the key of the day between (each rotation continuing the open
+// segment of those events); its bundles verify against a trust root that
+// names only the first key, following rotations: valid through the
+// enrolment and the rotation, key.rotation_untrusted at the break-glass,
+// unless the root names the third key too. A bundle of one trace discloses
+// the lifecycle envelopes of its segments besides what it selects.
+func TestLifecycleEndToEnd(t *testing.T) {
+	var keys [3]*signing.Key
+	for i := range keys {
+		k, err := signing.Generate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	a, b, c := keys[0], keys[1], keys[2]
+	ctx := context.Background()
+	s, err := store.Open(ctx, memory.New(), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appendAll := func(in []byte) {
+		t.Helper()
+		ap, err := s.Appender(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ap.Close()
+		if _, err := store.AppendStream(ctx, ap, bytes.NewReader(in), store.AppendOptions{}); err != nil {
+			t.Fatalf("append: %v", err)
+		}
+	}
+	at := func(i int) scalar.Timestamp { ts, _ := scalar.TimestampOf(storetest.Shape.At(i)); return ts }
+	events := func(from, to int, k *signing.Key, sealAtEnd bool) {
+		t.Helper()
+		h, err := s.Head(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := sealing.Config{RecorderID: storetest.Recorder, Signers: []sealing.Signer{k}, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)}
+		appendAll(storetest.Seal(t, cfg, storetest.Events(from, to), sealAtEnd))
+	}
+	appendAll(storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), at(0), a))
+	events(1, 5, a, false)
+	appendAll(storetest.Rotate(t, s, storetest.LifecycleOf(signing.Rotated, 2, a, b), at(5), a, b))
+	events(6, 10, b, false)
+	appendAll(storetest.Rotate(t, s, storetest.LifecycleOf(signing.BreakGlass, 3, b, c), at(10), c))
+	events(11, 14, c, true)
+
+	bundleOf := func(sel bundle.Selector) []byte {
+		t.Helper()
+		if err := sel.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		sn, err := s.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sn.Close()
+		var out bytes.Buffer
+		if _, err := bundle.Build(ctx, storesource.New(sn), sel, &out, bundle.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	follow := signing.Policy{Kind: signing.AnyTrustedKey, FollowRotations: true}
+	U, P := errcode.KeyRotationUntrusted, errcode.SignaturePolicy
+	trace := bundle.Selector{TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}} // events 2 and 6: the segments of both rotations
+	for _, tc := range []struct {
+		name     string
+		sel      bundle.Selector
+		root     *signing.TrustRoot
+		failures []errcode.Code
+		warnings []string
+	}{
+		// The break-glass envelope is signed by c only, and c signs the
+		// three events after it.
+		{"whole store, root of the first key", bundle.Selector{All: true}, rootOf(t, follow, a), []errcode.Code{U, P, P, P, P},
+			[]string{verify.WarnUntrustedSignature, verify.WarnBreakGlassRotation}},
+		{"whole store, root of the first and the break-glass key", bundle.Selector{All: true}, rootOf(t, follow, a, c), nil,
+			[]string{verify.WarnBreakGlassRotation}},
+		{"one trace, root of the first key", trace, rootOf(t, follow, a), []errcode.Code{U, P},
+			[]string{verify.WarnUntrustedSignature, verify.WarnOmittedParent, verify.WarnBreakGlassRotation}},
+		{"one trace, root of the first and the break-glass key", trace, rootOf(t, follow, a, c), nil,
+			[]string{verify.WarnOmittedParent, verify.WarnBreakGlassRotation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := bundleOf(tc.sel)
+			v := run(t, in, verify.Config{TrustRoot: tc.root})
+			var got []errcode.Code
+			for _, f := range v.Phase(verify.PhaseSignatures).Failures {
+				got = append(got, f.Code)
+			}
+			if diff := cmp.Diff(tc.failures, got); diff != "" {
+				t.Errorf("phase 6 failures (-want +got):\n%s\n%v", diff, v.Phase(verify.PhaseSignatures).Failures)
+			}
+			var ws []string
+			for _, w := range v.Warnings {
+				ws = append(ws, w.Code)
+			}
+			if diff := cmp.Diff(tc.warnings, ws); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s\n%v", diff, v.Warnings)
+			}
+			for p := verify.Phase(1); p <= verify.NumPhases; p++ {
+				if p != verify.PhaseSignatures && len(v.Phase(p).Failures) > 0 {
+					t.Errorf("phase %d fails: %v", p, v.Phase(p).Failures)
+				}
+			}
+			if n := strings.Count(string(in), `"event_type":"system.adapter.key_`); n != strings.Count(string(in), `"adapter_id":"arxi"`) || n == 0 {
+				t.Errorf("the bundle discloses %d lifecycle envelopes", n)
+			}
+			if tc.sel.All {
+				return
+			}
+			// The lifecycle envelopes of the trace's segments are
+			// disclosed; the selector stays the trace.
+			if !strings.Contains(split(in)[0], `"selector":{"trace_ids":["trace-2"]}`) {
+				t.Errorf("manifest selector: %s", split(in)[0])
+			}
+			if n := strings.Count(string(in), `"event_type":"system.adapter.key_rotated`); n != 2 {
+				t.Errorf("the trace's bundle discloses %d rotation envelopes, want 2", n)
+			}
+		})
 	}
 }

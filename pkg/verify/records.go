@@ -173,7 +173,7 @@ func (w *walker) envelope(e *evidence.Envelope, aux any) error {
 		w.ids = append(w.ids, envelopeID{id: e.EnvelopeID, seg: uint32(w.seg.idx), seq: uint32(e.Sequence)})
 	}
 	w.placeBlobs(e)
-	if w.m != nil && !w.m.Selector.Match(e) {
+	if w.m != nil && !w.m.Selector.Discloses(e) {
 		w.fail(PhaseManifest, errcode.BundleManifestMismatch, e.SegmentID, e.Sequence, "sequence "+seq(e.Sequence)+
 			" is disclosed, but the manifest's selector "+w.m.Selector.String()+" does not select it")
 	}
