@@ -165,6 +165,9 @@ func segmentStatus(ctx context.Context, c *cli.Command, path string, asJSON bool
 			return &errcode.Error{Code: errcode.SegmentNoneOpen, Path: path, Msg: "no segment is open",
 				Hint: "open one with arxi-append segment open, or let arxi-seal --store PATH --open start one"}
 		}
+		if err := sn.Signers(ctx, []*store.Segment{g}); err != nil {
+			return err
+		}
 		return show(c, []*store.Segment{g}, asJSON, false)
 	})
 }
@@ -173,6 +176,9 @@ func segmentList(ctx context.Context, c *cli.Command, path string, asJSON bool) 
 	return inSnapshot(ctx, path, func(sn *store.Snapshot) error {
 		segs, err := sn.Segments(ctx)
 		if err != nil {
+			return err
+		}
+		if err := sn.Signers(ctx, segs); err != nil {
 			return err
 		}
 		return show(c, segs, asJSON, true)
@@ -185,6 +191,9 @@ func showOne(ctx context.Context, c *cli.Command, s *store.Store, id scalar.UUID
 	return s.InSnapshot(ctx, func(sn *store.Snapshot) error {
 		g, err := sn.Segment(ctx, id)
 		if err != nil {
+			return err
+		}
+		if err := sn.Signers(ctx, []*store.Segment{g}); err != nil {
 			return err
 		}
 		return show(c, []*store.Segment{g}, asJSON, false)
@@ -221,6 +230,15 @@ func toJSON(g *store.Segment) segmentJSON {
 	return j
 }
 
+// signer returns a segment's signing epoch and key id for the tables:
+// "-" and "none" before any key is enrolled.
+func signer(g *store.Segment) (epoch, key string) {
+	if g.Signer == nil {
+		return "-", "none"
+	}
+	return strconv.FormatInt(g.Signer.Epoch, 10), g.Signer.Key.KeyID.String()
+}
+
 func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
 	w := c.Stdout
 	if asJSON {
@@ -233,14 +251,15 @@ func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
 	}
 	tw := c.Table()
 	if table {
-		tw.Row("SEGMENT", "STATE", "ENVELOPES", "CREATED", "SEALED", "REASON")
+		tw.Row("SEGMENT", "STATE", "ENVELOPES", "CREATED", "SEALED", "REASON", "EPOCH", "KEY")
 		for _, g := range segs {
 			j := toJSON(g)
 			sealed, reason := "-", "-"
 			if g.Seal != nil {
 				sealed, reason = c.Time(g.Seal.SealedAt), *j.SealReason
 			}
-			tw.Row(j.SegmentID, j.State, strconv.FormatUint(j.EnvelopeCount, 10), c.Time(g.Genesis.CreatedAt), sealed, reason)
+			epoch, key := signer(g)
+			tw.Row(j.SegmentID, j.State, strconv.FormatUint(j.EnvelopeCount, 10), c.Time(g.Genesis.CreatedAt), sealed, reason, epoch, key)
 		}
 	} else {
 		for _, g := range segs {
@@ -254,6 +273,11 @@ func show(c *cli.Command, segs []*store.Segment, asJSON, table bool) error {
 			if g.Seal != nil {
 				rows = append(rows, [2]string{"sealed", c.Time(g.Seal.SealedAt) + " (" + *j.SealReason + ")"})
 			}
+			epoch, key := signer(g)
+			if g.Signer != nil {
+				key += " (epoch " + epoch + ")"
+			}
+			rows = append(rows, [2]string{"signing key", key})
 			for _, r := range rows {
 				tw.Row(r[0], r[1])
 			}

@@ -175,7 +175,17 @@ type segSpan struct {
 // and the lifecycle envelopes they name (see the comment at the top of
 // this file), given the store's segments in order.
 func loadLineage(ctx context.Context, v View, c *checker, segs []segSpan) (Lineage, error) {
+	all, err := loadLineages(ctx, v, c, segs)
+	if err != nil || len(all) == 0 {
+		return Lineage{}, err
+	}
+	return all[len(all)-1], nil
+}
+
+// loadLineages is loadLineage returning every epoch in order.
+func loadLineages(ctx context.Context, v View, c *checker, segs []segSpan) ([]Lineage, error) {
 	var cur Lineage
+	var all []Lineage
 	var positions []uint64
 	err := v.KeyEpochs(ctx, func(r *KeyEpochRow) error {
 		name := "key_epochs row " + strconv.FormatInt(r.Epoch, 10)
@@ -229,11 +239,12 @@ func loadLineage(ctx context.Context, v View, c *checker, segs []segSpan) (Linea
 		}
 		cur = Lineage{KeyEpoch: l.Next(), EnvelopeID: e.EnvelopeID, Position: r.Position}
 		cur.Key.PublicKey = ed25519.PublicKey(bytes.Clone(l.New.PublicKey))
+		all = append(all, cur)
 		positions = append(positions, r.Position)
 		return nil
 	})
 	if err != nil {
-		return Lineage{}, err
+		return nil, err
 	}
 	// The index's lifecycle envelopes must be exactly those the rows name.
 	i := 0
@@ -245,10 +256,42 @@ func loadLineage(ctx context.Context, v View, c *checker, segs []segSpan) (Linea
 		return corrupt(envelopeRowName(r.Position), scalar.UUID{}, 0, "is a lifecycle envelope that no key_epochs row records")
 	})
 	if err != nil {
-		return Lineage{}, err
+		return nil, err
 	}
 	if i < len(positions) {
-		return Lineage{}, corrupt(envelopeRowName(positions[i]), scalar.UUID{}, 0, "a key_epochs row names it, but the event_type index does not list it as a lifecycle envelope")
+		return nil, corrupt(envelopeRowName(positions[i]), scalar.UUID{}, 0, "a key_epochs row names it, but the event_type index does not list it as a lifecycle envelope")
 	}
-	return cur, nil
+	return all, nil
+}
+
+// Signers sets each segment's Signer from the store's lineage, verified
+// as Open verifies it: the key current when the segment's first envelope
+// was appended, or, for a segment that opens with the lifecycle envelope
+// of an enrolment, the enrolled key; nil before any key. segs must be
+// segments of this snapshot.
+func (sn *Snapshot) Signers(ctx context.Context, segs []*Segment) error {
+	all, err := sn.Segments(ctx)
+	if err != nil {
+		return err
+	}
+	spans := make([]segSpan, len(all))
+	for i, g := range all {
+		spans[i] = segSpan{info: segmentInfo{order: g.Order, id: g.ID(), first: g.FirstPosition, last: g.FirstPosition + g.Count - 1},
+			recorder: g.Genesis.RecorderID}
+	}
+	lineage, err := loadLineages(ctx, sn.v, newChecker(sn.s.lim), spans)
+	if err != nil {
+		return err
+	}
+	for _, g := range segs {
+		g.Signer = nil
+		for i := range lineage {
+			l := &lineage[i]
+			if l.Position < g.FirstPosition || (l.Position == g.FirstPosition && l.Epoch == 1 && g.Count > 0) {
+				k := l.KeyEpoch
+				g.Signer = &k
+			}
+		}
+	}
+	return nil
 }

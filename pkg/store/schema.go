@@ -3,6 +3,7 @@ package store
 import (
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/schema"
+	"arxi.dev/arxi/pkg/signing"
 )
 
 // The shapes of what the store layer writes (SPEC §8): receipts, segment
@@ -38,6 +39,8 @@ var (
 		schema.Req("seal_reason", schema.Enum(evidence.SealReasons...).OrNull()),
 		schema.Req("sealed_at", schema.Timestamp().OrNull()),
 		schema.Req("segment_id", schema.UUID()),
+		schema.Opt("signing_epoch", schema.Int(1, signing.MaxEpoch).Doc("the epoch of the key that signs the segment (SPEC §11.1); absent before any key is enrolled, and where the lineage is not shown")),
+		schema.Opt("signing_key_id", schema.KeyID().Doc("the key that signs the segment: current when its first envelope was appended")),
 		schema.Req("state", schema.Enum("open", "sealed")),
 	).With(schema.BothOrNeither("seal_reason", "sealed_at")).Named("segment", "Segment",
 		"A segment of the store: arxi-append segment list --json, the sidecar's segment routes (SPEC §8).")

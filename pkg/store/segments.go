@@ -51,6 +51,12 @@ func (g *Segment) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"segment_id":"`...)
 	dst = g.ID().Append(dst)
+	if k := g.Signer; k != nil {
+		dst = append(dst, `","signing_epoch":`...)
+		dst = strconv.AppendInt(dst, k.Epoch, 10)
+		dst = append(dst, `,"signing_key_id":"`...)
+		dst = k.Key.KeyID.Append(dst)
+	}
 	dst = append(dst, `","state":"`...)
 	if g.Seal != nil {
 		dst = append(dst, "sealed"...)

@@ -8,6 +8,7 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/stream"
 )
 
@@ -53,6 +54,9 @@ type Segment struct {
 	Head          scalar.Digest // chain hash of the last envelope; the genesis hash when empty
 	Seal          *evidence.Seal
 	FirstPosition uint64 // store position of sequence 1
+	// Signer is the key that signs the segment (SPEC §11.1), when
+	// Snapshot.Signers has set it; nil before any key.
+	Signer *signing.KeyEpoch
 }
 
 // ID is the segment id.
