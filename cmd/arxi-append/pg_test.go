@@ -74,7 +74,7 @@ func TestPostgres(t *testing.T) {
 	}
 
 	code, stdout, stderr = runAppend(t, nil, "doctor", "--store", url)
-	for _, want := range []string{`backend +postgres, schema version 2\n`, `writer +free\n`, `segments +3 \(3 sealed, 0 open\)\n`,
+	for _, want := range []string{`backend +postgres, schema version 3\n`, `writer +free\n`, `segments +3 \(3 sealed, 0 open\)\n`,
 		`envelopes +20 decoded`, `database_bytes +\d`, `verdict +healthy\n`} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("doctor: exit %d, no %s in\n%s%s", code, want, stdout, stderr)
