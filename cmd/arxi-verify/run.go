@@ -46,7 +46,7 @@ func verifyMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	phases := fs.String("phases", "", "run only these phases: a comma-separated `list` of numbers or names (1,3,chain); adds the warning phases_skipped")
 	c.CommandLineOnly("phases")
 	maxEnvelopes := fs.Uint64("max-envelopes", bundle.DefaultLimits.Envelopes, "verify at most `N` envelopes in all (SPEC §16)")
-	strict := fs.Bool("strict", false, "exit 1 when the verdict has any warning (signature_skipped, untrusted_signature, omitted_parent, unsealed_segment, phases_skipped)")
+	strict := fs.Bool("strict", false, "exit 1 when the verdict has any warning (signature_skipped, untrusted_signature, omitted_parent, unsealed_segment, phases_skipped, break_glass_rotation)")
 	verbose := fs.Bool("v", false, "print a short human summary on stderr")
 	progress := c.ProgressFlag()
 	if err := c.Parse(args); err != nil {

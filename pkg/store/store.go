@@ -299,12 +299,6 @@ func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 	return tx.Commit()
 }
 
-// Keys of store_meta written by Arxi itself.
-const (
-	MetaSignerKeyID = "signer.key_id" // hex key id of the current signing key (SPEC §11)
-	MetaSignerEpoch = "signer.epoch"  // decimal epoch of the current signing key
-)
-
 // MaxMetaValue bounds a store_meta value.
 const MaxMetaValue = 64 << 10
 

@@ -804,16 +804,16 @@ func testStreamFilter(t *testing.T, h Harness) {
 func testMeta(t *testing.T, h Harness) {
 	b := h.New(t)
 	s := open(t, b, 0)
-	if _, ok, err := s.Meta(ctx, store.MetaSignerKeyID); ok || err != nil {
+	if _, ok, err := s.Meta(ctx, "example.key"); ok || err != nil {
 		t.Errorf("unset meta: %v, %v", ok, err)
 	}
-	if err := s.SetMeta(ctx, store.MetaSignerKeyID, "ab12"); err != nil {
+	if err := s.SetMeta(ctx, "example.key", "ab12"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetMeta(ctx, store.MetaSignerEpoch, "1"); err != nil {
+	if err := s.SetMeta(ctx, "example.count", "1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetMeta(ctx, store.MetaSignerEpoch, "2"); err != nil {
+	if err := s.SetMeta(ctx, "example.count", "2"); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, "bad key", s.SetMeta(ctx, "Bad Key", "x"), errcode.InputFieldInvalid)
@@ -833,7 +833,7 @@ func testMeta(t *testing.T, h Harness) {
 	a.Close()
 	s = open(t, h.Reopen(t, b), 0)
 	defer s.Close()
-	for k, want := range map[string]string{store.MetaSignerKeyID: "ab12", store.MetaSignerEpoch: "2", "rotation.done": "yes"} {
+	for k, want := range map[string]string{"example.key": "ab12", "example.count": "2", "rotation.done": "yes"} {
 		if v, ok, err := s.Meta(ctx, k); !ok || err != nil || v != want {
 			t.Errorf("Meta(%s) = %q, %v, %v; want %q", k, v, ok, err, want)
 		}
