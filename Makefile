@@ -58,41 +58,59 @@ bench:
 	   $(GO) test -run '^$$' -bench 'Ingest' -benchtime 1x ./cmd/arxi-sidecar; } 2>&1 | $(GO) run ./internal/benchtab
 
 # demo: the main job end to end on the embedded data, into a fresh local
-# store: a signing key and trust root; the demo agent events, a real
-# Decision Gate runpack and an OpenClaw gateway capture sealed (signed) and
-# appended; a trace queried; a bundle of two traces exported with zstd,
-# inspected, and verified offline against the trust root.
+# store: a signing key, enrolled as the store's first key, and a trust root
+# that follows rotations; the demo agent events and a real Decision Gate
+# runpack sealed (signed) and appended; a scheduled rotation to a second
+# key, which signs an OpenClaw gateway capture; a trace queried; a bundle
+# of two traces and the key lifecycle exported with zstd, inspected, and
+# verified offline against the trust root; the whole lineage bundled and
+# verified against the root of the first key.
 DEMO_PASS := demo-passphrase-not-secret
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== keygen: an encrypted Ed25519 key and its trust root"
 	ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal keygen -o $(DEMO)/key.pem > $(DEMO)/key.json
-	$(BIN)/arxi-verify trust-root -o $(DEMO)/root.json $(DEMO)/key.json
+	$(BIN)/arxi-verify trust-root --follow-rotations -o $(DEMO)/root.json $(DEMO)/key.json
 	@cat $(DEMO)/root.json
+	@echo "== arxi-seal enroll: the key becomes the store's first signing key (epoch 1)"
+	set -o pipefail; ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal enroll --store $(DEMO)/arxi.db --sign-key $(DEMO)/key.pem \
+	  --recorder-id demo-recorder --reason "first key" --claimed-at 2026-11-22T08:59:00Z \
+	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db > $(DEMO)/receipts.ndjson
 	@echo "== seal | append: testdata/demo/events.ndjson into $(DEMO)/arxi.db"
 	set -o pipefail; ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \
 	  --store $(DEMO)/arxi.db --open --seal-at-end < testdata/demo/events.ndjson \
-	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db > $(DEMO)/receipts.ndjson
+	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson
 	@echo "== arxi-dg | seal | append: the Decision Gate runpack testdata/dg/golden_visibility_packet"
 	set -o pipefail; $(BIN)/arxi-dg --attach-artifacts --logical-epoch 2026-11-22T09:10:00Z testdata/dg/golden_visibility_packet \
 	  | ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \
 	    --store $(DEMO)/arxi.db --open --seal-at-end \
 	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson
-	@echo "== arxi-openclaw | seal | append: the OpenClaw gateway capture testdata/openclaw/capture.frames.ndjson"
+	@echo "== arxi-seal rotate: a scheduled rotation to a second key (epoch 2), signed by both"
+	ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal keygen -o $(DEMO)/key2.pem > $(DEMO)/key2.json
+	set -o pipefail; ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal rotate --store $(DEMO)/arxi.db --sign-key $(DEMO)/key.pem \
+	  --new-key $(DEMO)/key2.pem --recorder-id demo-recorder --reason "scheduled rotation" --claimed-at 2026-11-22T09:30:00Z \
+	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson
+	@echo "   the old key is refused now:"
+	-ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem --store $(DEMO)/arxi.db --open < /dev/null
+	@echo "== arxi-openclaw | seal | append: the OpenClaw gateway capture testdata/openclaw/capture.frames.ndjson, signed by the second key"
 	set -o pipefail; $(BIN)/arxi-openclaw testdata/openclaw/capture.frames.ndjson \
-	  | ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key.pem \
+	  | ARXI_SIGN_PASSPHRASE=$(DEMO_PASS) $(BIN)/arxi-seal --recorder-id demo-recorder --sign-key $(DEMO)/key2.pem \
 	    --store $(DEMO)/arxi.db --open --seal-at-end \
 	  | $(BIN)/arxi-append --store $(DEMO)/arxi.db >> $(DEMO)/receipts.ndjson
 	@echo "$$(wc -l < $(DEMO)/receipts.ndjson) receipts; last: $$(tail -n 1 $(DEMO)/receipts.ndjson)"
 	$(BIN)/arxi-append segment list --store $(DEMO)/arxi.db
 	@echo "== arxi-query: trace trace-7f3a"
 	$(BIN)/arxi-query --store $(DEMO)/arxi.db --trace-id trace-7f3a --format json | cut -c1-300; echo " …"
-	@echo "== arxi-bundle: traces trace-9c21 and run-2 (the DG run), zstd"
-	$(BIN)/arxi-bundle --store $(DEMO)/arxi.db --trace-id trace-9c21 --trace-id run-2 -o $(DEMO)/case.arxb.zst
+	@echo "== arxi-bundle: traces trace-9c21 and run-2 (the DG run) and the key lifecycle's segments, zstd"
+	$(BIN)/arxi-bundle --store $(DEMO)/arxi.db --trace-id trace-9c21 --trace-id run-2 --event-type system.adapter.key_enrolled \
+	  --event-type system.adapter.key_rotated --event-type system.adapter.key_rotated.break_glass -o $(DEMO)/case.arxb.zst
 	$(BIN)/arxi-bundle inspect $(DEMO)/case.arxb.zst
 	@echo "== arxi-verify: offline, against the trust root, strict"
 	$(BIN)/arxi-verify --trust-root $(DEMO)/root.json --strict -v $(DEMO)/case.arxb.zst > $(DEMO)/verdict.json
 	@cat $(DEMO)/verdict.json
+	@echo "== the whole lineage: every segment bundled, verified against the root of the first key, following the rotation"
+	$(BIN)/arxi-bundle --store $(DEMO)/arxi.db --all -o $(DEMO)/lineage.arxb.zst
+	$(BIN)/arxi-verify --trust-root $(DEMO)/root.json --strict $(DEMO)/lineage.arxb.zst | grep -o '"record":"verdict","status":"[a-z]*"'
 	@$(MAKE) --no-print-directory demo-sidecar
 
 # demo-sidecar: the same recorder as a service. arxi-sidecar on a Unix
