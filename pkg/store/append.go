@@ -53,6 +53,7 @@ type Appender struct {
 	blobs     []scalar.Digest // attachment records waiting for their envelope
 	c         *checker
 	line      []byte
+	signed    *scalar.KeyID // the key whose signature on the record being added was verified already; nil when none
 	row       EnvelopeRow
 	buf       []byte // the row's encoded attachments and signatures
 }
@@ -98,6 +99,7 @@ func (a *Appender) begin(ctx context.Context) error {
 // needed. On error the batch is rolled back.
 func (a *Appender) Add(ctx context.Context, rec evidence.Record) error {
 	a.line = rec.AppendJCS(a.line[:0])
+	a.signed = nil
 	return a.add(ctx, rec, a.line, false)
 }
 

@@ -117,7 +117,7 @@ func (a *Appender) checkKey(e *evidence.Envelope, o *openSegment) (*signing.Life
 	}
 	cur := a.cur.key
 	if !ok {
-		if cur.Epoch == 0 || signedBy(e, cur.Key) {
+		if cur.Epoch == 0 || (a.signed != nil && *a.signed == cur.Key.KeyID) || signedBy(e, cur.Key) {
 			return nil, nil
 		}
 		return nil, at(&errcode.Error{Code: errcode.KeyNotCurrent, Field: "signatures",

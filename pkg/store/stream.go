@@ -8,8 +8,13 @@ import (
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
+	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/stream"
 )
+
+// signedMark marks an item whose envelope's content hash recomputed and
+// which carries a valid signature by key.
+type signedMark struct{ key scalar.KeyID }
 
 // DefaultBatch is the default number of envelopes per transaction.
 const DefaultBatch = 1000
@@ -52,7 +57,21 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	in := stream.NewParallel(r, stream.ParallelConfig{Limits: opts.Limits, Workers: runtime.GOMAXPROCS(0), Work: stream.HashContent})
+	// With a current key, the decoding goroutines also verify each
+	// envelope's signature by it (SPEC §11.1), so the writer checks only
+	// a mark; an envelope after a rotation in the same stream, signed by
+	// the next key, is verified by the writer.
+	work := stream.HashContent
+	if cur := a.committed.key; cur.Epoch > 0 {
+		k := cur.Key
+		work = func(it *stream.Item) {
+			stream.HashContent(it)
+			if e, ok := it.Record.(*evidence.Envelope); ok && stream.ContentHashed(it) && signedBy(e, k) {
+				it.Aux = &signedMark{key: k.KeyID}
+			}
+		}
+	}
+	in := stream.NewParallel(r, stream.ParallelConfig{Limits: opts.Limits, Workers: runtime.GOMAXPROCS(0), Work: work})
 	defer in.Close()
 	var g stream.Grammar
 	var line int64
@@ -98,7 +117,12 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 		if err := g.Next(rec.Kind()); err != nil {
 			return fail(errcode.AtLine(err, line))
 		}
-		if err := a.add(ctx, rec, it.Raw, stream.ContentHashed(it)); err != nil {
+		a.signed = nil
+		hashed := stream.ContentHashed(it)
+		if m, ok := it.Aux.(*signedMark); ok {
+			hashed, a.signed = true, &m.key
+		}
+		if err := a.add(ctx, rec, it.Raw, hashed); err != nil {
 			return fail(errcode.AtLine(err, line))
 		}
 		if rec.Kind() == evidence.KindEnvelope && a.Pending() >= batch {
