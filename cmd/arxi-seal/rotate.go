@@ -209,7 +209,14 @@ func (r *lifecycleReq) records(c *cli.Command, h *store.Head, recorderFlag strin
 		}
 		// The envelope is stored, its seal is not: write the seal.
 		c.Note("the store holds the lifecycle envelope of epoch %d but not its seal: writing the key_rotation seal", cur.Epoch)
-		s, err := sealing.New(sealing.Config{RecorderID: h.Genesis.RecorderID, Start: start})
+		// The seal is signed as the envelope was: by the old and the new
+		// key of a rotation, the new key otherwise (docs/keys.md).
+		var signers []sealing.Signer
+		if r.old != nil && cur.Kind == signing.Rotated {
+			signers = append(signers, r.old)
+		}
+		signers = append(signers, r.new)
+		s, err := sealing.New(sealing.Config{RecorderID: h.Genesis.RecorderID, Start: start, Signers: signers})
 		if err != nil {
 			return nil, err
 		}

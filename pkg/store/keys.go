@@ -32,9 +32,11 @@ import (
 
 // Lineage is a store's current signing key (SPEC §11.1).
 type Lineage struct {
-	signing.KeyEpoch             // the zero KeyEpoch when no key is enrolled
-	EnvelopeID       scalar.UUID // the lifecycle envelope that made it current
-	Position         uint64      // that envelope's position
+	signing.KeyEpoch                       // the zero KeyEpoch when no key is enrolled
+	Kind             signing.LifecycleKind // what made it current
+	Old              *signing.TrustedKey   // the key it retired; nil at epoch 1
+	EnvelopeID       scalar.UUID           // the lifecycle envelope that made it current
+	Position         uint64                // that envelope's position
 }
 
 // lifecycleTypes are the lifecycle event types, for index queries.
@@ -161,7 +163,7 @@ func (a *Appender) addKeyEpoch(ctx context.Context, l *signing.Lifecycle, e *evi
 	if err := a.tx.AddKeyEpoch(ctx, row); err != nil {
 		return errcode.WithLocation(err, e.SegmentID.String(), e.Sequence)
 	}
-	a.cur.key = Lineage{KeyEpoch: l.Next(), EnvelopeID: e.EnvelopeID, Position: pos}
+	a.cur.key = Lineage{KeyEpoch: l.Next(), Kind: l.Kind, Old: l.Old, EnvelopeID: e.EnvelopeID, Position: pos}
 	return nil
 }
 
@@ -237,7 +239,7 @@ func loadLineages(ctx context.Context, v View, c *checker, segs []segSpan) ([]Li
 		if l.New.KeyID != r.KeyID || !bytes.Equal(r.PublicKey, l.New.PublicKey) {
 			return bad(sp.info.id, seq, "records key %s, but its lifecycle envelope introduces %s", r.KeyID, l.New.KeyID)
 		}
-		cur = Lineage{KeyEpoch: l.Next(), EnvelopeID: e.EnvelopeID, Position: r.Position}
+		cur = Lineage{KeyEpoch: l.Next(), Kind: l.Kind, Old: l.Old, EnvelopeID: e.EnvelopeID, Position: r.Position}
 		cur.Key.PublicKey = ed25519.PublicKey(bytes.Clone(l.New.PublicKey))
 		all = append(all, cur)
 		positions = append(positions, r.Position)
