@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
@@ -29,25 +28,10 @@ func lineageStream(t *testing.T, perPart int) []byte {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	add := func(in []byte) {
-		t.Helper()
-		ap, err := s.Appender(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ap.Close()
-		if _, err := store.AppendStream(ctx, ap, bytes.NewReader(in), store.AppendOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	at := func(i int) scalar.Timestamp { ts, _ := scalar.TimestampOf(storetest.Shape.At(i)); return ts }
+	add := func(in []byte) { storetest.Add(t, s, in) }
+	at := storetest.At
 	events := func(from, to int, k *signing.Key) {
-		h, err := s.Head(ctx, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(storetest.Seal(t, sealing.Config{MaxEnvelopes: 300, Signers: []sealing.Signer{k}, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)},
-			storetest.Events(from, to), false))
+		add(storetest.Continue(t, s, sealing.Config{MaxEnvelopes: 300, Signers: []sealing.Signer{k}}, storetest.Events(from, to), false))
 	}
 	n := perPart
 	add(storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), at(0), a))
@@ -98,7 +82,7 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	at, _ := scalar.TimestampOf(storetest.Shape.At(100))
+	at := storetest.At(100)
 	kb, kc, kx := storetest.Key(2), storetest.Key(3), storetest.Key(9)
 	for _, tc := range []struct {
 		name string
@@ -121,11 +105,7 @@ func TestKeyLifecycle(t *testing.T) {
 		}
 	}
 	// An envelope not signed by the current key: key.not_current, exit 1.
-	h, err := r.Head(ctx, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := storetest.Seal(t, sealing.Config{Signers: []sealing.Signer{kb}, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)}, storetest.Events(200, 201), false)
+	other := storetest.Continue(t, r, sealing.Config{Signers: []sealing.Signer{kb}}, storetest.Events(200, 201), false)
 	if code, _, stderr := runAppend(t, other, "--store", path); code != 1 || !strings.Contains(stderr, "key.not_current") {
 		t.Errorf("signed by a retired key: exit %d, %s", code, stderr)
 	}

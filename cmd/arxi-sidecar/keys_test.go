@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
@@ -33,17 +32,8 @@ func TestStartRefusesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at, _ := scalar.TimestampOf(storetest.Base)
 	a := storetest.Key(1)
-	enrol := storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), at, a)
-	ap, err := s.Appender(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.AppendStream(ctx, ap, bytes.NewReader(enrol), store.AppendOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ap.Close()
+	storetest.Add(t, s, storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), storetest.At(0), a))
 	s.Close()
 
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -3,7 +3,6 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"strings"
 	"testing"
 
@@ -22,10 +21,6 @@ import (
 	"arxi.dev/arxi/pkg/verify"
 	"github.com/google/go-cmp/cmp"
 )
-
-func seeded(n byte) *signing.Key {
-	return signing.NewKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize)))
-}
 
 var lineageRecorder = scalar.MustLabel("rec")
 
@@ -92,8 +87,7 @@ func (c *chainOf) events(n int, keys ...*signing.Key) *chainOf {
 // lifecycle appends a segment holding the lifecycle envelope l signed by
 // keys and its key_rotation seal.
 func (c *chainOf) lifecycle(l *signing.Lifecycle, keys ...*signing.Key) *chainOf {
-	ts, _ := scalar.TimestampOf(storetest.Shape.At(c.n))
-	return c.content(l.Content(lineageRecorder, ts), keys...)
+	return c.content(l.Content(lineageRecorder, storetest.At(c.n)), keys...)
 }
 
 // content appends a segment holding one envelope of content ct signed by
@@ -119,14 +113,7 @@ func (c *chainOf) bytes() []byte {
 	return c.buf.Bytes()
 }
 
-func lc(kind signing.LifecycleKind, epoch int64, old, new *signing.Key) *signing.Lifecycle {
-	l := &signing.Lifecycle{Kind: kind, Epoch: epoch, New: new.TrustedKey()}
-	if old != nil {
-		o := old.TrustedKey()
-		l.Old = &o
-	}
-	return l
-}
+var lc = storetest.LifecycleOf
 
 func rootOf(t *testing.T, p signing.Policy, keys ...*signing.Key) *signing.TrustRoot {
 	var tk []signing.TrustedKey
@@ -144,7 +131,7 @@ func rootOf(t *testing.T, p signing.Policy, keys ...*signing.Key) *signing.Trust
 // which keys phase 6 trusts across enrolments, rotations and break-glass
 // rotations, for every policy, and which lifecycle envelopes fail it.
 func TestLineage(t *testing.T) {
-	a, b, c, w := seeded(1), seeded(2), seeded(3), seeded(9)
+	a, b, c, w := storetest.Key(1), storetest.Key(2), storetest.Key(3), storetest.Key(9)
 	any := signing.Policy{Kind: signing.AnyTrustedKey, FollowRotations: true}
 	all := signing.Policy{Kind: signing.AllMustSign, FollowRotations: true}
 	two := signing.Policy{Kind: signing.Threshold, Threshold: 2, FollowRotations: true}
@@ -292,26 +279,11 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	appendAll := func(in []byte) {
-		t.Helper()
-		ap, err := s.Appender(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ap.Close()
-		if _, err := store.AppendStream(ctx, ap, bytes.NewReader(in), store.AppendOptions{}); err != nil {
-			t.Fatalf("append: %v", err)
-		}
-	}
-	at := func(i int) scalar.Timestamp { ts, _ := scalar.TimestampOf(storetest.Shape.At(i)); return ts }
+	appendAll := func(in []byte) { storetest.Add(t, s, in) }
+	at := storetest.At
 	events := func(from, to int, k *signing.Key, sealAtEnd bool) {
 		t.Helper()
-		h, err := s.Head(ctx, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := sealing.Config{RecorderID: storetest.Recorder, Signers: []sealing.Signer{k}, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)}
-		appendAll(storetest.Seal(t, cfg, storetest.Events(from, to), sealAtEnd))
+		appendAll(storetest.Continue(t, s, sealing.Config{Signers: []sealing.Signer{k}}, storetest.Events(from, to), sealAtEnd))
 	}
 	appendAll(storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), at(0), a))
 	events(1, 5, a, false)

@@ -1,12 +1,10 @@
 package recorder
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
 	"arxi.dev/arxi/pkg/errcode"
-	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
@@ -24,15 +22,7 @@ func TestStartKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	at, _ := scalar.TimestampOf(storetest.Base)
-	ap, err := s.Appender(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.AppendStream(ctx, ap, bytes.NewReader(storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), at, a)), store.AppendOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ap.Close()
+	storetest.Add(t, s, storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), storetest.At(0), a))
 	for _, tc := range []struct {
 		name    string
 		signers []sealing.Signer

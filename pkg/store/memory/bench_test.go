@@ -42,9 +42,7 @@ func BenchmarkAppendSigned(b *testing.B) {
 		return time.Since(start)
 	}
 	fill(setup, enrol)
-	h, _ := setup.Head(ctx, true)
-	signed := storetest.Seal(b, sealing.Config{Signers: []sealing.Signer{k}, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)},
-		storetest.Events(1, 5001), true)
+	signed := storetest.Continue(b, setup, sealing.Config{Signers: []sealing.Signer{k}}, storetest.Events(1, 5001), true)
 	plain := storetest.Seal(b, sealing.Config{Signers: []sealing.Signer{k}}, storetest.Events(1, 5001), true)
 	var enforced, base time.Duration
 	for b.Loop() {

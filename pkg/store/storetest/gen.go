@@ -190,3 +190,25 @@ func Fill(t testing.TB, b store.Backend, stream []byte) *store.Store {
 	}
 	return s
 }
+
+// Add appends the sealed stream in to s with default options, failing t on
+// any error.
+func Add(t testing.TB, s *store.Store, in []byte) {
+	t.Helper()
+	a, err := s.Appender(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := store.AppendStream(context.Background(), a, bytes.NewReader(in), store.AppendOptions{}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+}
+
+// Continue seals unsealed input with cfg from s's head — its open segment,
+// or a new segment linked to its last sealed one — as arxi-seal --store
+// --open does.
+func Continue(t testing.TB, s *store.Store, cfg sealing.Config, input string, sealAtEnd bool) []byte {
+	t.Helper()
+	return continueFrom(t, s, true, cfg, input, sealAtEnd)
+}

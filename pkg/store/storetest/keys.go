@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"strings"
 	"testing"
-	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -57,9 +56,15 @@ func Forge(t testing.TB, s *store.Store, l *signing.Lifecycle, at scalar.Timesta
 	if out, err = sl.SealNow(out, evidence.SealKeyRotation, at); err != nil {
 		t.Fatal(err)
 	}
+	return encode(t, out)
+}
+
+// encode writes records as a sealed stream.
+func encode(t testing.TB, recs []evidence.Record) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	w := stream.NewWriter(&b)
-	for _, r := range out {
+	for _, r := range recs {
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
 		}
@@ -82,17 +87,13 @@ func Rotate(t testing.TB, s *store.Store, l *signing.Lifecycle, at scalar.Timest
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	w := stream.NewWriter(&b)
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return encode(t, recs)
+}
+
+// At is the claimed_at of generated event i.
+func At(i int) scalar.Timestamp {
+	ts, _ := scalar.TimestampOf(Shape.At(i))
+	return ts
 }
 
 // signed seals events i..j-1 from the store's head, signed by keys.
@@ -105,11 +106,7 @@ func signed(t *testing.T, s *store.Store, from, to int, sealAtEnd bool, keys ...
 	return continueFrom(t, s, true, sealing.Config{Signers: signers}, Events(from, to), sealAtEnd)
 }
 
-// at is the claimed_at of generated event i.
-func at(i int) scalar.Timestamp {
-	ts, _ := scalar.TimestampOf(Base.Add(time.Duration(i) * time.Second))
-	return ts
-}
+func at(i int) scalar.Timestamp { return At(i) }
 
 // testKeys: the key lifecycle rules (SPEC §11.1) on every backend.
 func testKeys(t *testing.T, h Harness) {

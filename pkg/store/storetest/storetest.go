@@ -233,7 +233,7 @@ func testBatches(t *testing.T, h Harness) {
 
 // continueFrom seals more events from the store's state, as arxi-seal
 // --store does.
-func continueFrom(t *testing.T, s *store.Store, open bool, cfg sealing.Config, input string, sealAtEnd bool) []byte {
+func continueFrom(t testing.TB, s *store.Store, open bool, cfg sealing.Config, input string, sealAtEnd bool) []byte {
 	t.Helper()
 	h, err := s.Head(ctx, open)
 	if err != nil {
