@@ -44,7 +44,7 @@ func Lifecycle(cfg LifecycleConfig) ([]evidence.Record, error) {
 		}
 		signers[i] = k
 	}
-	s, err := New(Config{RecorderID: cfg.RecorderID, Signers: signers, Start: cfg.Start})
+	s, err := New(Config{RecorderID: cfg.RecorderID, Signers: signers, Start: cfg.Start, LifecycleEvents: true})
 	if err != nil {
 		return nil, err
 	}

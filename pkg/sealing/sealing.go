@@ -31,6 +31,7 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
 )
 
 // Signer signs content hashes and seal checkpoints; signing.Key
@@ -112,6 +113,10 @@ type Config struct {
 	// MaxPendingBytes bounds the attachment data held between an attachment
 	// record and the first envelope that references it; 0 means 64 MiB.
 	MaxPendingBytes int64
+	// LifecycleEvents lets the input hold key lifecycle event types
+	// (SPEC §11.1), which are otherwise refused (input.field_invalid):
+	// Lifecycle sets it, and tests that forge lineages.
+	LifecycleEvents bool
 }
 
 // Sealer seals envelopes. It is not safe for concurrent use.
@@ -209,6 +214,11 @@ func (s *Sealer) Append(out []evidence.Record, u *evidence.Unsealed) ([]evidence
 // append is Append given, when it is not nil, the hash of u's id-less
 // view.
 func (s *Sealer) append(out []evidence.Record, u *evidence.Unsealed, anonHash *scalar.Digest) ([]evidence.Record, error) {
+	if !s.cfg.LifecycleEvents && signing.IsLifecycle(u.EventType.String()) {
+		return out, &errcode.Error{Code: errcode.InputFieldInvalid, Field: "event_type",
+			Msg:  u.EventType.String() + " is reserved for key lifecycle envelopes (SPEC §11.1)",
+			Hint: "arxi-seal enroll and arxi-seal rotate write them"}
+	}
 	blobs, err := s.resolve(u)
 	if err != nil {
 		return out, err

@@ -499,3 +499,24 @@ func ExampleSealer() {
 	// seal
 	// 1 true
 }
+
+// TestLifecycleEventsReserved: the key lifecycle's event types are
+// refused in a sealer's input unless Config.LifecycleEvents (SPEC §11.1).
+func TestLifecycleEventsReserved(t *testing.T) {
+	for _, et := range []string{"system.adapter.key_enrolled", "system.adapter.key_rotated", "system.adapter.key_rotated.break_glass"} {
+		u := &evidence.Unsealed{Content: evidence.Content{EventType: scalar.MustToken(et), ActorID: scalar.MustLabel("a"),
+			EnvironmentID: scalar.MustLabel("e"), AdapterID: scalar.MustToken("arxi"), Payload: "null"}}
+		s, err := New(Config{RecorderID: scalar.MustLabel("r")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Append(nil, u)
+		if e, ok := errcode.As(err); !ok || e.Code != errcode.InputFieldInvalid || e.Field != "event_type" || len(out) != 0 {
+			t.Errorf("Append(%s) = %d records, %v; want input.field_invalid on event_type", et, len(out), err)
+		}
+		s, _ = New(Config{RecorderID: scalar.MustLabel("r"), LifecycleEvents: true})
+		if _, err := s.Append(nil, u); err != nil {
+			t.Errorf("Append(%s) with LifecycleEvents = %v", et, err)
+		}
+	}
+}

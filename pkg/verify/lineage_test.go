@@ -62,7 +62,7 @@ func (c *chainOf) write(recs []evidence.Record) {
 }
 
 func (c *chainOf) sealer(keys []*signing.Key) *sealing.Sealer {
-	s, err := sealing.New(sealing.Config{RecorderID: lineageRecorder, Signers: signers(keys), Start: sealing.Start{Predecessor: c.pred}})
+	s, err := sealing.New(sealing.Config{RecorderID: lineageRecorder, Signers: signers(keys), Start: sealing.Start{Predecessor: c.pred}, LifecycleEvents: true})
 	if err != nil {
 		c.t.Fatal(err)
 	}

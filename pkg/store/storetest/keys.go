@@ -45,7 +45,7 @@ func Forge(t testing.TB, s *store.Store, l *signing.Lifecycle, at scalar.Timesta
 	for i, k := range keys {
 		signers[i] = k
 	}
-	sl, err := sealing.New(sealing.Config{RecorderID: Recorder, Signers: signers, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last)})
+	sl, err := sealing.New(sealing.Config{RecorderID: Recorder, Signers: signers, Start: sealing.Continue(h.Genesis, h.Chain, h.LastClaimedAt, h.Last), LifecycleEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}
