@@ -11,6 +11,8 @@ import (
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/backend"
 )
@@ -21,7 +23,7 @@ Usage:
   arxi-append segment open --recorder-id ID [--store arxi.db] [--json]
       open a segment by hand: a random UUIDv7 and the clock time (the one
       non-deterministic path), linked to the last sealed segment
-  arxi-append segment seal [--store arxi.db] [--json]
+  arxi-append segment seal [--store arxi.db] [--sign-key KEY] [--json]
       seal the open segment now (reason manual, clock time)
   arxi-append segment status [--store arxi.db] [--json]
       describe the open segment (exit 2, segment.none_open, when none is)
@@ -47,12 +49,18 @@ func segment(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	var recorder *string
 	var depth *int
 	var sync *string
+	var signKey *string
+	var pass *cli.Passphrase
+	var plainKey *bool
 	switch sub {
 	case "open":
 		recorder = c.Flags.String("recorder-id", "", "the recorder's identity (required)")
 		depth, sync = verifyDepthFlag(c), syncFlag(c)
 	case "seal":
 		depth, sync = verifyDepthFlag(c), syncFlag(c)
+		signKey = c.Flags.String("sign-key", "", "sign the seal with this key `file`: a store with a current key takes only seals signed by it (SPEC §11.2)")
+		pass = c.PassphraseFlag()
+		plainKey = c.Flags.Bool("insecure-plain-key", false, "accept an unencrypted key file")
 	case "status", "list":
 	case "", "-h", "-help", "--help", "help":
 		c.PrintUsage(stdout)
@@ -78,7 +86,16 @@ func segment(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	case "open":
 		err = segmentOpen(ctx, c, *storePath, *recorder, *sync, *depth, *asJSON)
 	case "seal":
-		err = segmentSeal(ctx, c, *storePath, *sync, *depth, *asJSON)
+		var key *signing.Key
+		if *signKey != "" {
+			var p []byte
+			if p, err = pass.Given(); err == nil {
+				key, err = signing.KeyFile{Path: *signKey, Passphrase: p, AllowPlain: *plainKey}.Load()
+			}
+		}
+		if err == nil {
+			err = segmentSeal(ctx, c, *storePath, *sync, *depth, *asJSON, key)
+		}
 	case "status":
 		err = segmentStatus(ctx, c, *storePath, *asJSON)
 	case "list":
@@ -136,9 +153,15 @@ func withAppender(ctx context.Context, path, sync string, depth int, f func(*sto
 	return f(s, a, at)
 }
 
-func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth int, asJSON bool) error {
+func segmentSeal(ctx context.Context, c *cli.Command, path, sync string, depth int, asJSON bool, key *signing.Key) error {
 	return withAppender(ctx, path, sync, depth, func(s *store.Store, a *store.Appender, at scalar.Timestamp) error {
-		seal, err := a.SealNow(ctx, evidence.SealManual, at)
+		var sign []func(*evidence.Seal, scalar.Digest)
+		if key != nil {
+			sign = append(sign, func(seal *evidence.Seal, genesis scalar.Digest) {
+				sealing.SignSeal(seal, genesis, []sealing.Signer{key})
+			})
+		}
+		seal, err := a.SealNow(ctx, evidence.SealManual, at, sign...)
 		if errors.Is(err, errcode.SegmentNoneOpen) {
 			return errcode.WithHint(err, "nothing to seal")
 		}

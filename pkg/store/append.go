@@ -292,6 +292,9 @@ func (a *Appender) seal(ctx context.Context, s *evidence.Seal, line []byte) erro
 	if err := evidence.CheckSealedAt(s, o.lastClaimed); err != nil {
 		return err
 	}
+	if err := a.checkSealKey(o, s); err != nil {
+		return err
+	}
 	row := &SegmentRow{Order: o.order, ID: o.genesis.SegmentID, FirstPosition: o.first, Genesis: o.line,
 		GenesisHash: o.genesis.GenesisHash, Count: o.chain.Count, Head: o.chain.Head, Seal: bytes.Clone(line)}
 	if err := a.tx.UpdateSegment(ctx, row); err != nil {
@@ -427,7 +430,10 @@ func (a *Appender) OpenSegmentNow(ctx context.Context, recorder scalar.Label, id
 // SealNow seals the open segment by hand (reason manual) or at shutdown,
 // dated at the clock time at. It fails with segment.none_open when no
 // segment is open.
-func (a *Appender) SealNow(ctx context.Context, reason evidence.SealReason, at scalar.Timestamp) (*evidence.Seal, error) {
+//
+// sign, when set, signs the seal before it is written (SPEC §11.2): a
+// store with a current key takes only seals signed by it.
+func (a *Appender) SealNow(ctx context.Context, reason evidence.SealReason, at scalar.Timestamp, sign ...func(s *evidence.Seal, genesis scalar.Digest)) (*evidence.Seal, error) {
 	if a.tx != nil {
 		return nil, errcode.New(errcode.Internal, "SealNow with a batch open")
 	}
@@ -443,6 +449,9 @@ func (a *Appender) SealNow(ctx context.Context, reason evidence.SealReason, at s
 		return nil, err
 	}
 	s := o.chain.Seal(reason, at)
+	for _, f := range sign {
+		f(s, o.genesis.GenesisHash)
+	}
 	if err := a.Add(ctx, s); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -165,6 +166,32 @@ func (a *Appender) addKeyEpoch(ctx context.Context, l *signing.Lifecycle, e *evi
 	}
 	a.cur.key = Lineage{KeyEpoch: l.Next(), Kind: l.Kind, Old: l.Old, EnvelopeID: e.EnvelopeID, Position: pos}
 	return nil
+}
+
+// checkSealKey checks, when the store has a current key, that seal s of
+// the open segment o carries a valid signature over its checkpoint
+// (SPEC §11.2) by the key that signed the segment: the current key; for
+// the key_rotation seal of a rotation, the key it retired; for an
+// enrolment's or a break-glass rotation's, the new key (the old one is
+// none, or lost).
+func (a *Appender) checkSealKey(o *openSegment, s *evidence.Seal) error {
+	cur := a.cur.key
+	if cur.Epoch == 0 {
+		return nil
+	}
+	k, which := cur.Key, "the store's current key"
+	if o.rotated && cur.Kind == signing.Rotated && cur.Old != nil {
+		k, which = *cur.Old, "the key its rotation retired"
+	}
+	msg := checkpoint.Append(nil, o.genesis.GenesisHash, s)
+	for _, sg := range s.Signatures {
+		if sg.KeyID == k.KeyID && signing.VerifyMessage(k.PublicKey, msg, sg.Value) {
+			return nil
+		}
+	}
+	return &errcode.Error{Code: errcode.KeyNotCurrent, Field: "signatures", Segment: s.SegmentID.String(),
+		Msg:  "the seal has no valid signature over its checkpoint by " + which + ", " + k.KeyID.String(),
+		Hint: "seal with the key that signed the segment (arxi-seal --sign-key, arxi-append segment seal --sign-key)"}
 }
 
 // segSpan is what re-deriving the lineage needs of a segment.

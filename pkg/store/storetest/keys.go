@@ -187,6 +187,46 @@ func testKeys(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("Seals", func(t *testing.T) {
+		// SPEC §11.2: once the store has a key, every seal is signed by
+		// the key of its segment.
+		s := open(t, h.New(t), 0)
+		defer s.Close()
+		mustAppend(t, s, Rotate(t, s, LifecycleOf(signing.Enrolled, 1, nil, a), at(0), a))
+		mustAppend(t, s, signed(t, s, 1, 3, false, a))
+		before := dump(t, s)
+		for name, keys := range map[string][]*signing.Key{"unsigned": nil, "signed by another key": {x}} {
+			in := signed(t, s, 3, 4, true, a)
+			in = edit(t, in, lineOf(in, "seal", 0), func(r evidence.Record) {
+				sl := r.(*evidence.Seal)
+				sl.Signatures = nil
+				g := Records(t, []byte(Lines(in)[0]))[0].(*evidence.Genesis)
+				var signers []sealing.Signer
+				for _, k := range keys {
+					signers = append(signers, k)
+				}
+				sealing.SignSeal(sl, g.GenesisHash, signers)
+			})
+			_, _, err := appendStream(t, s, in, 0)
+			wantCode(t, "seal "+name, err, errcode.KeyNotCurrent)
+			if !bytes.Equal(dump(t, s), before) {
+				t.Errorf("seal %s: the store changed", name)
+			}
+		}
+		ap, err := s.Appender(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ap.Close()
+		_, err = ap.SealNow(ctx, evidence.SealManual, at(9))
+		wantCode(t, "manual seal unsigned", err, errcode.KeyNotCurrent)
+		if _, err := ap.SealNow(ctx, evidence.SealManual, at(9), func(sl *evidence.Seal, g scalar.Digest) {
+			sealing.SignSeal(sl, g, []sealing.Signer{a})
+		}); err != nil {
+			t.Errorf("manual seal signed by the current key: %v", err)
+		}
+	})
+
 	t.Run("Forgeries", func(t *testing.T) {
 		// Each forgery comes after an enrolment of a and a rotation to b
 		// (epoch 2, current key b).
