@@ -97,6 +97,16 @@ func writeCheckpoints(ctx context.Context, r io.Reader, w io.Writer, keys checkp
 	var g stream.Grammar
 	var genesis scalar.Digest
 	unknown := 0
+	// Keys named by the disclosed lifecycle envelopes read so far (SPEC
+	// §11.1) are known too, after those of keys.
+	learned := map[scalar.KeyID]ed25519.PublicKey{}
+	known := func(id scalar.KeyID) (ed25519.PublicKey, bool) {
+		if pub, ok := keys(id); ok {
+			return pub, true
+		}
+		pub, ok := learned[id]
+		return pub, ok
+	}
 	var text, note, line []byte
 	record := func(rec evidence.Record) error {
 		if err := g.Next(rec.Kind()); err != nil {
@@ -105,13 +115,20 @@ func writeCheckpoints(ctx context.Context, r io.Reader, w io.Writer, keys checkp
 		switch v := rec.(type) {
 		case *evidence.Genesis:
 			genesis = v.GenesisHash
+		case *evidence.Envelope:
+			if l, ok, err := signing.ParseLifecycle(&v.Content); ok && err == nil {
+				learned[l.New.KeyID] = l.New.PublicKey
+				if l.Old != nil {
+					learned[l.Old.KeyID] = l.Old.PublicKey
+				}
+			}
 		case *evidence.Seal:
 			if len(v.Signatures) == 0 {
 				return nil
 			}
 			text = checkpoint.Append(text[:0], genesis, v)
 			var n int
-			note, n = checkpoint.AppendNote(note[:0], text, v.Signatures, keys)
+			note, n = checkpoint.AppendNote(note[:0], text, v.Signatures, known)
 			unknown += n
 			line = checkpoint.AppendLine(line[:0], note, v.SegmentID)
 			if _, err := w.Write(line); err != nil {

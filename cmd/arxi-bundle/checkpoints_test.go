@@ -8,6 +8,10 @@ import (
 
 	"arxi.dev/arxi/internal/bundletest"
 	"arxi.dev/arxi/pkg/checkpoint"
+	"arxi.dev/arxi/pkg/signing"
+	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/memory"
+	"arxi.dev/arxi/pkg/store/storetest"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -53,5 +57,28 @@ func TestCheckpointsOpenWithSumdbNote(t *testing.T) {
 		if _, err := note.Open([]byte(rec.Note), note.VerifierList(verifier(other.PublicKey()))); err == nil {
 			t.Error("the note opens under another key")
 		}
+	}
+}
+
+// TestCheckpointsLifecycleKeys: without a trust root, the keys named by a
+// stream's disclosed lifecycle envelopes are known (SPEC §11.2): every
+// signature of an enrolment's and a rotation's seals is in its note.
+func TestCheckpointsLifecycleKeys(t *testing.T) {
+	a, b := storetest.Key(1), storetest.Key(2)
+	s, err := store.Open(t.Context(), memory.New(), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Add(t, s, storetest.Rotate(t, s, storetest.LifecycleOf(signing.Enrolled, 1, nil, a), storetest.At(0), a))
+	storetest.Add(t, s, storetest.Rotate(t, s, storetest.LifecycleOf(signing.Rotated, 2, a, b), storetest.At(1), a, b))
+	in := storetest.StreamOf(t, s, store.Filter{})
+	code, out, errb := runBundle(t, in, "checkpoints", "-")
+	if code != 0 || errb != "" {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || strings.Count(lines[0], "— arxi-") != 1 || strings.Count(lines[1], "— arxi-") != 2 {
+		t.Errorf("checkpoints, want the enrolment's seal signed once and the rotation's twice:\n%s", out)
 	}
 }
