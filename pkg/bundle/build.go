@@ -179,6 +179,7 @@ type builder struct {
 	ctx      context.Context
 	src      Source
 	sel      *Selector
+	matched  uint64 // envelopes of the segment being read that the selector matches
 	lim      Limits
 	progress func(int)
 	total    func(int64)
@@ -271,7 +272,7 @@ func (b *builder) build() error {
 		if err != nil {
 			return err
 		}
-		if seg.Disclosed == 0 && !b.sel.NamesSegment(id) {
+		if b.matched == 0 && !b.sel.NamesSegment(id) { // lifecycle envelopes alone do not include a segment
 			if err := b.body.cut(b.out, mark); err != nil {
 				return err
 			}
@@ -333,6 +334,7 @@ func (b *builder) over(what string, n, max uint64) *errcode.Error {
 // records for the others, and the seal.
 func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 	seg := Segment{SegmentID: id}
+	b.matched = 0
 	var g *evidence.Genesis
 	err := b.src.Records(b.ctx, id, func(rec evidence.Record, line []byte) error {
 		if err := b.tick(); err != nil {
@@ -358,6 +360,9 @@ func (b *builder) segment(id scalar.UUID) (Segment, *evidence.Genesis, error) {
 				return e
 			}
 			seg.HeadChainHash = v.ChainHash
+			if b.sel.Match(v) {
+				b.matched++
+			}
 			if !b.sel.Discloses(v) {
 				seg.Elided++
 				return b.out.Write(v.Elided())
