@@ -26,19 +26,7 @@ CREATE TABLE key_epochs (
 const keyEpochCols = "epoch, position, envelope_id, key_id, public_key"
 
 func (v *view) KeyEpochs(ctx context.Context, fn func(*store.KeyEpochRow) error) error {
-	err := v.c.query(ctx, "SELECT "+keyEpochCols+" FROM key_epochs ORDER BY epoch", nil, func(vals []driver.Value) error {
-		row, err := keyEpochRow(vals)
-		if err != nil {
-			return err
-		}
-		if err := fn(row); err != nil {
-			if err == store.ErrStop {
-				return errStop
-			}
-			return err
-		}
-		return nil
-	})
+	err := v.c.query(ctx, "SELECT "+keyEpochCols+" FROM key_epochs ORDER BY epoch", nil, eachRow(keyEpochRow, fn))
 	return v.err("read key epochs", err)
 }
 

@@ -447,8 +447,15 @@ func (v *view) err(what string, err error) error {
 }
 
 func (v *view) Segments(ctx context.Context, from int64, fn func(*store.SegmentRow) error) error {
-	err := v.c.query(ctx, "SELECT "+segmentCols+" FROM segments WHERE seq >= ? ORDER BY seq", []any{from}, func(vals []driver.Value) error {
-		row, err := segmentRow(vals)
+	err := v.c.query(ctx, "SELECT "+segmentCols+" FROM segments WHERE seq >= ? ORDER BY seq", []any{from}, eachRow(segmentRow, fn))
+	return v.err("read segments", err)
+}
+
+// eachRow adapts fn, which takes rows converted by conv and may stop the
+// walk with store.ErrStop, to conn.query.
+func eachRow[R any](conv func([]driver.Value) (R, error), fn func(R) error) func([]driver.Value) error {
+	return func(vals []driver.Value) error {
+		row, err := conv(vals)
 		if err != nil {
 			return err
 		}
@@ -459,8 +466,7 @@ func (v *view) Segments(ctx context.Context, from int64, fn func(*store.SegmentR
 			return err
 		}
 		return nil
-	})
-	return v.err("read segments", err)
+	}
 }
 
 func (v *view) segment(ctx context.Context, query string, args ...any) (*store.SegmentRow, error) {
