@@ -50,6 +50,9 @@ type Appender struct {
 	committed *state // state as of the last commit
 	cur       *state // state including the open batch
 	receipts  []Receipt
+	lines     []int64         // the input line of each envelope of receipts; 0 when unknown
+	hold      bool            // let the backend hold rows back until Commit, and commit early (AppendStream)
+	early     bool            // tx was begun with BeginEarly
 	blobs     []scalar.Digest // attachment records waiting for their envelope
 	c         *checker
 	line      []byte
@@ -87,11 +90,18 @@ func (a *Appender) begin(ctx context.Context) error {
 	if a.tx != nil {
 		return nil
 	}
-	tx, err := a.s.b.Begin(ctx)
+	var tx Tx
+	var err error
+	eb, early := a.s.b.(EarlyBackend)
+	if early = early && a.hold; early {
+		tx, err = eb.BeginEarly(ctx)
+	} else {
+		tx, err = a.s.b.Begin(ctx)
+	}
 	if err != nil {
 		return err
 	}
-	a.tx = tx
+	a.tx, a.early = tx, early
 	return nil
 }
 
@@ -100,13 +110,19 @@ func (a *Appender) begin(ctx context.Context) error {
 func (a *Appender) Add(ctx context.Context, rec evidence.Record) error {
 	a.line = rec.AppendJCS(a.line[:0])
 	a.signed = nil
-	return a.add(ctx, rec, a.line, false)
+	return a.add(ctx, rec, a.line, false, 0)
 }
 
 // add is Add with the record's canonical line already at hand, as a
-// sealed stream reader has checked it, and, for an envelope, whether its
-// content hash was already found to recompute.
-func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte, hashed bool) error {
+// sealed stream reader has checked it, for an envelope whether its
+// content hash was already found to recompute, and the record's input
+// line number (0 when unknown).
+//
+// Unless a.hold, the backend writes the record's rows before add returns,
+// so an error is about this record; with a.hold (AppendStream) it may
+// hold them back, and an error may be about an earlier envelope of the
+// batch, located at that envelope and its line.
+func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte, hashed bool, at int64) error {
 	if err := a.begin(ctx); err != nil {
 		return err
 	}
@@ -117,14 +133,38 @@ func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte, ha
 	case *evidence.Attachment:
 		err = a.attachment(ctx, r)
 	case *evidence.Envelope:
-		err = a.envelope(ctx, r, hashed)
+		err = a.envelope(ctx, r, hashed, at)
 	case *evidence.Seal:
 		err = a.seal(ctx, r, line)
 	default:
 		err = errcode.New(errcode.InputUnexpectedRecord, "%s records cannot be appended to a store", rec.Kind())
 	}
+	if f, ok := a.tx.(Flusher); ok && err == nil && !a.hold {
+		err = f.Flush(ctx)
+	}
 	if err != nil {
+		err = a.locate(err)
 		a.Rollback()
+	}
+	return err
+}
+
+// locate locates a backend's error about a row it held back (RowError)
+// at that envelope of the open batch: its segment, sequence and input
+// line.
+func (a *Appender) locate(err error) error {
+	var re *RowError
+	if !errors.As(err, &re) || re.Position <= a.committed.envelopes {
+		return err
+	}
+	i := re.Position - a.committed.envelopes - 1
+	if i >= uint64(len(a.receipts)) {
+		return err
+	}
+	r := a.receipts[i]
+	err = errcode.WithLocation(err, r.SegmentID.String(), r.Sequence)
+	if a.lines[i] > 0 {
+		err = errcode.AtLine(err, a.lines[i])
 	}
 	return err
 }
@@ -194,7 +234,7 @@ func (a *Appender) attachment(ctx context.Context, at *evidence.Attachment) erro
 	return nil
 }
 
-func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bool) error {
+func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bool, at int64) error {
 	o := a.cur.open
 	if o == nil {
 		return &errcode.Error{Code: errcode.ChainDiscontinuity, Segment: e.SegmentID.String(), Sequence: e.Sequence,
@@ -218,6 +258,9 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	pos := o.first + e.Sequence - 1
 	a.buf = a.row.Set(e, pos, o.order, a.buf)
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
+		if re := (*RowError)(nil); errors.As(err, &re) && re.Position != pos {
+			return err // about an earlier row: add locates it
+		}
 		return errcode.WithLocation(err, seg, e.Sequence)
 	}
 	if l != nil {
@@ -229,6 +272,7 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	a.cur.envelopes++
 	o.lastClaimed = e.ClaimedAt
 	a.receipts = append(a.receipts, ReceiptFor(e))
+	a.lines = append(a.lines, at)
 	return nil
 }
 
@@ -329,34 +373,58 @@ func (a *Appender) SetMeta(ctx context.Context, key, value string) error {
 // returns its receipts (valid until the next call). Without an open batch
 // it does nothing.
 func (a *Appender) Commit(ctx context.Context) ([]Receipt, error) {
+	rs, _, err := a.commit(ctx, false)
+	return rs, err
+}
+
+// CommitEarly is Commit for a backend that can commit before the batch
+// is durable (EarlyBackend, in AppendStream): the next batch may be added at once, and
+// the receipts must not be given to anyone before durable (nil when the
+// batch is durable already) has returned nil. durable may run on another
+// goroutine, while the next batch is added, but must have returned before
+// the next CommitEarly or Commit.
+func (a *Appender) CommitEarly(ctx context.Context) (rs []Receipt, durable func() error, err error) {
+	return a.commit(ctx, true)
+}
+
+func (a *Appender) commit(ctx context.Context, early bool) ([]Receipt, func() error, error) {
 	if a.tx == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(a.blobs) > 0 {
 		a.Rollback()
-		return nil, errcode.New(errcode.InputUnexpectedRecord, "attachment record without the envelope that references it")
+		return nil, nil, errcode.New(errcode.InputUnexpectedRecord, "attachment record without the envelope that references it")
 	}
 	if o := a.cur.open; o != nil && (a.committed.open == nil || a.committed.open.chain.Count != o.chain.Count) {
 		row := &SegmentRow{Order: o.order, ID: o.genesis.SegmentID, FirstPosition: o.first, Genesis: o.line,
 			GenesisHash: o.genesis.GenesisHash, Count: o.chain.Count, Head: o.chain.Head}
 		if err := a.tx.UpdateSegment(ctx, row); err != nil {
 			a.Rollback()
-			return nil, err
+			return nil, nil, err
 		}
 	}
+	var durable func() error
 	err := a.tx.Commit()
+	if err == nil && a.early {
+		durable = a.s.b.(EarlyBackend).Durable
+		if !early {
+			durable, err = nil, durable()
+		}
+	}
 	a.tx.Close()
 	a.tx = nil
 	if err != nil {
+		err = a.locate(err)
 		a.reset()
-		return nil, err
+		return nil, nil, err
 	}
 	a.committed = a.cur
 	a.s.state = a.committed
 	a.cur = a.committed.clone()
 	r := a.receipts
 	a.receipts = a.receipts[len(a.receipts):]
-	return r, nil
+	a.lines = a.lines[:0]
+	return r, durable, nil
 }
 
 // Rollback discards the open batch.
@@ -371,6 +439,7 @@ func (a *Appender) Rollback() {
 func (a *Appender) reset() {
 	a.cur = a.committed.clone()
 	a.receipts = a.receipts[:0]
+	a.lines = a.lines[:0]
 	a.blobs = a.blobs[:0]
 }
 

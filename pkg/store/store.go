@@ -106,8 +106,11 @@ type Tx interface {
 	// AddBlob stores an attachment unless a blob with that hash is already
 	// stored; a stored blob whose bytes differ is store.corrupt.
 	AddBlob(ctx context.Context, hash scalar.Digest, data []byte) error
-	// AddEnvelope inserts an envelope row (whose slices are only valid
-	// during the call); an existing envelope id is store.duplicate.
+	// AddEnvelope inserts an envelope row (whose slices and strings are
+	// only valid during the call); an existing envelope id is
+	// store.duplicate. A backend may hold rows back and write several at
+	// once (see Flusher): an error about a row held back is a *RowError
+	// naming its position, returned by a later call.
 	AddEnvelope(ctx context.Context, e *EnvelopeRow) error
 	// SetMeta sets a store_meta value.
 	SetMeta(ctx context.Context, key, value string) error
@@ -126,6 +129,36 @@ type Tx interface {
 	// to the write-ahead log) before it returns.
 	Commit() error
 }
+
+// Flusher is a Tx that holds envelope rows back (AddEnvelope): Flush
+// writes them, so that an error about one is returned now. The rows are
+// also written before the transaction reads envelopes, and by Commit.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// EarlyBackend is a Backend that can commit a transaction before it is
+// durable. The Commit of a transaction begun with BeginEarly makes it
+// visible, in order, but not durable; Durable makes every transaction
+// committed so far durable. Durable may run on another goroutine while the
+// next transaction is written; its caller must not acknowledge a
+// transaction's records to anyone before it has returned nil.
+type EarlyBackend interface {
+	Backend
+	BeginEarly(ctx context.Context) (Tx, error)
+	Durable() error
+}
+
+// RowError is a backend's error about the envelope row at Position,
+// returned after that row's AddEnvelope: by a later AddEnvelope, a read,
+// Flush or Commit. The Appender locates it at that envelope.
+type RowError struct {
+	Position uint64
+	Err      error
+}
+
+func (e *RowError) Error() string { return e.Err.Error() }
+func (e *RowError) Unwrap() error { return e.Err }
 
 // SegmentRow is a segment as a backend stores it.
 type SegmentRow struct {

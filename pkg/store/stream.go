@@ -47,6 +47,10 @@ type AppendStats struct {
 // rolls back the open batch and returns the error, naming the line, with
 // stats saying how far the store is committed.
 //
+// Each batch is made durable (its fsync) while the next is written;
+// opts.Receipts and opts.Progress are called after that, for one batch at
+// a time and in order, but not always from the calling goroutine.
+//
 // Lines are decoded, and content hashes recomputed, by GOMAXPROCS
 // goroutines ahead of the writes (stream.Parallel); they stop at the end
 // of r, at the first bad line, or when AppendStream returns (once a
@@ -71,15 +75,13 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 			}
 		}
 	}
+	a.hold = true
+	defer func() { a.hold = false }()
 	in := stream.NewParallel(r, stream.ParallelConfig{Limits: opts.Limits, Workers: runtime.GOMAXPROCS(0), Work: work})
 	defer in.Close()
 	var g stream.Grammar
 	var line int64
-	commit := func(line int64) error {
-		rs, err := a.Commit(ctx)
-		if err != nil {
-			return errcode.AtLine(err, line)
-		}
+	acknowledge := func(rs []Receipt, line int64) error {
 		st.Line = line
 		if len(rs) == 0 {
 			return nil
@@ -95,8 +97,51 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 		}
 		return nil
 	}
+	// A batch is committed early where the backend can (EarlyCommitter):
+	// its fsync runs on a goroutine while the next batch is written, and
+	// only then are its receipts given, its progress counted and the stats
+	// moved past it. One batch is in flight at a time.
+	var inflight chan error
+	settle := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		return err
+	}
+	commit := func(line int64) error {
+		rs, durable, err := a.CommitEarly(ctx)
+		if err := settle(); err != nil {
+			return err // the batch before comes first
+		}
+		if err != nil {
+			return errcode.AtLine(err, line)
+		}
+		if durable == nil {
+			return acknowledge(rs, line)
+		}
+		done := make(chan error, 1)
+		go func() {
+			err := durable()
+			if err != nil {
+				if _, ok := errcode.As(err); !ok {
+					err = &errcode.Error{Code: errcode.StoreIO, Msg: "make the batch durable", Err: err}
+				}
+				err = errcode.AtLine(err, line)
+			} else {
+				err = acknowledge(rs, line)
+			}
+			done <- err
+		}()
+		inflight = done
+		return nil
+	}
 	fail := func(err error) (AppendStats, error) {
 		a.Rollback()
+		if err2 := settle(); err2 != nil {
+			err = err2 // the batch in flight failed first
+		}
 		return st, err
 	}
 	for n := 0; ; n++ {
@@ -122,7 +167,7 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 		if m, ok := it.Aux.(*signedMark); ok {
 			hashed, a.signed = true, &m.key
 		}
-		if err := a.add(ctx, rec, it.Raw, hashed); err != nil {
+		if err := a.add(ctx, rec, it.Raw, hashed, line); err != nil {
 			return fail(errcode.AtLine(err, line))
 		}
 		if rec.Kind() == evidence.KindEnvelope && a.Pending() >= batch {
@@ -136,6 +181,9 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 	}
 	if err := commit(line); err != nil {
 		return fail(err)
+	}
+	if err := settle(); err != nil {
+		return st, err
 	}
 	return st, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"time"
 
@@ -215,11 +214,18 @@ func (cp *copyStream) error() error {
 		e := &errcode.Error{Code: errcode.StoreDuplicate, Field: "envelope_id", Msg: "an envelope id of this batch is already stored"}
 		if m := duplicateKey.FindStringSubmatch(pe.Detail); m != nil {
 			e.Msg = "envelope " + m[1] + " is already stored"
-			for _, r := range cp.sent {
-				if r.EnvelopeID.String() == m[1] {
-					e.Msg = fmt.Sprintf("envelope %s (store position %d) is already stored", m[1], r.Position)
-					break
+			// The row that failed: the only one of the batch with the id,
+			// or the second (when the first was stored too, it failed
+			// first, and is named a row late).
+			var at *store.EnvelopeRow
+			n := 0
+			for i := range cp.sent {
+				if r := &cp.sent[i]; r.EnvelopeID.String() == m[1] && n < 2 {
+					at, n = r, n+1
 				}
+			}
+			if at != nil {
+				return &store.RowError{Position: at.Position, Err: e}
 			}
 		}
 		return e

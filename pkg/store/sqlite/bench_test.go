@@ -285,17 +285,21 @@ func BenchmarkIndexChoice(b *testing.B) {
 				}
 				start, c0 := time.Now(), cpuTime()
 				var ps postings
+				var rb rowBatch
 				var z zone
 				for i := range rows {
 					if i%1000 == 0 {
 						c.execDirect(ctx, "BEGIN IMMEDIATE")
 					}
-					if err := insertEnvelope(c, &rows[i], &ps); err != nil {
+					if err := rb.add(c, &rows[i], &ps); err != nil {
 						b.Fatal(err)
 					}
 					sec, ns := splitTime(rows[i].ClaimedAt)
 					z.add(rows[i].Position, sec, ns)
 					if i%1000 == 999 || i == len(rows)-1 {
+						if err := rb.flush(c); err != nil {
+							b.Fatal(err)
+						}
 						if variant == "postings" {
 							if err := ps.flush(c); err != nil {
 								b.Fatal(err)

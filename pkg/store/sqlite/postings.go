@@ -205,10 +205,13 @@ func allOf(ctx context.Context, kinds []anyOf, from, to uint64, fn func(uint64) 
 	return nil
 }
 
-// Envelopes implements store.View for a transaction: label and time
-// filters use the postings and zones, so the transaction writes its own
-// first.
+// Envelopes implements store.View for a transaction: it writes the rows
+// it holds back first and, as label and time filters use the postings and
+// zones, its own postings and zone too.
 func (t *tx) Envelopes(ctx context.Context, q store.Query, fn func(*store.EnvelopeRow) error) error {
+	if err := t.Flush(ctx); err != nil {
+		return err
+	}
 	if len(q.EventTypes)+len(q.ActorIDs)+len(q.EnvironmentIDs)+len(q.AdapterIDs)+len(q.TraceIDs)+len(q.SessionIDs) > 0 || q.Since != nil || q.Until != nil {
 		if err := t.postings.flush(t.c); err != nil {
 			return t.err("write postings", err)

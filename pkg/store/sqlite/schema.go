@@ -155,6 +155,7 @@ func upgrade2(ctx context.Context, c *conn) error {
 	}
 	d := evidence.NewDecoder(evidence.Limits{})
 	ps := postings{}
+	var rows rowBatch
 	var row store.EnvelopeRow
 	var buf []byte
 	var bad error
@@ -173,10 +174,13 @@ func upgrade2(ctx context.Context, c *conn) error {
 			return errStop
 		}
 		buf = row.Set(e, uint64(pos), seg, buf)
-		if err := insertEnvelope(c, &row, &ps); err != nil {
+		if err := rows.add(c, &row, &ps); err != nil {
 			return err
 		}
 		if pos%1000 == 0 {
+			if err := rows.flush(c); err != nil {
+				return err
+			}
 			return ps.flush(c)
 		}
 		return nil
@@ -185,6 +189,9 @@ func upgrade2(ctx context.Context, c *conn) error {
 		return &errcode.Error{Code: errcode.StoreCorrupt, Msg: "upgrade to schema version 3: " + bad.Error()}
 	}
 	if err != nil {
+		return err
+	}
+	if err := rows.flush(c); err != nil {
 		return err
 	}
 	if err := ps.flush(c); err != nil {

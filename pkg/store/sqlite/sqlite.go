@@ -67,11 +67,15 @@ type Config struct {
 
 // DB is an SQLite store backend.
 type DB struct {
-	path string
-	ro   bool
-	dsn  string // for readers
-	lock *os.File
-	w    *conn // the writer's connection; nil when read-only
+	path    string
+	ro      bool
+	dsn     string // for readers
+	lock    *os.File
+	w       *conn    // the writer's connection; nil when read-only
+	rows    rowBatch // the envelope rows the writer's transaction holds back
+	sync    string   // the writer's PRAGMA synchronous
+	walFile *os.File // the write-ahead log, opened by Durable
+	lowered bool     // the writer is synchronous=NORMAL for an early transaction
 
 	mu     sync.Mutex
 	idle   []*conn // reader connections
@@ -105,6 +109,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db := &DB{path: cfg.Path, ro: cfg.ReadOnly}
 	sync := "FULL"
+	defer func() { db.sync = sync }()
 	switch strings.ToLower(cfg.Synchronous) {
 	case "", "full":
 	case "extra":
@@ -341,6 +346,9 @@ func (db *DB) Close() error {
 	if db.lock != nil {
 		db.lock.Close() // releases the flock
 	}
+	if db.walFile != nil {
+		db.walFile.Close()
+	}
 	if first != nil {
 		return mapErr(db.path, "close store", first)
 	}
@@ -406,7 +414,12 @@ func (db *DB) View(ctx context.Context) (store.View, error) {
 
 // Begin implements store.Backend: BEGIN IMMEDIATE on the writer
 // connection.
-func (db *DB) Begin(ctx context.Context) (store.Tx, error) {
+func (db *DB) Begin(ctx context.Context) (store.Tx, error) { return db.begin(ctx, false) }
+
+// begin begins a write transaction; early, its commit does not fsync
+// (BeginEarly). The safety level cannot change inside a transaction, so
+// it is set before BEGIN, when it differs from the last transaction's.
+func (db *DB) begin(ctx context.Context, early bool) (store.Tx, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	switch {
@@ -416,6 +429,16 @@ func (db *DB) Begin(ctx context.Context) (store.Tx, error) {
 		return nil, &errcode.Error{Code: errcode.StoreIO, Path: db.path, Msg: "the store is open read-only"}
 	case db.inTx:
 		return nil, &errcode.Error{Code: errcode.Internal, Path: db.path, Msg: "a write transaction is already open"}
+	}
+	if early != db.lowered {
+		level := db.sync
+		if early {
+			level = "NORMAL"
+		}
+		if err := db.w.execDirect(ctx, "PRAGMA synchronous="+level); err != nil {
+			return nil, mapErr(db.path, "begin write", err)
+		}
+		db.lowered = early
 	}
 	if err := db.w.execDirect(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return nil, mapErr(db.path, "begin write", err)
@@ -673,6 +696,9 @@ func (t *tx) Commit() error {
 	if t.done {
 		return errcode.New(errcode.Internal, "transaction already finished")
 	}
+	if err := t.Flush(bg); err != nil {
+		return err
+	}
 	if err := t.postings.flush(t.c); err != nil {
 		return t.err("write postings", err)
 	}
@@ -689,7 +715,52 @@ func (t *tx) Commit() error {
 	return nil
 }
 
+// BeginEarly implements store.EarlyBackend. With synchronous=FULL, the
+// transaction commits as with synchronous=NORMAL, without an fsync, and
+// Durable fsyncs the write-ahead log, which makes it exactly as durable as
+// a FULL commit: SQLite's own syncs (of the log's header when it restarts,
+// and around checkpoints) are the same in both modes. With extra or
+// normal it is Begin.
+func (db *DB) BeginEarly(ctx context.Context) (store.Tx, error) {
+	if db.sync != "FULL" {
+		return db.Begin(ctx)
+	}
+	return db.begin(ctx, true)
+}
+
+// Durable implements store.EarlyBackend: it fsyncs the store's
+// write-ahead log when the writer is synchronous=FULL. The log is opened
+// once, and again when its file was replaced (SQLite deletes it when the
+// last connection closes, never while the writer's is open). It may run
+// while the writer writes the next transaction.
+func (db *DB) Durable() error {
+	if db.sync != "FULL" {
+		return nil
+	}
+	path := db.path + "-wal"
+	st, err := os.Stat(path)
+	if err != nil {
+		return ioErr(db.path, "sync the write-ahead log", err)
+	}
+	if db.walFile != nil {
+		if cur, err := db.walFile.Stat(); err != nil || !os.SameFile(cur, st) {
+			db.walFile.Close()
+			db.walFile = nil
+		}
+	}
+	if db.walFile == nil {
+		if db.walFile, err = os.Open(path); err != nil {
+			return ioErr(db.path, "sync the write-ahead log", err)
+		}
+	}
+	if err := db.walFile.Sync(); err != nil {
+		return ioErr(db.path, "sync the write-ahead log", err)
+	}
+	return nil
+}
+
 func (t *tx) finish() {
+	t.db.rows.reset()
 	t.done = true
 	t.db.mu.Lock()
 	t.db.inTx = false

@@ -83,6 +83,7 @@ func Run(t *testing.T, h Harness) {
 		{"ContinueOpenSegment", testContinue},
 		{"Continuity", testContinuity},
 		{"Duplicates", testDuplicates},
+		{"DuplicatesLocated", testDuplicatesLocated},
 		{"Attachments", testAttachments},
 		{"SegmentLifecycle", testLifecycle},
 		{"RollbackLeavesNoTrace", testRollback},
@@ -392,6 +393,80 @@ func testDuplicates(t *testing.T, h Harness) {
 	wantCode(t, "duplicate segment id", err, errcode.StoreDuplicate)
 	if got := dump(t, s); !bytes.Equal(got, in) {
 		t.Error("rejected duplicates changed the store")
+	}
+}
+
+// testDuplicatesLocated: a backend may write envelope rows some at a time
+// (store.RowError), but a duplicate envelope id deep in a batch is still
+// located at its own envelope and input line, whether it repeats a stored
+// envelope or one earlier in the same batch, and found by a later row's
+// write or by the commit; nothing of the batch is stored.
+func testDuplicatesLocated(t *testing.T, h Harness) {
+	in := Seal(t, sealing.Config{}, Events(0, 4), true)
+	stored := Envelopes(t, in)[2].EnvelopeID.String()
+	withID := func(i int, id string) string {
+		return strings.Replace(Event(i), `{"event_type"`, `{"envelope_id":"`+id+`","event_type"`, 1)
+	}
+	const early = "01a202b2-c500-7000-8000-00000000000e"
+	for _, tc := range []struct {
+		name  string
+		n     int // events in the new segment
+		dup   int // the 0-based index of the duplicate among them
+		first int // the index of an earlier event with the same id; -1 for the stored one
+		batch int
+	}{
+		{"stored id, found by a later row", 80, 36, -1, 0},
+		{"stored id, found by the commit", 40, 37, -1, 0},
+		{"id earlier in the batch", 80, 50, 9, 0},
+		{"id of the batch before, committed", 60, 45, 9, 20},
+		{"first envelope", 10, 0, -1, 0},
+		{"last envelope", 70, 69, 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t, h.New(t), 0)
+			defer s.Close()
+			mustAppend(t, s, in)
+			var input strings.Builder
+			for i := range tc.n {
+				switch {
+				case i == tc.dup && tc.first < 0:
+					input.WriteString(withID(100+i, stored))
+				case i == tc.dup || i == tc.first:
+					input.WriteString(withID(100+i, early))
+				default:
+					input.WriteString(Event(100 + i))
+				}
+			}
+			before := dump(t, s)
+			stream := continueFrom(t, s, true, sealing.Config{}, input.String(), true)
+			_, st, err := appendStream(t, s, stream, tc.batch)
+			wantCode(t, "duplicate envelope id", err, errcode.StoreDuplicate)
+			e, _ := errcode.As(err)
+			seq := uint64(tc.dup + 1)
+			line := int64(0)
+			for i, l := range Lines(stream) {
+				if strings.Contains(l, `"record":"envelope"`) && strings.Contains(l, fmt.Sprintf(`"sequence":%d,`, seq)) {
+					line = int64(i + 1)
+				}
+			}
+			if e.Line != line || e.Sequence != seq || e.Segment == "" || e.Field != "envelope_id" {
+				t.Errorf("error at line %d, sequence %d of segment %q, field %q, want line %d, sequence %d: %v",
+					e.Line, e.Sequence, e.Segment, e.Field, line, seq, err)
+			}
+			if tc.batch > 0 {
+				// The batches before the duplicate's are committed.
+				if want := int64(tc.dup / tc.batch * tc.batch); st.Envelopes != want {
+					t.Errorf("%d envelopes committed, want %d", st.Envelopes, want)
+				}
+				return
+			}
+			if st.Envelopes != 0 {
+				t.Errorf("%d envelopes committed", st.Envelopes)
+			}
+			if got := dump(t, s); !bytes.Equal(got, before) {
+				t.Error("the rejected batch changed the store")
+			}
+		})
 	}
 }
 
