@@ -7,6 +7,7 @@ package storebench
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
+	_ "modernc.org/sqlite" // the "sqlite" driver of InsertPlain
 )
 
 // Seal seals events into one segment per max envelopes (0: one segment),
@@ -230,4 +232,64 @@ func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// InsertPlain is the baseline of the append benchmarks: the lines next
+// returns (until it returns false) inserted into a new plain one-table
+// SQLite database at path, WAL and synchronous=FULL, through database/sql,
+// batch lines per transaction; what modernc SQLite does with these bytes
+// and nothing else. It returns the time from opening the database to
+// closing it.
+func InsertPlain(tb testing.TB, path string, next func() ([]byte, bool), batch int) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, line BLOB NOT NULL)"); err != nil {
+		tb.Fatal(err)
+	}
+	stmt, err := db.Prepare("INSERT INTO rows (id, line) VALUES (?, ?)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for id, more := 1, true; more; {
+		tx, err := db.Begin()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		st := tx.Stmt(stmt)
+		for range batch {
+			var line []byte
+			if line, more = next(); !more {
+				break
+			}
+			if _, err := st.Exec(id, line); err != nil {
+				tb.Fatal(err)
+			}
+			id++
+		}
+		if err := tx.Commit(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	stmt.Close()
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// Each returns the lines one at a time, for InsertPlain.
+func Each(lines [][]byte) func() ([]byte, bool) {
+	i := 0
+	return func() ([]byte, bool) {
+		if i == len(lines) {
+			return nil, false
+		}
+		i++
+		return lines[i-1], true
+	}
 }

@@ -97,10 +97,10 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 		}
 		return nil
 	}
-	// A batch is committed early where the backend can (EarlyCommitter):
-	// its fsync runs on a goroutine while the next batch is written, and
-	// only then are its receipts given, its progress counted and the stats
-	// moved past it. One batch is in flight at a time.
+	// A batch is committed early where the backend can (EarlyBackend):
+	// its fsync runs on a goroutine while the next batch's rows are
+	// written, and only then are its receipts given, its progress counted
+	// and the stats moved past it. One batch is in flight at a time.
 	var inflight chan error
 	settle := func() error {
 		if inflight == nil {
@@ -111,10 +111,12 @@ func AppendStream(ctx context.Context, a *Appender, r io.Reader, opts AppendOpti
 		return err
 	}
 	commit := func(line int64) error {
-		rs, durable, err := a.CommitEarly(ctx)
+		// The batch before is durable before this one commits, so that at
+		// most one batch is ever committed and not acknowledged.
 		if err := settle(); err != nil {
-			return err // the batch before comes first
+			return err
 		}
+		rs, durable, err := a.CommitEarly(ctx)
 		if err != nil {
 			return errcode.AtLine(err, line)
 		}

@@ -13,7 +13,6 @@ package sqlite
 import (
 	"bytes"
 	"crypto/sha256"
-	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -76,44 +75,12 @@ func storeSize(path string) int64 {
 	return n
 }
 
-// insertPlain inserts the same lines into a plain table with database/sql,
-// WAL and synchronous=FULL, in transactions of batch rows: the baseline
-// of what modernc SQLite does with these bytes and nothing else.
+// insertPlain inserts the same lines into a plain table (the baseline,
+// storebench.InsertPlain) and returns the time it took and its size.
 func insertPlain(b *testing.B, dir string, lines [][]byte, batch int) (time.Duration, int64) {
 	path := filepath.Join(dir, "plain.db")
-	start := time.Now()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, line BLOB NOT NULL)"); err != nil {
-		b.Fatal(err)
-	}
-	stmt, err := db.Prepare("INSERT INTO rows (id, line) VALUES (?, ?)")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; i < len(lines); i += batch {
-		tx, err := db.Begin()
-		if err != nil {
-			b.Fatal(err)
-		}
-		st := tx.Stmt(stmt)
-		for j := i; j < min(i+batch, len(lines)); j++ {
-			if _, err := st.Exec(j+1, lines[j]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	stmt.Close()
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
-	return time.Since(start), storeSize(path)
+	d := storebench.InsertPlain(b, path, storebench.Each(lines), batch)
+	return d, storeSize(path)
 }
 
 const benchN = 50_000
