@@ -31,17 +31,12 @@ func canon(body []byte, depth int) ([]byte, error) {
 	return c.Append(nil, body)
 }
 
-// decodeUnsealed decodes one unsealed envelope (SPEC §4.1).
+// decodeUnsealed decodes one unsealed envelope (SPEC §4.1) in one pass:
+// the evidence decoder canonicalises the body (with the one level of
+// nesting a record adds to its payload's) and reads the record from the
+// members that pass found.
 func decodeUnsealed(body []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
-	c, err := canon(body, 1)
-	if err != nil {
-		return nil, err
-	}
-	return unsealedOf(c, lim)
-}
-
-func unsealedOf(c []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
-	rec, _, err := evidence.NewDecoder(lim).Unsealed(nil, c)
+	rec, _, err := evidence.NewDecoder(lim).Unsealed(nil, body)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +99,7 @@ func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed
 		}
 		merged = `{"attachments":` + o.Get("attachments").Raw + rest
 	}
-	u, err := unsealedOf([]byte(merged), lim)
+	u, err := decodeUnsealed([]byte(merged), lim)
 	if e, ok := errcode.As(err); ok && e.Field != "" && !strings.HasPrefix(e.Field, "attachments") {
 		return nil, errcode.InField(err, "envelope")
 	}
