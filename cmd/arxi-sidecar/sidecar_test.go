@@ -41,6 +41,12 @@ func TestMain(m *testing.M) {
 			stop()
 			pprof.StopCPUProfile()
 			f.Close()
+			if path := os.Getenv("ARXI_TEST_MEMPROFILE"); path != "" {
+				if f, err := os.Create(path); err == nil {
+					pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}
 			os.Exit(code)
 		}
 		main()

@@ -34,9 +34,12 @@ func canon(body []byte, depth int) ([]byte, error) {
 // decodeUnsealed decodes one unsealed envelope (SPEC §4.1) in one pass:
 // the evidence decoder canonicalises the body (with the one level of
 // nesting a record adds to its payload's) and reads the record from the
-// members that pass found.
-func decodeUnsealed(body []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
-	rec, _, err := evidence.NewDecoder(lim).Unsealed(nil, body)
+// members that pass found. The record's strings share a new buffer, not
+// d's scratch memory, so d may decode the next body at once.
+func decodeUnsealed(d *evidence.Decoder, body []byte) (*evidence.Unsealed, error) {
+	// The canonical form is rarely longer than the body: room for a few
+	// escapes it spells out and numbers it writes longer.
+	rec, _, err := d.Unsealed(make([]byte, 0, len(body)+len(body)/16+64), body)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +66,7 @@ func object(body []byte, depth int) (jsonobj.Object, error) {
 // decodeWithAttachments decodes {"envelope":{…},"attachments":[{"content_type","data"}]}:
 // the envelope with the attachments given beside it, as inline
 // attachments of the envelope.
-func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed, error) {
+func decodeWithAttachments(d *evidence.Decoder, body []byte) (*evidence.Unsealed, error) {
 	o, err := object(body, 2)
 	if err != nil {
 		return nil, err
@@ -99,7 +102,7 @@ func decodeWithAttachments(body []byte, lim evidence.Limits) (*evidence.Unsealed
 		}
 		merged = `{"attachments":` + o.Get("attachments").Raw + rest
 	}
-	u, err := decodeUnsealed([]byte(merged), lim)
+	u, err := decodeUnsealed(d, []byte(merged))
 	if e, ok := errcode.As(err); ok && e.Field != "" && !strings.HasPrefix(e.Field, "attachments") {
 		return nil, errcode.InField(err, "envelope")
 	}

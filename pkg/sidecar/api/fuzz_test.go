@@ -40,14 +40,15 @@ func seeds(f *testing.F, extra ...string) {
 // decodes to the same bytes.
 func FuzzDecodeUnsealed(f *testing.F) {
 	seeds(f, `{}`, `[]`, `{"event_type":"a","actor_id":"b","environment_id":"c","adapter_id":"d","claimed_at":"2026-01-01T00:00:00Z","payload":null}`)
+	d := evidence.NewDecoder(fuzzLimits)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		u, err := decodeUnsealed(body, fuzzLimits)
+		u, err := decodeUnsealed(d, body)
 		checkErr(t, err)
 		if err != nil {
 			return
 		}
 		enc := u.AppendJCS(nil)
-		u2, err := decodeUnsealed(enc, fuzzLimits)
+		u2, err := decodeUnsealed(d, enc)
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", enc, err)
 		}
@@ -65,13 +66,14 @@ func FuzzDecodeWithAttachments(f *testing.F) {
 	}
 	f.Add([]byte(`{"envelope":{},"attachments":[]}`))
 	f.Add([]byte(`{"attachments":[{"data":"","content_type":1}]}`))
+	d := evidence.NewDecoder(fuzzLimits)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		u, err := decodeWithAttachments(body, fuzzLimits)
+		u, err := decodeWithAttachments(d, body)
 		checkErr(t, err)
 		if err != nil {
 			return
 		}
-		if _, err := decodeUnsealed(u.AppendJCS(nil), fuzzLimits); err != nil {
+		if _, err := decodeUnsealed(d, u.AppendJCS(nil)); err != nil {
 			t.Fatalf("the merged envelope does not decode: %v", err)
 		}
 	})

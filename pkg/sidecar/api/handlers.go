@@ -172,7 +172,12 @@ func renderEnvelope(o *recorder.Outcome) (*recorder.Response, error) {
 	if len(o.Envelopes) != 1 {
 		return nil, errcode.New(errcode.Internal, "one envelope recorded as %d", len(o.Envelopes))
 	}
-	b := append([]byte(`{"envelope":`), o.Envelopes[0].AppendJCS(nil)...)
+	e := o.Envelopes[0]
+	// Room for the envelope's fixed members, its signatures and the
+	// receipt around the payload: one allocation, as a rule.
+	b := make([]byte, 0, len(e.Payload)+1024+160*len(e.Signatures))
+	b = append(b, `{"envelope":`...)
+	b = e.AppendJCS(b)
 	b = append(b, `,"receipt":`...)
 	b = o.Receipts[0].AppendJCS(b)
 	b = append(b, "}\n"...)
@@ -180,7 +185,9 @@ func renderEnvelope(o *recorder.Outcome) (*recorder.Response, error) {
 }
 
 func (s *Server) envelopesRecord(c *Call) (*Reply, error) {
-	u, err := decodeUnsealed(c.Body, s.limits())
+	d := s.decoders.Get().(*evidence.Decoder)
+	u, err := decodeUnsealed(d, c.Body)
+	s.decoders.Put(d)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +195,9 @@ func (s *Server) envelopesRecord(c *Call) (*Reply, error) {
 }
 
 func (s *Server) envelopesWithAttachments(c *Call) (*Reply, error) {
-	u, err := decodeWithAttachments(c.Body, s.limits())
+	d := s.decoders.Get().(*evidence.Decoder)
+	u, err := decodeWithAttachments(d, c.Body)
+	s.decoders.Put(d)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"arxi.dev/arxi/pkg/evidence"
@@ -22,6 +23,7 @@ type metrics struct {
 	seals          *prometheus.CounterVec
 	verify         *prometheus.CounterVec
 	idempotency    *prometheus.CounterVec
+	byStatus       sync.Map // opStatus → *requestMetrics
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -77,10 +79,30 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	return m
 }
 
+// observe counts a request and its latency. Each (operation, status)
+// pair's counter and histogram are looked up once and kept: a request
+// then costs one map read, not two label lookups.
 func (m *metrics) observe(op string, status int, d time.Duration) {
-	st := strconv.Itoa(status)
-	m.requests.WithLabelValues(op, st).Inc()
-	m.latency.WithLabelValues(op, st).Observe(d.Seconds())
+	k := opStatus{op, status}
+	o, ok := m.byStatus.Load(k)
+	if !ok {
+		st := strconv.Itoa(status)
+		o, _ = m.byStatus.LoadOrStore(k, &requestMetrics{count: m.requests.WithLabelValues(op, st), latency: m.latency.WithLabelValues(op, st)})
+	}
+	rm := o.(*requestMetrics)
+	rm.count.Inc()
+	rm.latency.Observe(d.Seconds())
+}
+
+type opStatus struct {
+	op     string
+	status int
+}
+
+// requestMetrics are one (operation, status) pair's series.
+type requestMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // Committed implements recorder.Observer.

@@ -40,6 +40,7 @@ import (
 
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/errcode"
+	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sidecar/config"
 	"arxi.dev/arxi/pkg/sidecar/recorder"
@@ -94,6 +95,9 @@ type Server struct {
 	backend atomic.Pointer[Backend]
 	state   atomic.Int32
 	idem    keyLocks
+	// decoders are the request decoders' evidence.Decoders, whose
+	// scratch memory outlives a request.
+	decoders sync.Pool
 
 	readyMu   sync.Mutex
 	readyAt   time.Time
@@ -161,6 +165,7 @@ func New(cfg Config) *Server {
 	if tok := sc.Token(); tok != nil {
 		s.token = scalar.Sum(tok)
 	}
+	s.decoders.New = func() any { return evidence.NewDecoder(s.limits()) }
 	s.routes = s.table()
 	s.metrics = newMetrics(cfg.Registry, s)
 	var h handler = s.idempotent
@@ -276,7 +281,7 @@ func (s *Server) bounded(c *Call) (*Reply, error) {
 		if rt.Streamed {
 			r.Body = body
 		} else {
-			data, err := io.ReadAll(body)
+			data, err := readWhole(body, r.ContentLength)
 			if err != nil {
 				return nil, bodyErr(err)
 			}
@@ -287,6 +292,28 @@ func (s *Server) bounded(c *Call) (*Reply, error) {
 }
 
 var errTimedOut = errors.New("request_timeout")
+
+// readWhole reads a body whole, into one buffer when its length is
+// declared (already checked against max_body_bytes); the body's own bound
+// still ends a longer one.
+func readWhole(body io.Reader, declared int64) ([]byte, error) {
+	if declared <= 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, 0, declared+1) // +1: the EOF read needs no growth
+	for {
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case len(buf) == cap(buf):
+			buf = append(buf, 0)[:len(buf)] // longer than declared: grow
+		}
+	}
+}
 
 // bodyErr classifies an error reading a request body.
 func bodyErr(err error) error {
