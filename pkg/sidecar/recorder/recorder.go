@@ -117,6 +117,11 @@ type Job struct {
 	segID    scalar.UUID
 	envelope int // envelopes in Records, for group sizes
 
+	recs     []evidence.Record // prepared: the sealed records
+	origin   []int             // recs[k] came from Records[origin[k]]
+	fault    error             // prepared: the job's own error, if any
+	rejected bool              // the store refused the job: its fault is final
+
 	out  Outcome
 	resp *Response
 	err  error
@@ -160,9 +165,14 @@ type Recorder struct {
 	ctx   context.Context
 	clock func() time.Time
 
+	// committed is the chain state of the store's last commit, cur that
+	// of the last job prepared. A job's sealer starts from a copy of cur,
+	// so neither is changed in place: each may be copied by value.
 	committed, cur chain
 	lastPrune      time.Time
 	broken         error // an invariant failed: every job fails with it
+	busy           bool  // the last group held more than one job
+	linger         *time.Timer
 
 	closeOnce sync.Once
 	healthy   atomic.Bool
@@ -172,7 +182,7 @@ type Recorder struct {
 // of the next one.
 type chain struct {
 	genesis     *evidence.Genesis
-	ch          *evidence.Chain // owned: sealers extend it in place
+	ch          *evidence.Chain // sealers extend a clone, never this
 	lastClaimed scalar.Timestamp
 	pred        *evidence.Link
 }
@@ -238,24 +248,24 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	} else {
 		r.cur = chain{pred: h.Last}
 	}
-	if err := r.consistent(); err != nil {
+	if err := r.consistent(r.cur); err != nil {
 		app.Close()
 		return nil, err
 	}
-	r.committed = r.cur.clone()
+	r.committed = r.cur
 	r.healthy.Store(true)
 	go r.run()
 	return r, nil
 }
 
-// consistent checks that the chain state agrees with the appender's
+// consistent checks that the chain state c agrees with the appender's
 // committed state.
-func (r *Recorder) consistent() error {
+func (r *Recorder) consistent(c chain) error {
 	o := r.app.OpenSegment()
 	switch {
-	case o == nil && r.cur.genesis == nil:
+	case o == nil && c.genesis == nil:
 		return nil
-	case o != nil && r.cur.genesis != nil && o.Genesis.SegmentID == r.cur.genesis.SegmentID && o.Count == r.cur.ch.Count && o.Head == r.cur.ch.Head:
+	case o != nil && c.genesis != nil && o.Genesis.SegmentID == c.genesis.SegmentID && o.Count == c.ch.Count && o.Head == c.ch.Head:
 		return nil
 	}
 	return errcode.New(errcode.Internal, "the recorder's chain state disagrees with the store's")
@@ -341,125 +351,171 @@ func (r *Recorder) Close(sealOnShutdown bool) (*evidence.Seal, error) {
 	return seal, err
 }
 
+// run is the writer goroutine: a pipeline of two stages over one
+// transaction at a time. While a group's commit is in flight (its own
+// goroutine waits for the store's Commit, fsync included), run takes the
+// jobs arriving and prepares them in memory, sealed from the chain state
+// the group in flight leaves; once the commit returns, it answers that
+// group and writes the next into a new transaction at once.
 func (r *Recorder) run() {
 	defer close(r.done)
-	busy := false // the last group held more than one job
-	var linger *time.Timer
+	var (
+		fl      *flight // the group whose commit is in flight
+		pending batch   // taken jobs, prepared on the state fl leaves (or the committed state)
+	)
 	for {
-		j := <-r.jobs
-		group := []*Job{j}
-		n := j.envelope
-		var wait <-chan time.Time
-		if busy && r.cfg.Linger > 0 {
-			if linger == nil {
-				linger = time.NewTimer(r.cfg.Linger)
-			} else {
-				linger.Reset(r.cfg.Linger)
+		switch {
+		case fl != nil:
+			res := r.during(fl, &pending)
+			if !r.settle(fl, res) || r.broken != nil {
+				// pending was sealed on a chain that did not become
+				// durable: seal it again from the committed state.
+				r.cur = r.committed
+				for _, j := range pending.jobs {
+					r.prepare(j)
+				}
 			}
-			wait = linger.C
+			fl = nil
+		case len(pending.jobs) == 0:
+			if m := pending.marker; m != nil {
+				if m.Kind == 0 {
+					close(m.done)
+				}
+				return
+			}
+			r.collect(&pending)
+			for _, j := range pending.jobs {
+				r.prepare(j)
+			}
 		}
-	fill:
-		for n < r.cfg.MaxGroup && !group[len(group)-1].final {
-			select {
-			case k := <-r.jobs:
-				group = append(group, k)
-				n += k.envelope
-				continue
-			default:
+		if len(pending.jobs) > 0 {
+			r.busy = len(pending.jobs) > 1
+			fl = r.launch(pending.jobs)
+			pending.jobs, pending.envelopes = nil, 0
+		}
+	}
+}
+
+// batch is the jobs taken for the next transaction.
+type batch struct {
+	jobs      []*Job
+	envelopes int
+	marker    *Job // the final job, once taken: nothing is taken after it
+}
+
+// take takes j from the queue, unless its request withdrew it, and
+// reports whether it is to be prepared.
+func (b *batch) take(j *Job) bool {
+	if j.final {
+		b.marker = j
+	}
+	if j.Kind == 0 || !j.state.CompareAndSwap(queued, taken) {
+		return false
+	}
+	b.jobs = append(b.jobs, j)
+	b.envelopes += j.envelope
+	return true
+}
+
+// open reports whether b takes more jobs.
+func (r *Recorder) open(b *batch) bool { return b.marker == nil && b.envelopes < r.cfg.MaxGroup }
+
+// collect waits for a job while nothing is in flight and takes the jobs
+// waiting with it; while busy (the group before held more than one job)
+// it waits up to Linger for more.
+func (r *Recorder) collect(b *batch) {
+	b.take(<-r.jobs)
+	var wait <-chan time.Time
+	if r.busy && r.cfg.Linger > 0 {
+		if r.linger == nil {
+			r.linger = time.NewTimer(r.cfg.Linger)
+		} else {
+			r.linger.Reset(r.cfg.Linger)
+		}
+		wait = r.linger.C
+	}
+	for r.open(b) {
+		select {
+		case j := <-r.jobs:
+			b.take(j)
+			continue
+		default:
+		}
+		if wait == nil {
+			break
+		}
+		select {
+		case j := <-r.jobs:
+			b.take(j)
+		case <-wait:
+			wait = nil
+		}
+	}
+	if wait != nil && !r.linger.Stop() {
+		<-r.linger.C
+	}
+}
+
+// during takes and prepares jobs while fl commits, and then those waiting
+// when it returned; it returns fl's result.
+func (r *Recorder) during(fl *flight, b *batch) commitResult {
+	for r.open(b) {
+		select {
+		case j := <-r.jobs:
+			if b.take(j) {
+				r.prepare(j)
 			}
-			if wait == nil {
+		case res := <-fl.done:
+			for r.open(b) {
+				select {
+				case j := <-r.jobs:
+					if b.take(j) {
+						r.prepare(j)
+					}
+					continue
+				default:
+				}
 				break
 			}
-			select {
-			case k := <-r.jobs:
-				group = append(group, k)
-				n += k.envelope
-			case <-wait:
-				wait = nil
-				break fill
-			}
+			return res
 		}
-		if wait != nil && !linger.Stop() {
-			<-linger.C
-		}
-		busy = len(group) > 1
-		final := group[len(group)-1]
-		var live []*Job
-		for _, k := range group {
-			if k.Kind != 0 && k.state.CompareAndSwap(queued, taken) {
-				live = append(live, k)
-			}
-		}
-		r.process(live)
-		if final.final {
-			if final.Kind == 0 {
-				close(final.done)
-			}
-			return
-		}
+	}
+	return <-fl.done
+}
+
+// prepare seals j from the current chain state, in memory, and renders
+// its response. A job the sealer rejects keeps its error (its fault) and
+// leaves the chain state as it was; one the store rejected stays
+// rejected.
+func (r *Recorder) prepare(j *Job) {
+	if j.rejected {
+		return
+	}
+	j.out, j.resp, j.recs, j.origin = Outcome{}, nil, j.recs[:0], j.origin[:0]
+	j.fault = r.seal(j)
+	if j.fault != nil {
+		j.out, j.resp = Outcome{}, nil
 	}
 }
 
-// process applies jobs into one transaction and commits it; see the
-// package doc for what happens when a job fails.
-func (r *Recorder) process(jobs []*Job) {
-	for len(jobs) > 0 {
-		done, rest, failed := r.applyUntilDirty(jobs)
-		if !failed {
-			r.commit(done)
-			return
-		}
-		r.process(done)
-		jobs = rest
-	}
-}
-
-// applyUntilDirty applies jobs in turn. A job the sealer rejects is
-// answered and skipped. A job the store rejects rolls the transaction
-// back: it is answered, and applyUntilDirty returns the jobs applied
-// before it (to be applied again) and those after it.
-func (r *Recorder) applyUntilDirty(jobs []*Job) (done, rest []*Job, failed bool) {
-	for i, j := range jobs {
-		before := r.cur.clone()
-		err, dirty := r.apply(j)
-		switch {
-		case err == nil:
-			done = append(done, j)
-			continue
-		case !dirty:
-			r.cur = before
-			r.finish(j, err)
-			continue
-		}
-		r.app.Rollback()
-		r.cur = r.committed.clone()
-		r.finish(j, err)
-		return done, jobs[i+1:], true
-	}
-	return done, nil, false
-}
-
-// apply seals j from the current chain state and writes its records into
-// the open transaction. dirty reports an error after the transaction took
-// some of them (the store rolled it back).
-func (r *Recorder) apply(j *Job) (err error, dirty bool) {
+// seal is prepare's work: the sealer starts from a copy of the chain
+// state, which becomes the state only when the whole job sealed.
+func (r *Recorder) seal(j *Job) (err error) {
 	if r.broken != nil {
-		return r.broken, false
+		return r.broken
 	}
-	j.out = Outcome{}
-	j.resp = nil
 	if j.at == (scalar.Timestamp{}) {
 		if j.at, err = scalar.TimestampOf(r.clock().UTC()); err != nil {
-			return err, false
+			return err
 		}
 	}
+	st := r.cur.clone()
 	sl, err := sealing.New(sealing.Config{RecorderID: r.cfg.RecorderID, MaxEnvelopes: r.cfg.MaxEnvelopes,
-		MaxDuration: r.cfg.MaxDuration, Signers: r.cfg.Signers, Start: r.cur.start()})
+		MaxDuration: r.cfg.MaxDuration, Signers: r.cfg.Signers, Start: st.start()})
 	if err != nil {
-		return err, false
+		return err
 	}
-	var recs []evidence.Record
-	var origin []int // recs[k] came from j.Records[origin[k]]
+	recs := j.recs
 	switch j.Kind {
 	case Record:
 		for i, rec := range j.Records {
@@ -473,16 +529,16 @@ func (r *Recorder) apply(j *Job) (err error, dirty bool) {
 				err = errcode.New(errcode.InputUnexpectedRecord, "%s record where an unsealed envelope or attachment belongs", rec.Kind())
 			}
 			if err != nil {
-				return r.atLine(j, i, err), false
+				return r.atLine(j, i, err)
 			}
 			for range len(recs) - n {
-				origin = append(origin, i)
+				j.origin = append(j.origin, i)
 			}
 		}
 	case OpenSegment:
 		if j.segID.IsZero() {
 			if j.segID, err = scalar.NewRandomUUID7(); err != nil {
-				return err, false
+				return err
 			}
 		}
 		recs, err = sl.OpenNow(recs, j.segID, j.at)
@@ -490,17 +546,8 @@ func (r *Recorder) apply(j *Job) (err error, dirty bool) {
 		recs, err = sl.SealNow(recs, j.Reason, j.at)
 	}
 	if err != nil {
-		return err, false
+		return err
 	}
-	for k, rec := range recs {
-		if err := r.app.Add(r.ctx, rec); err != nil {
-			if k < len(origin) {
-				err = r.atLine(j, origin[k], err)
-			}
-			return err, true
-		}
-	}
-	r.advance(sl, recs)
 	out := &j.out
 	out.Records = recs
 	for _, rec := range recs {
@@ -520,22 +567,171 @@ func (r *Recorder) apply(j *Job) (err error, dirty bool) {
 	}
 	if j.Render != nil {
 		if j.resp, err = j.Render(out); err != nil {
+			return err
+		}
+	}
+	if j.Idempotency != nil && j.resp == nil {
+		return errcode.New(errcode.Internal, "an idempotent job without a response")
+	}
+	j.recs = recs
+	r.advance(sl, recs)
+	return nil
+}
+
+// launch writes the prepared jobs into one transaction and starts its
+// commit; it returns the flight, or nil when nothing was written (every
+// job then has its answer).
+//
+// A job the store rejects (an envelope id already stored, say) is marked
+// rejected; the store rolled the transaction back, so the other jobs are
+// prepared again from the committed state (deterministic: the jobs before
+// it get the same records) and written again without it.
+func (r *Recorder) launch(jobs []*Job) *flight {
+	for !r.write(jobs) {
+		r.cur = r.committed
+		for _, j := range jobs {
+			r.prepare(j)
+		}
+	}
+	fl := &flight{jobs: jobs, after: r.cur, done: make(chan commitResult, 1)}
+	idem := false
+	for _, j := range jobs {
+		if j.fault == nil {
+			fl.written++
+			fl.envelopes += len(j.out.Envelopes)
+			idem = idem || j.Idempotency != nil
+		}
+	}
+	if fl.written == 0 {
+		r.answer(fl, nil)
+		return nil
+	}
+	if now := r.clock(); idem && now.Sub(r.lastPrune) >= time.Second && r.cfg.IdempotencyMax > 0 {
+		before, err := scalar.TimestampOf(now.Add(-r.cfg.IdempotencyTTL).UTC())
+		if err == nil {
+			_, err = r.app.PruneIdempotency(r.ctx, before, r.cfg.IdempotencyMax)
+		}
+		if err != nil {
 			r.app.Rollback()
-			return err, true
+			r.cur = r.committed
+			r.failed(fl, err)
+			return nil
+		}
+		r.lastPrune = now
+	}
+	go func() {
+		start := time.Now()
+		rs, err := r.app.Commit(r.ctx)
+		fl.done <- commitResult{receipts: len(rs), err: err, took: time.Since(start)}
+	}()
+	return fl
+}
+
+// write adds the records and idempotency records of the jobs without a
+// fault to the open transaction. It reports false when the store rejected
+// one (now marked rejected) and rolled the transaction back.
+func (r *Recorder) write(jobs []*Job) bool {
+	for _, j := range jobs {
+		if j.fault != nil {
+			continue
+		}
+		if err := r.add(j); err != nil {
+			r.app.Rollback()
+			j.fault, j.rejected = err, true
+			j.out, j.resp = Outcome{}, nil
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Recorder) add(j *Job) error {
+	for k, rec := range j.recs {
+		if err := r.app.Add(r.ctx, rec); err != nil {
+			if k < len(j.origin) {
+				err = r.atLine(j, j.origin[k], err)
+			}
+			return err
 		}
 	}
 	if idem := j.Idempotency; idem != nil {
-		if j.resp == nil {
-			r.app.Rollback()
-			return errcode.New(errcode.Internal, "an idempotent job without a response"), true
-		}
 		row := &store.IdempotencyRow{Key: idem.Key, RequestHash: idem.RequestHash, Status: j.resp.Status,
 			ContentType: j.resp.ContentType, Body: j.resp.Body, CreatedAt: j.at}
 		if err := r.app.PutIdempotency(r.ctx, row); err != nil {
-			return err, true
+			return err
 		}
 	}
-	return nil, false
+	return nil
+}
+
+// flight is a group whose transaction is committing.
+type flight struct {
+	jobs      []*Job // in chain order: those written, and those with a fault, answered with them
+	after     chain  // the chain state once it is durable
+	written   int    // jobs without a fault
+	envelopes int
+	done      chan commitResult
+}
+
+type commitResult struct {
+	receipts int
+	err      error
+	took     time.Duration
+}
+
+// settle takes fl's result and answers its jobs; it reports whether the
+// transaction committed.
+func (r *Recorder) settle(fl *flight, res commitResult) bool {
+	if res.err != nil {
+		r.failed(fl, res.err)
+		return false
+	}
+	if res.receipts != fl.envelopes {
+		r.broken = errcode.New(errcode.Internal, "the store acknowledged %d envelopes of %d", res.receipts, fl.envelopes)
+	} else if err := r.consistent(fl.after); err != nil {
+		r.broken = err
+	}
+	r.committed = fl.after
+	r.healthy.Store(true)
+	if o := r.cfg.Observer; o != nil {
+		o.Committed(fl.written, fl.envelopes, res.took)
+		for _, j := range fl.jobs {
+			if j.fault != nil {
+				continue
+			}
+			for _, rec := range j.out.Records {
+				if s, ok := rec.(*evidence.Seal); ok {
+					o.Sealed(s.Reason)
+				}
+			}
+		}
+	}
+	r.answer(fl, nil)
+	return true
+}
+
+// failed answers every job of a transaction that did not commit with its
+// error: those with a fault too, for their fault was found on a chain
+// state that did not become durable. The store's state is the committed
+// one again.
+func (r *Recorder) failed(fl *flight, err error) {
+	r.healthy.Store(false)
+	if o := r.cfg.Observer; o != nil {
+		o.Failed(err)
+	}
+	r.answer(fl, err)
+}
+
+// answer answers fl's jobs: with err, or else each with its outcome or
+// its fault.
+func (r *Recorder) answer(fl *flight, err error) {
+	for _, j := range fl.jobs {
+		if err != nil {
+			r.finish(j, err)
+		} else {
+			r.finish(j, j.fault)
+		}
+	}
 }
 
 func (r *Recorder) atLine(j *Job, i int, err error) error {
@@ -560,70 +756,6 @@ func (r *Recorder) advance(sl *sealing.Sealer, recs []evidence.Record) {
 		}
 	}
 	r.cur.genesis, r.cur.ch = sl.OpenSegment()
-}
-
-// commit makes the transaction durable and answers its jobs.
-func (r *Recorder) commit(jobs []*Job) {
-	if len(jobs) == 0 {
-		return
-	}
-	now := r.clock()
-	idem := false
-	envelopes := 0
-	for _, j := range jobs {
-		idem = idem || j.Idempotency != nil
-		envelopes += len(j.out.Envelopes)
-	}
-	if idem && now.Sub(r.lastPrune) >= time.Second && r.cfg.IdempotencyMax > 0 {
-		before, err := scalar.TimestampOf(now.Add(-r.cfg.IdempotencyTTL).UTC())
-		if err == nil {
-			_, err = r.app.PruneIdempotency(r.ctx, before, r.cfg.IdempotencyMax)
-		}
-		if err != nil {
-			r.fail(jobs, err)
-			return
-		}
-		r.lastPrune = now
-	}
-	start := time.Now()
-	rs, err := r.app.Commit(r.ctx)
-	if err != nil {
-		r.fail(jobs, err)
-		return
-	}
-	if len(rs) != envelopes {
-		r.broken = errcode.New(errcode.Internal, "the store acknowledged %d envelopes of %d", len(rs), envelopes)
-	} else if err := r.consistent(); err != nil {
-		r.broken = err
-	}
-	r.committed = r.cur.clone()
-	r.healthy.Store(true)
-	if o := r.cfg.Observer; o != nil {
-		o.Committed(len(jobs), envelopes, time.Since(start))
-		for _, j := range jobs {
-			for _, rec := range j.out.Records {
-				if s, ok := rec.(*evidence.Seal); ok {
-					o.Sealed(s.Reason)
-				}
-			}
-		}
-	}
-	for _, j := range jobs {
-		r.finish(j, nil)
-	}
-}
-
-// fail answers every job of a transaction that did not commit.
-func (r *Recorder) fail(jobs []*Job, err error) {
-	r.app.Rollback()
-	r.cur = r.committed.clone()
-	r.healthy.Store(false)
-	if o := r.cfg.Observer; o != nil {
-		o.Failed(err)
-	}
-	for _, j := range jobs {
-		r.finish(j, err)
-	}
 }
 
 func (r *Recorder) finish(j *Job, err error) {

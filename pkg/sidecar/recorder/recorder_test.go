@@ -363,3 +363,199 @@ func TestSignedSeals(t *testing.T) {
 		t.Errorf("seals %v, want [auto_count shutdown]", reasons)
 	}
 }
+
+// faultBackend is a real backend whose commits pass hook first: hook may
+// hold a commit (the fsync of a slow disk) and fail it (a full one); a
+// failed commit is rolled back, as the store does with an error of its
+// backend.
+type faultBackend struct {
+	store.Backend
+	mu   sync.Mutex
+	n    int
+	hook func(n int) error // n counts commits from 1
+}
+
+type faultTx struct {
+	store.Tx
+	b *faultBackend
+}
+
+func (b *faultBackend) Begin(ctx context.Context) (store.Tx, error) {
+	tx, err := b.Backend.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &faultTx{Tx: tx, b: b}, nil
+}
+
+func (t *faultTx) Commit() error {
+	t.b.mu.Lock()
+	t.b.n++
+	n, hook := t.b.n, t.b.hook
+	t.b.mu.Unlock()
+	if hook != nil {
+		if err := hook(n); err != nil {
+			return err
+		}
+	}
+	return t.Tx.Commit()
+}
+
+// held is a hook that holds commit number at until release says how it
+// ends; entered is signalled when it is held.
+func held(at int, entered chan<- struct{}, release <-chan error) func(int) error {
+	return func(n int) error {
+		if n != at {
+			return nil
+		}
+		entered <- struct{}{}
+		return <-release
+	}
+}
+
+type answer struct {
+	out *Outcome
+	err error
+}
+
+func submit(r *Recorder, j *Job) <-chan answer {
+	c := make(chan answer, 1)
+	go func() {
+		out, _, err := r.Do(ctx, j)
+		c <- answer{out, err}
+	}()
+	return c
+}
+
+func waitTaken(jobs ...*Job) {
+	for _, j := range jobs {
+		for !j.taken() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func record(t *testing.T, i int) *Job {
+	return &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(i))}}
+}
+
+// TestPipelinedCommit: while a group's commit is held, the writer takes
+// and prepares the jobs that arrive; the held group is answered only once
+// its commit returns, and the jobs prepared meanwhile commit together in
+// the next transaction, on the chain the first left.
+func TestPipelinedCommit(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan error)
+	fb := &faultBackend{Backend: memory.New(), hook: held(1, entered, release)}
+	obs := &observer{}
+	r, s := start(t, fb, Config{Observer: obs})
+	a := submit(r, record(t, 0))
+	<-entered
+	b, c := record(t, 1), record(t, 2)
+	bc := submit(r, b)
+	waitTaken(b)
+	cc := submit(r, c)
+	waitTaken(c)
+	select {
+	case got := <-a:
+		t.Fatalf("answered before its commit returned: %+v", got)
+	default:
+	}
+	release <- nil
+	for i, ch := range []<-chan answer{a, bc, cc} {
+		got := <-ch
+		if got.err != nil || got.out.Receipts[0].Sequence != uint64(i+1) {
+			t.Fatalf("job %d: %+v, %v", i, got.out, got.err)
+		}
+	}
+	r.Close(false)
+	if fmt.Sprint(obs.groups) != "[1 2]" {
+		t.Errorf("transactions of %v jobs, want [1 2]", obs.groups)
+	}
+	storetest.CheckStream(t, dump(t, s))
+}
+
+// TestPipelinedCommitFailure: a commit that fails fails exactly the jobs
+// of its group, those whose fault the sealer found too (on a chain that
+// did not become durable); the jobs prepared on top of it while it was
+// held are prepared again from the committed chain and commit, answered
+// as that chain says: a seal that found no open segment on the failed
+// group's chain now seals the segment that is still open.
+func TestPipelinedCommitFailure(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan error)
+	fb := &faultBackend{Backend: memory.New(), hook: held(3, entered, release)}
+	failures := 0
+	obs := &countingObserver{failed: &failures}
+	r, s := start(t, fb, Config{Observer: obs})
+	if _, _, err := r.Do(ctx, record(t, 0)); err != nil { // commit 1
+		t.Fatal(err)
+	}
+	// The group [x, s1] (commit 3) is gathered behind a job whose
+	// rendering the test holds (commit 2).
+	hold := make(chan struct{})
+	blocker := record(t, 1)
+	blocker.Render = func(*Outcome) (*Response, error) { <-hold; return nil, nil }
+	bc := submit(r, blocker)
+	waitTaken(blocker)
+	missing := unsealed(t, storetest.Event(9))
+	missing.Attachments = []evidence.AttachmentRef{{ContentType: scalar.MustContentType("text/plain"), Hash: scalar.Sum([]byte("nothing")), Size: 7}}
+	missing.Data = [][]byte{nil}
+	x := &Job{Kind: Record, Records: []evidence.Record{missing}}
+	s1 := &Job{Kind: SealSegment, Reason: evidence.SealManual}
+	xc := submit(r, x)
+	for r.Queued() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	s1c := submit(r, s1)
+	for r.Queued() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	if got := <-bc; got.err != nil {
+		t.Fatal(got.err)
+	}
+	<-entered // commit 3, of [x, s1], is held
+	s2 := &Job{Kind: SealSegment, Reason: evidence.SealManual}
+	d := record(t, 2)
+	s2c := submit(r, s2)
+	waitTaken(s2)
+	dc := submit(r, d)
+	waitTaken(d)
+	release <- errcode.New(errcode.StoreIO, "injected: the disk is full")
+	for name, ch := range map[string]<-chan answer{"x": xc, "s1": s1c} {
+		if got := <-ch; !errors.Is(got.err, errcode.StoreIO) {
+			t.Errorf("%s of the failed group: %v, want store.io", name, got.err)
+		}
+	}
+	got := <-s2c
+	if got.err != nil || got.out.Seal == nil || got.out.Seal.EnvelopeCount != 2 {
+		t.Fatalf("seal prepared on the failed group's chain: %+v, %v", got.out, got.err)
+	}
+	seal := got.out.Seal
+	got = <-dc
+	if got.err != nil || got.out.Receipts[0].Sequence != 1 || got.out.Records[0].(*evidence.Genesis).Predecessor.SegmentID != seal.SegmentID {
+		t.Fatalf("record prepared on the failed group's chain: %+v, %v", got.out, got.err)
+	}
+	if !r.Healthy() {
+		t.Error("unhealthy after a commit that succeeded")
+	}
+	r.Close(false)
+	if failures != 1 {
+		t.Errorf("%d failed transactions reported, want 1", failures)
+	}
+	out := dump(t, s)
+	storetest.CheckStream(t, out)
+	var ids []string
+	for _, e := range storetest.Envelopes(t, out) {
+		ids = append(ids, strings.TrimPrefix(e.Payload, `{"i":`))
+	}
+	if fmt.Sprint(ids) != "[0} 1} 2}]" || bytes.Count(out, []byte(`"reason":"manual"`)) != 1 {
+		t.Errorf("stored events %v and %d manual seals, want 0 1 2 and one", ids, bytes.Count(out, []byte(`"reason":"manual"`)))
+	}
+}
+
+type countingObserver struct {
+	observer
+	failed *int
+}
+
+func (o *countingObserver) Failed(error) { *o.failed++ }
