@@ -209,6 +209,9 @@ func (s *Server) envelopesBatch(c *Call) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The records hold their own canonical bytes: the body (up to
+	// max_body_bytes) need not stay in memory while the job waits.
+	c.Body = nil
 	return s.record(c, &recorder.Job{Kind: recorder.Record, Records: recs, Lines: lines, Render: func(o *recorder.Outcome) (*recorder.Response, error) {
 		var b []byte
 		for i := range o.Receipts {
