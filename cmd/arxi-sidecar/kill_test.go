@@ -115,8 +115,9 @@ func TestKill(t *testing.T) {
 }
 
 // checkStore opens the store as a writer does, verifies every segment
-// whole, and checks that every acknowledged envelope is in it.
-func checkStore(t *testing.T, path string, acked []ack) {
+// whole, and checks that every acknowledged envelope is in it; it returns
+// the number of envelopes stored.
+func checkStore(t *testing.T, path string, acked []ack) int {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
@@ -147,6 +148,7 @@ func checkStore(t *testing.T, path string, acked []ack) {
 	if !strings.Contains(out.String(), `"record":"genesis"`) && len(acked) > 0 {
 		t.Fatal("no genesis")
 	}
+	return len(have)
 }
 
 func sample(rng *rand.Rand, a []ack, n int) []ack {
@@ -158,4 +160,99 @@ func sample(rng *rand.Rand, a []ack, n int) []ack {
 		out[i] = a[rng.IntN(len(a))]
 	}
 	return out
+}
+
+// TestDiskFull runs the sidecar with a file size limit (EFBIG past it, as
+// on a full disk; RLIMIT_FSIZE needs no privileges) while 32 clients post
+// envelopes: commits start failing while the next group is being
+// prepared on top of the failing one. Each request is answered 201 or
+// 503 store.io, /ready reports storage_unavailable, and after a restart
+// without the limit the store verifies, holds exactly the acknowledged
+// envelopes (a failed commit wrote nothing of its group), replays their
+// idempotency records, and the chain goes on.
+func TestDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a subprocess")
+	}
+	const clients = 32
+	e := newEnv(t, "unix", map[string]string{"recorder": "max_envelopes = 500"})
+	e.childEnv = []string{childFSize + "=2000000"}
+	p := e.start(t)
+	var mu sync.Mutex
+	var acked []ack
+	failed := 0
+	next := 0
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each client posts until its third refusal (past the first
+			// failed commit, so that later groups meet a failing store
+			// too), or a bound on the whole.
+			for refused := 0; refused < 3; {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= 5000 {
+					return
+				}
+				key := fmt.Sprintf("full-%d-%d", c, i)
+				body := event(i)
+				r, err := p.try("POST", "/v1/envelopes", body, "Idempotency-Key: "+key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch {
+				case r.status == 201:
+					var v struct {
+						Receipt struct {
+							EnvelopeID string `json:"envelope_id"`
+						} `json:"receipt"`
+					}
+					json.Unmarshal(r.body, &v)
+					mu.Lock()
+					acked = append(acked, ack{key: key, body: body, resp: r.body, envelopeID: v.Receipt.EnvelopeID})
+					mu.Unlock()
+				case r.status == 503 && bytes.Contains(r.body, []byte(`"code":"store.io"`)):
+					refused++
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				default:
+					t.Errorf("%d %s", r.status, r.body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(acked) == 0 || failed == 0 {
+		t.Fatalf("%d acknowledged, %d refused: the limit did not bite", len(acked), failed)
+	}
+	r := p.do("GET", "/ready", nil)
+	want(t, "ready on a full disk", r, 503, "storage_unavailable")
+	p.cmd.Process.Kill()
+	<-p.ended
+	t.Logf("%d envelopes acknowledged, %d refused", len(acked), failed)
+
+	e.childEnv = nil
+	if n := checkStore(t, filepath.Join(e.dir, "arxi.db"), acked); n != len(acked) {
+		t.Fatalf("the store holds %d envelopes, %d were acknowledged", n, len(acked))
+	}
+	p = e.start(t)
+	for _, a := range acked[:min(len(acked), 20)] {
+		r := p.do("POST", "/v1/envelopes", a.body, "Idempotency-Key: "+a.key)
+		if r.status != 201 || !bytes.Equal(r.body, a.resp) || r.header.Get("Idempotency-Replayed") != "true" {
+			t.Fatalf("replay of %s: %d %s", a.key, r.status, r.body)
+		}
+	}
+	r = p.do("POST", "/v1/envelopes/batch", []byte(storetest.Events(next, next+10)), "Content-Type: application/x-ndjson")
+	if r.status != 201 {
+		t.Fatalf("after the disk is free again: %d %s", r.status, r.body)
+	}
+	p.stop(syscall.SIGTERM)
+	checkStore(t, filepath.Join(e.dir, "arxi.db"), acked)
 }

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,8 +32,22 @@ import (
 // start, signal and kill it as the real process it is.
 const childEnv = "ARXI_TEST_SIDECAR_CHILD"
 
+// childFSize, when set, is the child's RLIMIT_FSIZE in bytes: writes past
+// it fail with EFBIG, as on a full disk.
+const childFSize = "ARXI_TEST_SIDECAR_FSIZE"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
+		if v := os.Getenv(childFSize); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				panic(err)
+			}
+			signal.Ignore(syscall.SIGXFSZ) // get EFBIG instead of dying
+			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+				panic(err)
+			}
+		}
 		if path := os.Getenv("ARXI_TEST_CPUPROFILE"); path != "" {
 			f, _ := os.Create(path)
 			pprof.StartCPUProfile(f)
@@ -134,6 +149,7 @@ type proc struct {
 // env is a directory with a configuration for a sidecar.
 type env struct {
 	dir, config, token string
+	childEnv           []string // more environment of the sidecar's process
 }
 
 // newEnv writes sidecar.toml for transport "unix" or "tcp" (token auth
@@ -193,7 +209,7 @@ func (e *env) startBinary(t testing.TB, bin string) *proc {
 	p := &proc{t: t, dir: e.dir, token: e.token, addr: make(chan string, 1), ended: make(chan struct{})}
 	if bin == "" {
 		p.cmd = exec.Command(os.Args[0], "--config", e.config)
-		p.cmd.Env = append(os.Environ(), childEnv+"=1")
+		p.cmd.Env = append(append(os.Environ(), childEnv+"=1"), e.childEnv...)
 	} else {
 		p.cmd = exec.Command(bin, "--config", e.config)
 	}

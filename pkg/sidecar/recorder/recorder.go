@@ -3,21 +3,32 @@
 // (SIDECAR.md §3, "durable group commit").
 //
 // Requests hand it Jobs: envelopes (and attachment records) to record, a
-// segment to open or to seal. The goroutine takes every job waiting, seals
-// each in turn with a sealing.Sealer started from the chain state the job
-// before it left, writes the records through the store's Appender into
-// one transaction, and commits it; only then is each job answered. So a
-// response is never sent for evidence that is not durable, and many
-// requests share one fsync.
+// segment to open or to seal. The goroutine runs a pipeline of two stages
+// over one transaction at a time. It prepares a group in memory: it takes
+// the jobs waiting and seals each in turn with a sealing.Sealer started
+// from a copy of the chain state the job before it left, and renders each
+// job's response. It then writes the group's records through the store's
+// Appender into one transaction and hands the commit to a goroutine of
+// its own; while that commit (and its fsync) runs, it takes and prepares
+// the next group, sealed from the chain state the group in flight leaves.
+// Only when the commit has returned is each job of its group answered. So
+// a response is never sent for evidence that is not durable, many
+// requests share one fsync, and the next group is ready when it returns.
 //
-// A job fails alone. A rejection by the sealer (an attachment reference
-// that resolves to nothing, say) leaves the chain as the job found it,
-// and the group goes on. A rejection by the store (an envelope id that is
-// already stored) discards the whole transaction, as every store error
-// does: the jobs before the failing one are then sealed again and
-// committed on their own, the failing one is answered with its error, and
-// the group goes on after it. Sealing is deterministic, so the second
-// sealing gives the same records; each job is sealed at most twice.
+// A job fails alone, answered with its group, since its error was found
+// on a chain state that is not durable yet. A rejection by the sealer (an
+// attachment reference that resolves to nothing, say) leaves the chain
+// state as the job found it, and the group goes on. A rejection by the
+// store (an envelope id that is already stored) discards the whole
+// transaction, as every store error does: the job is marked rejected,
+// and the other jobs of the group are sealed again from the committed
+// chain state and written again without it. A commit that fails fails
+// every job of its group (nothing of theirs was written); the group
+// prepared on top of it is sealed again from the committed chain state.
+// Sealing is deterministic (a job's clock time and segment id are fixed
+// the first time), so sealing a job again on the same chain state gives
+// the same records; the Appender is touched only by the stage that
+// writes and commits, never while a commit is in flight.
 //
 // A job may carry an idempotency key: its rendered response is then stored
 // with the request hash in the transaction of its evidence (store
