@@ -25,6 +25,18 @@ type ack struct {
 	envelopeID string
 }
 
+// ackOf is the acknowledgement of a request with key and body whose
+// response is resp, {"envelope","receipt"}.
+func ackOf(key string, body, resp []byte) ack {
+	var v struct {
+		Receipt struct {
+			EnvelopeID string `json:"envelope_id"`
+		} `json:"receipt"`
+	}
+	json.Unmarshal(resp, &v)
+	return ack{key: key, body: body, resp: resp, envelopeID: v.Receipt.EnvelopeID}
+}
+
 // TestKill kills the sidecar with SIGKILL while 32 clients post
 // envelopes, at several moments. After each restart: every acknowledged
 // envelope is in the store, the store verifies whole, the chain goes on
@@ -75,14 +87,8 @@ func TestKill(t *testing.T) {
 						}
 						return // the sidecar died under us
 					}
-					var v struct {
-						Receipt struct {
-							EnvelopeID string `json:"envelope_id"`
-						} `json:"receipt"`
-					}
-					json.Unmarshal(r.body, &v)
 					mu.Lock()
-					acked = append(acked, ack{key: key, body: body, resp: r.body, envelopeID: v.Receipt.EnvelopeID})
+					acked = append(acked, ackOf(key, body, r.body))
 					mu.Unlock()
 					once.Do(func() { close(first) })
 				}
@@ -207,14 +213,8 @@ func TestDiskFull(t *testing.T) {
 				}
 				switch {
 				case r.status == 201:
-					var v struct {
-						Receipt struct {
-							EnvelopeID string `json:"envelope_id"`
-						} `json:"receipt"`
-					}
-					json.Unmarshal(r.body, &v)
 					mu.Lock()
-					acked = append(acked, ack{key: key, body: body, resp: r.body, envelopeID: v.Receipt.EnvelopeID})
+					acked = append(acked, ackOf(key, body, r.body))
 					mu.Unlock()
 				case r.status == 503 && bytes.Contains(r.body, []byte(`"code":"store.io"`)):
 					refused++
