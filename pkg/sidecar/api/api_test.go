@@ -342,7 +342,8 @@ func TestRoutes(t *testing.T) {
 	}
 	r = s.do("GET", "/metrics", "")
 	for _, m := range []string{"arxi_sidecar_requests_total{operation=\"envelopes.record\",status=\"201\"} 1", "arxi_sidecar_envelopes_appended_total 5",
-		"arxi_sidecar_seals_total{reason=\"manual\"} 1", "arxi_sidecar_verify_total{outcome=\"valid\"} 2", "arxi_sidecar_group_commit_requests_count",
+		"arxi_sidecar_seals_total{reason=\"manual\"} 1", "arxi_sidecar_verify_total{outcome=\"valid\"} 2",
+		"arxi_sidecar_requests_total{operation=\"bundles.verify\",status=\"200\"} 2", "arxi_sidecar_request_duration_seconds_count{operation=\"bundles.verify\",status=\"200\"} 2", "arxi_sidecar_group_commit_requests_count",
 		"arxi_sidecar_in_flight 0", "arxi_sidecar_queue_depth 0"} {
 		if !bytes.Contains(r.body, []byte(m)) {
 			t.Errorf("metrics lack %s", m)
@@ -433,5 +434,38 @@ func TestSlowBody(t *testing.T) {
 	b, _ := io.ReadAll(conn)
 	if !bytes.HasPrefix(b, []byte("HTTP/1.1 408 ")) || !bytes.Contains(b, []byte(`"code":"request.timeout"`)) {
 		t.Fatalf("slow body: %s", b)
+	}
+}
+
+// TestBodyLength: a body of undeclared length (chunked) is read as one of
+// declared length is: whole when within max_body_bytes, 413 beyond.
+func TestBodyLength(t *testing.T) {
+	s := start(t, "[limits]\nmax_body_bytes = 4096\n")
+	for _, tc := range []struct {
+		name    string
+		body    string
+		chunked bool
+		status  int
+	}{
+		{"declared", event(0), false, 201},
+		{"chunked", event(1), true, 201},
+		{"chunked, too large", strings.Repeat(" ", 4097) + event(2), true, 413},
+	} {
+		var body io.Reader = strings.NewReader(tc.body)
+		if tc.chunked {
+			body = io.MultiReader(body) // no length: sent chunked
+		}
+		req, _ := http.NewRequest("POST", s.url+"/v1/envelopes", body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		r, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != tc.status || (tc.chunked != (req.ContentLength == 0)) {
+			t.Errorf("%s: %d %s", tc.name, r.StatusCode, b)
+		}
 	}
 }
