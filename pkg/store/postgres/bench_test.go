@@ -5,6 +5,7 @@ package postgres
 //
 //	go test -run '^$' -bench Append -cpu 1 ./pkg/store/postgres
 //	go test -run '^$' -bench Million -benchtime 1x ./pkg/store/postgres
+//	go test -run '^$' -bench IndexChoice -benchtime 1x ./pkg/store/postgres
 //
 // The server is a private one on a local unix socket, its data on disk
 // (the temp directory, as SQLite's file), fsync and synchronous_commit on.
@@ -12,6 +13,7 @@ package postgres
 // the temp directory with its server's data.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -23,8 +25,10 @@ import (
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/internal/storebench"
+	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
+	"arxi.dev/arxi/pkg/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -73,7 +77,7 @@ func BenchmarkAppend(b *testing.B) {
 		cp += time.Since(start)
 
 		b.StopTimer()
-		v, err := pgtest.Value(db, "SELECT (pg_total_relation_size('arxi.envelopes') + pg_total_relation_size('arxi.segments'))::text")
+		v, err := pgtest.Value(db, "SELECT (pg_total_relation_size('arxi.envelopes') + pg_total_relation_size('arxi.segments') + pg_total_relation_size('arxi.postings'))::text")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -198,4 +202,88 @@ func BenchmarkQueryTraceMillion(b *testing.B) {
 func BenchmarkBundleMillion(b *testing.B) {
 	url := bigLog(b)
 	storebench.BundleTrace(b, func() (*store.Store, error) { return OpenReader(ctx, url) })
+}
+
+// BenchmarkIndexChoice measures what the label index costs the server,
+// the way the store writes (a COPY of each batch's envelope rows, 1000 a
+// transaction, every commit durable), on the rows of 50,000 envelopes:
+// with no label index (the primary key, the unique envelope id and the
+// block range index on claimed_at only), with the postings the store
+// keeps, and with the B-trees of schema version 3 on the six label
+// columns instead (docs/store.md). It reports the server session's CPU
+// per row and the bytes per envelope of the envelopes and postings
+// tables.
+func BenchmarkIndexChoice(b *testing.B) {
+	srv := pgtest.NewIn(b, os.TempDir())
+	var rows []store.EnvelopeRow
+	var seg *store.SegmentRow
+	for _, rec := range storetest.Records(b, storebench.Seal(b, events.Store.Lines(0, benchN), 0)) {
+		switch r := rec.(type) {
+		case *evidence.Genesis:
+			seg = &store.SegmentRow{Order: 1, ID: r.SegmentID, FirstPosition: 1, Genesis: r.AppendJCS(nil), GenesisHash: r.GenesisHash, Head: r.GenesisHash}
+		case *evidence.Envelope:
+			var row store.EnvelopeRow
+			row.Set(r, r.Sequence, 1, nil)
+			row.Payload = bytes.Clone(row.Payload)
+			rows = append(rows, row)
+		}
+	}
+	for _, variant := range []string{"none", "postings", "btrees"} {
+		b.Run(variant, func(b *testing.B) {
+			var wall, server time.Duration
+			var size int64
+			for range b.N {
+				db := srv.NewDatabase(b)
+				w, err := Open(ctx, Config{URL: pgtest.LogURL(db, "bench")})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if variant == "btrees" {
+					srv.Exec(b, db, `CREATE INDEX envelopes_event_type ON arxi.envelopes (log_id, event_type, position);
+						CREATE INDEX envelopes_actor ON arxi.envelopes (log_id, actor_id, position);
+						CREATE INDEX envelopes_environment ON arxi.envelopes (log_id, environment_id, position);
+						CREATE INDEX envelopes_adapter ON arxi.envelopes (log_id, adapter_id, position);
+						CREATE INDEX envelopes_trace ON arxi.envelopes (log_id, trace_id, position) WHERE trace_id IS NOT NULL;
+						CREATE INDEX envelopes_session ON arxi.envelopes (log_id, session_id, position) WHERE session_id IS NOT NULL`)
+				}
+				cpu := backendCPU(b, w.w)
+				start := time.Now()
+				var t store.Tx
+				for i := range rows {
+					if i%1000 == 0 {
+						if t, err = w.Begin(ctx); err != nil {
+							b.Fatal(err)
+						}
+						if i == 0 {
+							if err := t.AddSegment(ctx, seg); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					if err := t.AddEnvelope(ctx, &rows[i]); err != nil {
+						b.Fatal(err)
+					}
+					if i%1000 == 999 || i == len(rows)-1 {
+						if variant != "postings" {
+							t.(*tx).postings = postings{}
+						}
+						if err := t.Commit(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				wall, server = wall+time.Since(start), server+cpu()
+				w.Close()
+				v, err := pgtest.Value(db, "SELECT (pg_total_relation_size('arxi.envelopes') + pg_total_relation_size('arxi.postings'))::text")
+				if err != nil {
+					b.Fatal(err)
+				}
+				fmt.Sscan(v, &size)
+			}
+			n := float64(len(rows) * b.N)
+			b.ReportMetric(n/wall.Seconds(), "rows/s")
+			b.ReportMetric(float64(server.Nanoseconds())/1e3/n, "server-cpu-µs/row")
+			b.ReportMetric(float64(size)/float64(len(rows)), "bytes/envelope")
+		})
+	}
 }

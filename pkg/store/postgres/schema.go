@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the schema version this package writes. Opening a
 // database whose arxi schema is newer fails with store.schema_unsupported;
 // an older one is migrated by the writer.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // schemaName is the PostgreSQL schema (namespace) that holds every Arxi
 // table, so that the store shares a database with other applications.
@@ -166,6 +166,32 @@ CREATE TABLE arxi.key_epochs (
 	PRIMARY KEY (log_id, epoch),
 	UNIQUE (log_id, position)
 );
+`,
+	// 3 → 4: the label indexes become postings (docs/store.md, "Postings
+	// against B-trees"): one row per label per committed batch, its
+	// positions in that batch, in place of a B-tree entry per envelope and
+	// label. The rows of one label never overlap, so its rows in order of
+	// last are its positions in order. Existing envelopes get a row per
+	// label per 1000 positions; then the six B-trees go.
+	`
+CREATE TABLE arxi.postings (
+	log_id    integer NOT NULL,
+	kind      smallint NOT NULL CHECK (kind BETWEEN 1 AND 6),
+	value     text COLLATE "C" NOT NULL,
+	last      bigint NOT NULL,
+	positions bigint[] NOT NULL,
+	PRIMARY KEY (log_id, kind, value, last)
+);
+COMMENT ON COLUMN arxi.postings.kind IS '1 event_type, 2 actor_id, 3 environment_id, 4 adapter_id, 5 trace_id, 6 session_id';
+COMMENT ON COLUMN arxi.postings.positions IS 'the envelopes positions of this label in one batch, increasing, ending at last';
+INSERT INTO arxi.postings (log_id, kind, value, last, positions)
+SELECT log_id, kind, value, max(position), array_agg(position ORDER BY position)
+FROM arxi.envelopes, LATERAL (VALUES (1::smallint, event_type), (2, actor_id), (3, environment_id),
+	(4, adapter_id), (5, trace_id), (6, session_id)) AS label (kind, value)
+WHERE value IS NOT NULL
+GROUP BY log_id, kind, value, (position - 1) / 1000;
+DROP INDEX arxi.envelopes_event_type, arxi.envelopes_actor, arxi.envelopes_environment,
+	arxi.envelopes_adapter, arxi.envelopes_trace, arxi.envelopes_session;
 `,
 }
 

@@ -21,9 +21,10 @@ import (
 // copyStream), and so does a buffer of flushBytes of row values.
 type tx struct {
 	view
-	cp    *copyStream // the COPY in flight; nil when none
-	arena []byte      // the payloads, attachments and signatures of the COPY's rows
-	done  bool
+	cp       *copyStream // the COPY in flight; nil when none
+	arena    []byte      // the payloads, attachments and signatures of the COPY's rows
+	postings postings    // the labels of the rows written since the last flush
+	done     bool
 }
 
 // flushBytes bounds the row values held for one COPY.
@@ -131,7 +132,17 @@ func (t *tx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
 		t.cp = nil
 		return t.err("write envelopes", err)
 	}
+	t.postings.add(e)
 	return nil
+}
+
+// flushPostings ends the COPY in flight and writes the postings of its
+// rows.
+func (t *tx) flushPostings() error {
+	if err := t.idle(); err != nil {
+		return err
+	}
+	return t.err("write postings", t.postings.flush(t.tx, t.db.log))
 }
 
 var envelopeColumns = []string{"log_id", "position", "segment", "envelope_id", "content_hash", "chain_hash",
@@ -255,6 +266,11 @@ func (t *tx) Envelopes(ctx context.Context, q store.Query, fn func(*store.Envelo
 	if err := t.idle(); err != nil {
 		return err
 	}
+	if hasLabels(&q) {
+		if err := t.flushPostings(); err != nil {
+			return err
+		}
+	}
 	return t.view.Envelopes(ctx, q, fn)
 }
 
@@ -360,7 +376,7 @@ func (t *tx) Commit() error {
 	if t.done {
 		return errcode.New(errcode.Internal, "transaction already finished")
 	}
-	if err := t.idle(); err != nil {
+	if err := t.flushPostings(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(bg, commitTimeout)

@@ -142,8 +142,10 @@ func splitTime(t scalar.Timestamp) (time.Time, int16) {
 	return us, int16(tt.Sub(us))
 }
 
-// envelopeSQL builds the query of one chunk of q from position from.
-func (v *view) envelopeSQL(q *store.Query, from uint64, limit int) (string, []any) {
+// envelopeSQL builds the query of one chunk of q from position from: of
+// the rows at the positions cands when cands is not nil (found in the
+// postings), with the label filters applied to the rows again.
+func (v *view) envelopeSQL(q *store.Query, from uint64, limit int, cands []int64) (string, []any) {
 	var b strings.Builder
 	args := []any{v.db.log, int64(from)}
 	arg := func(a any) string {
@@ -159,6 +161,9 @@ func (v *view) envelopeSQL(q *store.Query, from uint64, limit int) (string, []an
 	b.WriteString(" FROM arxi.envelopes WHERE log_id = $1 AND position >= $2")
 	if q.To != 0 {
 		b.WriteString(" AND position <= " + arg(int64(q.To)))
+	}
+	if cands != nil {
+		b.WriteString(" AND position = ANY(" + arg(cands) + ")")
 	}
 	for _, f := range []struct {
 		col  string
@@ -216,6 +221,13 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 	if q.KeysOnly {
 		chunk = keyChunk
 	}
+	if hasLabels(&q) {
+		err := v.labelEnvelopes(ctx, &q, chunk, fn)
+		if errors.Is(err, store.ErrStop) {
+			return nil
+		}
+		return err
+	}
 	var arena []byte
 	var batch []store.EnvelopeRow
 	from, n := q.From, 0
@@ -226,7 +238,7 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 		}
 		var err error
 		arena, batch = arena[:0], batch[:0]
-		if batch, err = v.envelopeChunk(ctx, &q, from, limit, &arena, batch); err != nil {
+		if batch, err = v.envelopeChunk(ctx, &q, from, limit, nil, &arena, batch); err != nil {
 			return err
 		}
 		for i := range batch {
@@ -248,9 +260,10 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 	}
 }
 
-// envelopeChunk reads up to limit rows of q from position from.
-func (v *view) envelopeChunk(ctx context.Context, q *store.Query, from uint64, limit int, arena *[]byte, out []store.EnvelopeRow) ([]store.EnvelopeRow, error) {
-	sql, args := v.envelopeSQL(q, from, limit)
+// envelopeChunk reads up to limit rows of q from position from (at cands,
+// when not nil).
+func (v *view) envelopeChunk(ctx context.Context, q *store.Query, from uint64, limit int, cands []int64, arena *[]byte, out []store.EnvelopeRow) ([]store.EnvelopeRow, error) {
+	sql, args := v.envelopeSQL(q, from, limit, cands)
 	rows, err := v.tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, v.err("read envelopes", err)
