@@ -74,8 +74,8 @@ func TestPostgres(t *testing.T) {
 	}
 
 	code, stdout, stderr = runAppend(t, nil, "doctor", "--store", url)
-	for _, want := range []string{`backend +postgres, schema version 3\n`, `writer +free\n`, `segments +3 \(3 sealed, 0 open\)\n`,
-		`envelopes +20 decoded`, `database_bytes +\d`, `verdict +healthy\n`} {
+	for _, want := range []string{`backend +postgres, schema version 4\n`, `writer +free\n`, `segments +3 \(3 sealed, 0 open\)\n`,
+		`envelopes +20 decoded`, `database_bytes +\d`, `postings_table_bytes +\d`, `verdict +healthy\n`} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("doctor: exit %d, no %s in\n%s%s", code, want, stdout, stderr)
 		}
@@ -97,6 +97,19 @@ func TestPostgres(t *testing.T) {
 	}
 	code, _, stderr = runAppend(t, nil, "log", "list", "--store", path)
 	clitest.CheckExit(t, code, stderr, 2, "usage.invalid")
+
+	// Rename the event types of the postings: doctor names the label the
+	// index lost, exit 1; renamed back, the log is healthy again.
+	const eventTypes = "UPDATE arxi.postings SET value = %s WHERE log_id = (SELECT id FROM arxi.logs WHERE name = $1) AND kind = 1"
+	pgtest.Shared(t).Exec(t, pgDB, fmt.Sprintf(eventTypes, "value || '-x'"), name)
+	code, stdout, stderr = runAppend(t, nil, "doctor", "--store", url)
+	if code != 1 || !regexp.MustCompile(`verdict +corrupt: `).MatchString(stdout) || !strings.Contains(stderr, "postings of event_type") {
+		t.Errorf("doctor of damaged postings: exit %d, %s %s", code, stdout, stderr)
+	}
+	pgtest.Shared(t).Exec(t, pgDB, fmt.Sprintf(eventTypes, "left(value, -2)"), name)
+	if code, stdout, stderr = runAppend(t, nil, "doctor", "--store", url); code != 0 {
+		t.Errorf("doctor of repaired postings: exit %d, %s %s", code, stdout, stderr)
+	}
 
 	// Damage a row with SQL: doctor and the next writer name it, exit 1.
 	pgtest.Shared(t).Exec(t, pgDB, `UPDATE arxi.envelopes SET payload = convert_to(replace(convert_from(payload, 'UTF8'), '"i":19', '"i":5'), 'UTF8')

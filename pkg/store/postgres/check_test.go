@@ -13,21 +13,34 @@ import (
 )
 
 // TestTamperedColumns edits rows with SQL behind the store's back: the
-// query columns (PostgreSQL's indexes are B-trees over them) and values a
-// typed column can still hold wrongly. Check (arxi-append doctor) and the
-// reads report store.corrupt naming the row; other logs are untouched.
+// query columns, values a typed column can still hold wrongly, and the
+// postings. Check (arxi-append doctor) and the reads report store.corrupt
+// naming the row; other logs are untouched.
 func TestTamperedColumns(t *testing.T) {
 	in := storetest.Seal(t, sealing.Config{MaxEnvelopes: 15}, storetest.Events(0, 40), true)
+	const (
+		envelopes = "UPDATE arxi.envelopes SET "
+		// One transaction: one postings row per label. sess-1 is at
+		// positions 2, 8, 14, 20, 26, 32 and 38.
+		sess1     = " WHERE log_id = $1 AND kind = 6 AND value = 'sess-1'"
+		sess1Name = `postings row (session_id "sess-1", last 38)`
+	)
 	for _, tc := range []struct {
-		name, set, where, row string
+		name, sql, row string
 	}{
-		{"claimed time moved", "claimed_at = claimed_at + interval '1 hour'", "position = 17", "envelopes row 17"},
-		{"claimed nanoseconds", "claimed_ns = 1", "position = 18", "envelopes row 18"},
-		{"claimed nanoseconds out of range", "claimed_ns = 5000", "position = 19", "envelopes row 19"},
-		{"label renamed", "trace_id = 'trace-9'", "trace_id = 'trace-2'", "envelopes row 3"},
-		{"label removed", "session_id = NULL", "position = 21", "envelopes row 21"},
-		{"short hash", "content_hash = '\\x00'", "position = 22", "envelopes row 22"},
-		{"payload of another envelope", "payload = (SELECT payload FROM arxi.envelopes e WHERE e.log_id = envelopes.log_id AND e.position = 1)", "position = 2", "envelopes row 2"},
+		{"claimed time moved", envelopes + "claimed_at = claimed_at + interval '1 hour' WHERE log_id = $1 AND position = 17", "envelopes row 17"},
+		{"claimed nanoseconds", envelopes + "claimed_ns = 1 WHERE log_id = $1 AND position = 18", "envelopes row 18"},
+		{"claimed nanoseconds out of range", envelopes + "claimed_ns = 5000 WHERE log_id = $1 AND position = 19", "envelopes row 19"},
+		{"label renamed", envelopes + "trace_id = 'trace-9' WHERE log_id = $1 AND trace_id = 'trace-2'", "envelopes row 3"},
+		{"label removed", envelopes + "session_id = NULL WHERE log_id = $1 AND position = 21", "envelopes row 21"},
+		{"short hash", envelopes + "content_hash = '\\x00' WHERE log_id = $1 AND position = 22", "envelopes row 22"},
+		{"payload of another envelope", envelopes + "payload = (SELECT payload FROM arxi.envelopes e WHERE e.log_id = envelopes.log_id AND e.position = 1) WHERE log_id = $1 AND position = 2", "envelopes row 2"},
+		{"postings omit a position", "UPDATE arxi.postings SET positions = positions[2:]" + sess1, sess1Name + ": the postings omit envelopes row 2"},
+		{"postings add a position", "UPDATE arxi.postings SET positions = array_prepend(1::bigint, positions)" + sess1, sess1Name + " lists envelopes row 1, whose line does not carry"},
+		{"postings end early", "UPDATE arxi.postings SET positions = positions[1:6], last = 32" + sess1, `postings of session_id "sess-1": no postings row holds envelopes row 38`},
+		{"postings list a position after the rows", "UPDATE arxi.postings SET positions = array_append(positions, 39::bigint), last = 39" + sess1, `postings row (session_id "sess-1", last 39) lists envelopes row 39`},
+		{"postings out of order", "UPDATE arxi.postings SET positions = ARRAY[8, 2]::bigint[], last = 2" + sess1, `postings row (session_id "sess-1", last 2): column positions: 2 after 8`},
+		{"postings row added", "INSERT INTO arxi.postings (log_id, kind, value, last, positions) VALUES ($1, 5, 'trace-9', 12, '{12}')", "the index lists rows that are not there"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := newLog(t)
@@ -40,7 +53,7 @@ func TestTamperedColumns(t *testing.T) {
 			db := openWriter(t, url)
 			id := db.log
 			db.Close()
-			if err := pgtest.Exec(database(t), "UPDATE arxi.envelopes SET "+tc.set+" WHERE log_id = $1 AND "+tc.where, id); err != nil {
+			if err := pgtest.Exec(database(t), tc.sql, id); err != nil {
 				t.Fatal(err)
 			}
 			err := check(url)

@@ -83,8 +83,8 @@ func Logs(ctx context.Context, url string) ([]Log, error) {
 
 // Inspect implements store.Inspector: the schema version, whether a
 // writer holds the log (and who), the server's version and durability
-// settings, and the sizes of the database and of the envelopes table
-// (every log's).
+// settings, and the sizes of the database and of the envelopes and
+// postings tables (every log's).
 func (db *DB) Inspect(ctx context.Context) (*store.Inspection, error) {
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -98,9 +98,10 @@ func (db *DB) Inspect(ctx context.Context) (*store.Inspection, error) {
 	}
 	in.SchemaVersion = version
 	var server, syncCommit string
-	var dbSize, envSize int64
+	var dbSize, envSize, postSize int64
 	err = tx.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'),
-		pg_database_size(current_database()), pg_total_relation_size('arxi.envelopes')`).Scan(&server, &syncCommit, &dbSize, &envSize)
+		pg_database_size(current_database()), pg_total_relation_size('arxi.envelopes'), pg_total_relation_size('arxi.postings')`).
+		Scan(&server, &syncCommit, &dbSize, &envSize, &postSize)
 	if err != nil {
 		return nil, db.err("read the server's settings", err)
 	}
@@ -125,7 +126,8 @@ func (db *DB) Inspect(ctx context.Context) (*store.Inspection, error) {
 		store.Fact{Name: "server_version", Value: server, Text: server},
 		store.Fact{Name: "synchronous_commit", Value: syncCommit, Text: syncCommit},
 		bytes("database_bytes", dbSize),
-		bytes("envelopes_table_bytes", envSize))
+		bytes("envelopes_table_bytes", envSize),
+		bytes("postings_table_bytes", postSize))
 	return in, nil
 }
 

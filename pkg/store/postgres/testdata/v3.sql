@@ -1,3 +1,7 @@
+-- A version 3 store (pg_dump --schema=arxi --inserts --no-owner --no-privileges, its
+-- psql-only \restrict lines removed), written by the version 3 writer: log "a" holds
+-- storetest.FillTamper (40 envelopes in batches of 10, segments of 15), log "b" ten
+-- envelopes of storetest.Events(100, 110) in segments of 4. TestMigrateV3 reads it.
 --
 -- PostgreSQL database dump
 --
