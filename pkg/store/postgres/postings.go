@@ -99,17 +99,30 @@ func (ps *postings) add(e *store.EnvelopeRow) {
 	}
 }
 
-// flush writes one postings row per label in one COPY, and empties ps.
+// postingsMax is the most positions a postings row lists: 7,680 bytes,
+// so that a row with the longest label (256 bytes) stays within one 8 KiB
+// page, uncompressed (toast_tuple_target, schema.go).
+const postingsMax = 960
+
+// flush writes the postings rows of each label, postingsMax positions at
+// most a row, in one COPY, and empties ps.
 func (ps *postings) flush(tx pgx.Tx, log int32) error {
 	if len(ps.lists) == 0 {
 		return nil
 	}
-	_, err := tx.Conn().CopyFrom(bg, pgx.Identifier{schemaName, "postings"}, []string{"log_id", "kind", "value", "last", "positions"},
-		pgx.CopyFromSlice(len(ps.lists), func(i int) ([]any, error) {
-			p := &ps.lists[i]
-			return []any{log, p.label.kind, p.label.value, p.pos[len(p.pos)-1], p.pos}, nil
-		}))
-	if err != nil {
+	i, from := 0, 0
+	rows := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(ps.lists) {
+			return nil, nil
+		}
+		p := &ps.lists[i]
+		part := p.pos[from:min(from+postingsMax, len(p.pos))]
+		if from += len(part); from == len(p.pos) {
+			i, from = i+1, 0
+		}
+		return []any{log, p.label.kind, p.label.value, part[len(part)-1], part}, nil
+	})
+	if _, err := tx.Conn().CopyFrom(bg, pgx.Identifier{schemaName, "postings"}, []string{"log_id", "kind", "value", "last", "positions"}, rows); err != nil {
 		return err
 	}
 	*ps = postings{}

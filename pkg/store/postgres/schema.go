@@ -170,9 +170,12 @@ CREATE TABLE arxi.key_epochs (
 	// 3 → 4: the label indexes become postings (docs/store.md, "Postings
 	// against B-trees"): one row per label per committed batch, its
 	// positions in that batch, in place of a B-tree entry per envelope and
-	// label. The rows of one label never overlap, so its rows in order of
-	// last are its positions in order. Existing envelopes get a row per
-	// label per 1000 positions; then the six B-trees go.
+	// label, at most postingsMax positions a row. The rows of one label
+	// never overlap, so its rows in order of last are its positions in
+	// order. A row fits in one page, and toast_tuple_target keeps it there
+	// as it is: compressing the arrays cost a batch more time than the
+	// rest of its postings. Existing envelopes get a row per label per 960
+	// positions; then the six B-trees go.
 	`
 CREATE TABLE arxi.postings (
 	log_id    integer NOT NULL,
@@ -181,7 +184,7 @@ CREATE TABLE arxi.postings (
 	last      bigint NOT NULL,
 	positions bigint[] NOT NULL,
 	PRIMARY KEY (log_id, kind, value, last)
-);
+) WITH (toast_tuple_target = 8160);
 COMMENT ON COLUMN arxi.postings.kind IS '1 event_type, 2 actor_id, 3 environment_id, 4 adapter_id, 5 trace_id, 6 session_id';
 COMMENT ON COLUMN arxi.postings.positions IS 'the envelopes positions of this label in one batch, increasing, ending at last';
 INSERT INTO arxi.postings (log_id, kind, value, last, positions)
@@ -189,7 +192,7 @@ SELECT log_id, kind, value, max(position), array_agg(position ORDER BY position)
 FROM arxi.envelopes, LATERAL (VALUES (1::smallint, event_type), (2, actor_id), (3, environment_id),
 	(4, adapter_id), (5, trace_id), (6, session_id)) AS label (kind, value)
 WHERE value IS NOT NULL
-GROUP BY log_id, kind, value, (position - 1) / 1000;
+GROUP BY log_id, kind, value, (position - 1) / 960;
 DROP INDEX arxi.envelopes_event_type, arxi.envelopes_actor, arxi.envelopes_environment,
 	arxi.envelopes_adapter, arxi.envelopes_trace, arxi.envelopes_session;
 `,
