@@ -12,6 +12,7 @@ import (
 	"arxi.dev/arxi/pkg/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // tx is the writer's transaction on the writer's connection. Envelope
@@ -209,7 +210,9 @@ func (cp *copyStream) Values() ([]any, error) {
 	if r.SessionID != "" {
 		session = r.SessionID
 	}
-	cp.vals = append(cp.vals[:0], cp.log, int64(r.Position), r.Segment, [16]byte(r.EnvelopeID),
+	// A pgtype.UUID, not a [16]byte: pgx encodes an array through
+	// reflection, which cost about as much as the rest of the row.
+	cp.vals = append(cp.vals[:0], cp.log, int64(r.Position), r.Segment, pgtype.UUID{Bytes: r.EnvelopeID, Valid: true},
 		r.ContentHash[:], r.ChainHash[:], r.EventType, r.ActorID, r.EnvironmentID, r.AdapterID, trace, session, at, ns,
 		r.Payload, nullable(r.Attachments), nullable(r.Signatures))
 	return cp.vals, nil
