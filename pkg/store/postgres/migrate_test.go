@@ -65,7 +65,7 @@ func TestMigrateV3(t *testing.T) {
 	filters := []store.Filter{{}, {TraceID: l("trace-2")}, {SessionID: l("sess-1")}, {ActorID: l("agent:1"), SessionID: l("sess-4")},
 		{EventTypes: []scalar.Token{tok("tool.call"), tok("policy.decision")}}, {EnvironmentID: l("env-1")}, {AdapterID: tok("adapter-0")}}
 	for _, f := range filters {
-		if got, want := queryLines(t, pgtest.LogURL(db, "a"), f), queryLines(t, fresh, f); got != want || got == "" {
+		if got, want := queryLines(t, pgtest.LogURL(db, "a"), f, 3), queryLines(t, fresh, f, 3); got != want || got == "" {
 			t.Errorf("query %v of the migrated log:\n%s\nwant\n%s", f, got, want)
 		}
 	}
@@ -110,9 +110,9 @@ func TestMigrateV3Fails(t *testing.T) {
 	}
 }
 
-// queryLines pages through the matches of f in the log at url, 3 at a
+// queryLines pages through the matches of f in the log at url, page at a
 // time, and returns their lines.
-func queryLines(t *testing.T, url string, f store.Filter) string {
+func queryLines(t *testing.T, url string, f store.Filter, page int) string {
 	t.Helper()
 	s, err := OpenReader(ctx, url)
 	if err != nil {
@@ -127,7 +127,7 @@ func queryLines(t *testing.T, url string, f store.Filter) string {
 	var b strings.Builder
 	cursor := ""
 	for {
-		p, err := sn.Query(ctx, f, cursor, 3)
+		p, err := sn.Query(ctx, f, cursor, page)
 		if err != nil {
 			t.Fatal(err)
 		}

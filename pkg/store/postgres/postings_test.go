@@ -3,7 +3,7 @@ package postgres
 import (
 	"bytes"
 	"fmt"
-	"slices"
+	"strings"
 	"testing"
 
 	"arxi.dev/arxi/pkg/scalar"
@@ -40,39 +40,70 @@ func TestPostingsRows(t *testing.T) {
 	if got, want := value(t, database(t), fmt.Sprintf(q, log)), "2 960 7704"; got != want {
 		t.Errorf("rows, most positions and bytes of a row of env-0: %s, want %s", got, want)
 	}
-	var want, got []string
+	var want strings.Builder
 	for _, l := range storetest.Lines(in) {
-		if bytes.Contains([]byte(l), []byte(`"environment_id":"env-0"`)) {
-			want = append(want, l)
+		if strings.Contains(l, `"environment_id":"env-0"`) {
+			want.WriteString(l)
 		}
 	}
-	r, err := OpenReader(ctx, url)
+	got := queryLines(t, url, store.Filter{EnvironmentID: scalar.MustLabel("env-0")}, 700)
+	if n := strings.Count(got, "\n"); n != 1250 || got != want.String() {
+		t.Errorf("query of env-0: %d envelopes, want the 1250 of the stream", n)
+	}
+	if err := check(url); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestPostingsInTransaction: a label query in a write transaction sees
+// the transaction's own rows (their postings are written first), and the
+// rows written after it get postings rows of their own at commit.
+func TestPostingsInTransaction(t *testing.T) {
+	w := openWriter(t, newLog(t))
+	tx, err := w.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	sn, err := r.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
+	defer tx.Close()
+	at, _ := scalar.ParseTimestamp("2026-11-22T10:00:00Z")
+	add := func(from, to int) {
+		for p := from; p <= to; p++ {
+			row := &store.EnvelopeRow{Position: uint64(p), Segment: 1, EnvelopeID: scalar.UUID{byte(p)}, EventType: fmt.Sprintf("e%d", p%2),
+				ActorID: "a", EnvironmentID: "n", AdapterID: "d", ClaimedAt: at, Payload: []byte("{}")}
+			if err := tx.AddEnvelope(ctx, row); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	defer sn.Close()
-	cursor := ""
-	for {
-		p, err := sn.Query(ctx, store.Filter{EnvironmentID: scalar.MustLabel("env-0")}, cursor, 700)
+	positions := func(v store.View) string {
+		var b strings.Builder
+		err := v.Envelopes(ctx, store.Query{EventTypes: []string{"e1"}, KeysOnly: true}, func(r *store.EnvelopeRow) error {
+			fmt.Fprintf(&b, "%d ", r.Position)
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, it := range p.Items {
-			got = append(got, string(it.Line)+"\n")
-		}
-		if cursor = p.Next; cursor == "" {
-			break
-		}
+		return b.String()
 	}
-	if len(got) != n/2 || len(want) != n/2 || !slices.Equal(got, want) {
-		t.Errorf("query of env-0: %d envelopes, want %d", len(got), len(want))
+	add(1, 4)
+	if got := positions(tx); got != "1 3 " {
+		t.Errorf("in the transaction: e1 at %s, want 1 3", got)
 	}
-	if _, err := sn.Check(ctx, store.CheckOptions{}); err != nil {
-		t.Errorf("Check: %v", err)
+	add(5, 7)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := w.View(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if got := positions(v); got != "1 3 5 7 " {
+		t.Errorf("committed: e1 at %s, want 1 3 5 7", got)
+	}
+	q := fmt.Sprintf("SELECT string_agg(last::text, ' ' ORDER BY last) FROM arxi.postings WHERE log_id = %d AND kind = 1 AND value = 'e1'", w.log)
+	if got := value(t, database(t), q); got != "3 7" {
+		t.Errorf("postings rows of e1 end at %s, want 3 7", got)
 	}
 }
