@@ -83,6 +83,7 @@ type DB struct {
 	w      *pgx.Conn // the writer's connection; nil when read-only
 	log    int32     // the log's id
 	ro     bool
+	normal bool // Config.Synchronous normal: every commit is asynchronous
 
 	mu     sync.Mutex
 	cur    *tx // the open write transaction
@@ -120,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, &errcode.Error{Code: errcode.ConfigInvalid, Field: "store", Msg: "invalid store URL " + u.display,
 			Err: errors.New(scrubUserinfo(u.conn, err.Error()))}
 	}
-	db := &DB{url: u, secret: pc.ConnConfig.Password, ro: cfg.ReadOnly}
+	db := &DB{url: u, secret: pc.ConnConfig.Password, ro: cfg.ReadOnly, normal: sync == "normal"}
 	rp := pc.ConnConfig.RuntimeParams
 	if _, ok := rp["application_name"]; !ok {
 		rp["application_name"] = "arxi"
@@ -415,7 +416,39 @@ func (db *DB) View(ctx context.Context) (store.View, error) {
 
 // Begin implements store.Backend: a transaction on the writer's
 // connection.
-func (db *DB) Begin(ctx context.Context) (store.Tx, error) {
+func (db *DB) Begin(ctx context.Context) (store.Tx, error) { return db.begin(ctx, false) }
+
+// BeginEarly implements store.EarlyBackend: a transaction on the writer's
+// connection whose commit does not wait for the write-ahead log to reach
+// the disk (synchronous_commit off for that transaction alone); Durable
+// then waits for it. With Config.Synchronous normal it is Begin.
+func (db *DB) BeginEarly(ctx context.Context) (store.Tx, error) { return db.begin(ctx, !db.normal) }
+
+// earlyBegin begins a transaction that commits asynchronously, in one
+// round trip.
+const earlyBegin = "BEGIN; SET LOCAL synchronous_commit = off"
+
+// Durable implements store.EarlyBackend. A commit waits for the
+// write-ahead log up to its own commit record, and so for every commit
+// before it: Durable commits a write of its own (the log's durable_at) on
+// a pooled connection, as synchronously as the writer's plain commits,
+// which makes every transaction the writer committed before it exactly as
+// durable as a plain commit would have. It may run while the writer
+// writes the next transaction. With Config.Synchronous normal it does
+// nothing.
+func (db *DB) Durable() error {
+	if db.normal {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(bg, commitTimeout)
+	defer cancel()
+	_, err := db.pool.Exec(ctx, "UPDATE arxi.logs SET durable_at = now() WHERE id = $1", db.log)
+	return db.err("make the batch durable", err)
+}
+
+var _ store.EarlyBackend = (*DB)(nil)
+
+func (db *DB) begin(ctx context.Context, early bool) (store.Tx, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	switch {
@@ -426,7 +459,11 @@ func (db *DB) Begin(ctx context.Context) (store.Tx, error) {
 	case db.cur != nil:
 		return nil, &errcode.Error{Code: errcode.Internal, Path: db.url.display, Msg: "a write transaction is already open"}
 	}
-	ptx, err := db.w.Begin(ctx)
+	var opts pgx.TxOptions
+	if early {
+		opts.BeginQuery = earlyBegin
+	}
+	ptx, err := db.w.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, db.err("begin write", err)
 	}

@@ -175,7 +175,8 @@ CREATE TABLE arxi.key_epochs (
 	// order. A row fits in one page, and toast_tuple_target keeps it there
 	// as it is: compressing the arrays cost a batch more time than the
 	// rest of its postings. Existing envelopes get a row per label per 960
-	// positions; then the six B-trees go.
+	// positions; then the six B-trees go. And a log gets durable_at, which
+	// DB.Durable writes.
 	`
 CREATE TABLE arxi.postings (
 	log_id    integer NOT NULL,
@@ -195,6 +196,9 @@ WHERE value IS NOT NULL
 GROUP BY log_id, kind, value, (position - 1) / 960;
 DROP INDEX arxi.envelopes_event_type, arxi.envelopes_actor, arxi.envelopes_environment,
 	arxi.envelopes_adapter, arxi.envelopes_trace, arxi.envelopes_session;
+-- When the log's writer last made its commits durable (DB.Durable): the
+-- write whose synchronous commit flushes the writer's early ones.
+ALTER TABLE arxi.logs ADD COLUMN durable_at timestamptz;
 `,
 }
 
