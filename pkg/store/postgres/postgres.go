@@ -24,13 +24,15 @@
 //
 // A writer refuses a server or role where synchronous_commit or fsync is
 // off, unless Config.Synchronous is "normal", so a commit has reached the
-// write-ahead log on disk when Tx.Commit returns. Readers read in
+// write-ahead log on disk when Tx.Commit returns; a transaction of
+// BeginEarly, when the Durable after its commit returns. Readers read in
 // repeatable-read, read-only transactions: a consistent snapshot that
 // never waits for the writer.
 //
 // # Schema
 //
-// The tables live in the schema arxi (see schema.go), versioned in
+// The tables live in the schema arxi (see schema.go; labels are indexed
+// by postings, see postings.go), versioned in
 // arxi.schema_version. The writer migrates an older schema in one
 // transaction on open; a newer one fails with store.schema_unsupported.
 package postgres

@@ -129,8 +129,15 @@ func (ps *postings) flush(tx pgx.Tx, log int32) error {
 	return nil
 }
 
-// postingRows is how many postings rows of a label a walk reads at once.
-const postingRows = 16
+// A walk reads a label's postings rows a few at a time: first
+// minPostingRows, then as many as hold about postingPositions positions,
+// at most maxPostingRows (a trace's rows hold a few positions each, an
+// environment's hundreds).
+const (
+	minPostingRows   = 16
+	maxPostingRows   = 1024
+	postingPositions = 8192
+)
 
 // postingsRow names a postings row in errors.
 func postingsRow(l label, last int64) string {
@@ -195,8 +202,8 @@ type postingIter struct {
 	label label
 	ps    []int64 // the positions of the rows read last
 	i     int
+	rows  int  // how many rows to read next; 0 before the first read
 	more  bool // rows may follow those read
-	began bool
 }
 
 // seek returns the label's first position ≥ target, or ok false when
@@ -208,16 +215,18 @@ func (it *postingIter) seek(ctx context.Context, target int64) (int64, bool, err
 			it.i += j
 			return it.ps[it.i], true, nil
 		}
-		if it.began && !it.more {
+		if it.rows > 0 && !it.more {
 			return 0, false, nil
 		}
+		limit := max(it.rows, minPostingRows)
 		var n int
 		var err error
-		it.ps, n, err = it.v.readPostings(ctx, it.label, target, postingRows, it.ps[:0])
+		it.ps, n, err = it.v.readPostings(ctx, it.label, target, limit, it.ps[:0])
 		if err != nil {
 			return 0, false, err
 		}
-		it.i, it.began, it.more = 0, true, n == postingRows
+		it.i, it.more = 0, n == limit
+		it.rows = min(maxPostingRows, max(minPostingRows, postingPositions*n/max(len(it.ps), 1)))
 	}
 }
 
