@@ -1,17 +1,16 @@
 package main
 
 import (
+	"arxi.dev/arxi/internal/clitest"
 	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,16 +31,7 @@ const childEnv = "ARXI_TEST_APPEND_CHILD"
 const childFSize = "ARXI_TEST_APPEND_FSIZE"
 
 func childMain() {
-	if v := os.Getenv(childFSize); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			panic(err)
-		}
-		signal.Ignore(syscall.SIGXFSZ) // get EFBIG instead of dying
-		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
-			panic(err)
-		}
-	}
+	clitest.LimitFileSize(childFSize)
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,16 +37,7 @@ const childFSize = "ARXI_TEST_SIDECAR_FSIZE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
-		if v := os.Getenv(childFSize); v != "" {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				panic(err)
-			}
-			signal.Ignore(syscall.SIGXFSZ) // get EFBIG instead of dying
-			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
-				panic(err)
-			}
-		}
+		clitest.LimitFileSize(childFSize)
 		if path := os.Getenv("ARXI_TEST_CPUPROFILE"); path != "" {
 			f, _ := os.Create(path)
 			pprof.StartCPUProfile(f)
