@@ -19,7 +19,9 @@ import (
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
+	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/store"
+	"arxi.dev/arxi/pkg/store/storetest"
 	_ "modernc.org/sqlite" // the "sqlite" driver of InsertPlain
 )
 
@@ -292,4 +294,25 @@ func Each(lines [][]byte) func() ([]byte, bool) {
 		i++
 		return lines[i-1], true
 	}
+}
+
+// Rows returns the rows of a sealed stream of one segment as a backend
+// stores them, for benchmarks of a backend's own writes: the segment row
+// (Order 1, empty) and each envelope's row at the position of its
+// sequence. The rows share the decoded records' memory.
+func Rows(tb testing.TB, stream []byte) (*store.SegmentRow, []store.EnvelopeRow) {
+	tb.Helper()
+	var seg *store.SegmentRow
+	var rows []store.EnvelopeRow
+	for _, rec := range storetest.Records(tb, stream) {
+		switch r := rec.(type) {
+		case *evidence.Genesis:
+			seg = &store.SegmentRow{Order: 1, ID: r.SegmentID, FirstPosition: 1, Genesis: r.AppendJCS(nil), GenesisHash: r.GenesisHash, Head: r.GenesisHash}
+		case *evidence.Envelope:
+			var row store.EnvelopeRow
+			row.Set(r, r.Sequence, 1, nil)
+			rows = append(rows, row)
+		}
+	}
+	return seg, rows
 }

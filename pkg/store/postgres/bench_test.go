@@ -13,7 +13,6 @@ package postgres
 // the temp directory with its server's data.
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -25,10 +24,8 @@ import (
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/internal/storebench"
-	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/sqlite"
-	"arxi.dev/arxi/pkg/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -216,19 +213,7 @@ func BenchmarkBundleMillion(b *testing.B) {
 // postings tables.
 func BenchmarkIndexChoice(b *testing.B) {
 	srv := pgtest.NewIn(b, os.TempDir())
-	var rows []store.EnvelopeRow
-	var seg *store.SegmentRow
-	for _, rec := range storetest.Records(b, storebench.Seal(b, events.Store.Lines(0, benchN), 0)) {
-		switch r := rec.(type) {
-		case *evidence.Genesis:
-			seg = &store.SegmentRow{Order: 1, ID: r.SegmentID, FirstPosition: 1, Genesis: r.AppendJCS(nil), GenesisHash: r.GenesisHash, Head: r.GenesisHash}
-		case *evidence.Envelope:
-			var row store.EnvelopeRow
-			row.Set(r, r.Sequence, 1, nil)
-			row.Payload = bytes.Clone(row.Payload)
-			rows = append(rows, row)
-		}
-	}
+	seg, rows := storebench.Rows(b, storebench.Seal(b, events.Store.Lines(0, benchN), 0))
 	for _, variant := range []string{"none", "postings", "postings-compressed", "btrees"} {
 		b.Run(variant, func(b *testing.B) {
 			var wall, server time.Duration

@@ -24,11 +24,9 @@ import (
 
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/storebench"
-	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/storetest"
 	_ "modernc.org/sqlite"
 )
 
@@ -216,14 +214,7 @@ func cpuTime() time.Duration { return storebench.CPUTime() }
 // claimed time instead (docs/store.md).
 func BenchmarkIndexChoice(b *testing.B) {
 	stream := sealBench(b, benchEvents(benchN), 0)
-	var rows []store.EnvelopeRow
-	for _, rec := range storetest.Records(b, stream) {
-		if e, ok := rec.(*evidence.Envelope); ok {
-			var r store.EnvelopeRow
-			r.Set(e, e.Sequence, 1, nil)
-			rows = append(rows, r)
-		}
-	}
+	_, rows := storebench.Rows(b, stream)
 	indexes := []string{"event_type", "actor_id", "environment_id", "adapter_id", "trace_id", "session_id", "claimed_s, claimed_ns"}
 	for _, variant := range []string{"none", "postings", "indexes"} {
 		b.Run(variant, func(b *testing.B) {

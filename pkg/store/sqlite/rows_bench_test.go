@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"arxi.dev/arxi/pkg/evidence"
-	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/storetest"
+	"arxi.dev/arxi/internal/storebench"
 )
 
 // BenchmarkBackendRows measures the SQLite backend alone: Tx.AddEnvelope
@@ -15,18 +13,7 @@ import (
 // hashing.
 func BenchmarkBackendRows(b *testing.B) {
 	stream := sealBench(b, benchEvents(benchN), 0)
-	var rows []store.EnvelopeRow
-	var seg *store.SegmentRow
-	for _, rec := range storetest.Records(b, stream) {
-		switch r := rec.(type) {
-		case *evidence.Genesis:
-			seg = &store.SegmentRow{Order: 1, ID: r.SegmentID, FirstPosition: 1, Genesis: r.AppendJCS(nil), GenesisHash: r.GenesisHash, Head: r.GenesisHash}
-		case *evidence.Envelope:
-			var row store.EnvelopeRow
-			row.Set(r, r.Sequence, 1, nil)
-			rows = append(rows, row)
-		}
-	}
+	seg, rows := storebench.Rows(b, stream)
 	var total, cpu time.Duration
 	b.ResetTimer()
 	for range b.N {
