@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -230,34 +229,18 @@ func (it *postingIter) seek(ctx context.Context, target int64) (int64, bool, err
 	}
 }
 
-// anyOf merges the labels of one kind: a position matches when it
-// carries any of them.
-type anyOf []*postingIter
-
-func (a anyOf) seek(ctx context.Context, target int64) (int64, bool, error) {
-	best, found := int64(0), false
-	for _, it := range a {
-		p, ok, err := it.seek(ctx, target)
-		if err != nil {
-			return 0, false, err
-		}
-		if ok && (!found || p < best) {
-			best, found = p, true
-		}
-	}
-	return best, found, nil
+// Seek implements store.PostingList over seek's int64 positions.
+func (it *postingIter) Seek(ctx context.Context, target uint64) (uint64, bool, error) {
+	p, ok, err := it.seek(ctx, int64(target))
+	return uint64(p), ok, err
 }
 
-// allOf intersects the kinds of a query: a position matches when each
-// kind does.
-type allOf []anyOf
-
-// walkers returns the postings walk of q's label filters, the kinds with
-// fewest values first: a trace then leads an environment.
-func (v *view) walkers(q *store.Query) allOf {
-	var kinds allOf
+// walkers returns the postings walk of q's label filters
+// (store.NewAllOf).
+func (v *view) walkers(q *store.Query) store.AllOf {
+	var kinds []store.AnyOf
 	for i, vals := range queryLabels(q) {
-		var k anyOf
+		var k store.AnyOf
 		for _, val := range vals {
 			k = append(k, &postingIter{v: v, label: label{int16(i + 1), val}})
 		}
@@ -265,30 +248,7 @@ func (v *view) walkers(q *store.Query) allOf {
 			kinds = append(kinds, k)
 		}
 	}
-	slices.SortStableFunc(kinds, func(a, b anyOf) int { return cmp.Compare(len(a), len(b)) })
-	return kinds
-}
-
-// next returns the first position ≥ target that every kind lists, or ok
-// false when there is none. Each kind seeks to the position another
-// reached, until they agree.
-func (k allOf) next(ctx context.Context, target int64) (int64, bool, error) {
-	for {
-		agreed := true
-		for _, kind := range k {
-			p, ok, err := kind.seek(ctx, target)
-			if err != nil || !ok {
-				return 0, false, err
-			}
-			if p != target {
-				target, agreed = p, false
-				break
-			}
-		}
-		if agreed {
-			return target, true, nil
-		}
-	}
+	return store.NewAllOf(kinds)
 }
 
 // labelEnvelopes is Envelopes for a query with label filters: chunks of
@@ -299,7 +259,7 @@ func (v *view) labelEnvelopes(ctx context.Context, q *store.Query, chunk int, fn
 	var arena []byte
 	var batch []store.EnvelopeRow
 	cands := make([]int64, 0, chunk)
-	target, n := int64(q.From), 0
+	target, n := q.From, 0
 	for {
 		want := chunk
 		if q.Limit > 0 {
@@ -307,14 +267,14 @@ func (v *view) labelEnvelopes(ctx context.Context, q *store.Query, chunk int, fn
 		}
 		cands = cands[:0]
 		for len(cands) < want {
-			p, ok, err := kinds.next(ctx, target)
+			p, ok, err := kinds.Next(ctx, target)
 			if err != nil {
 				return err
 			}
-			if !ok || (q.To != 0 && p > int64(q.To)) {
+			if !ok || (q.To != 0 && p > q.To) {
 				break
 			}
-			cands = append(cands, p)
+			cands = append(cands, int64(p))
 			target = p + 1
 		}
 		if len(cands) == 0 {

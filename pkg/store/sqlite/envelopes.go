@@ -66,8 +66,8 @@ const (
 
 // labelKinds turns the label filters of q into postings walkers, one per
 // kind.
-func (v *view) labelKinds(q *store.Query) []anyOf {
-	var kinds []anyOf
+func (v *view) labelKinds(q *store.Query) []store.AnyOf {
+	var kinds []store.AnyOf
 	for _, f := range []struct {
 		kind int
 		vals []string
@@ -76,7 +76,7 @@ func (v *view) labelKinds(q *store.Query) []anyOf {
 		if len(f.vals) == 0 {
 			continue
 		}
-		var k anyOf
+		var k store.AnyOf
 		for _, val := range f.vals {
 			k = append(k, &postingIter{v: v, label: labelID(f.kind, val)})
 		}
@@ -193,9 +193,14 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 	// shared).
 	rowSQL := "SELECT " + envelopeCols + " FROM envelopes WHERE position = ?"
 	n := 0
-	err := allOf(ctx, kinds, q.From, q.To, func(p uint64) error {
+	walk := store.NewAllOf(kinds)
+	for target := q.From; ; {
+		p, ok, err := walk.Next(ctx, target)
+		if err != nil || !ok || (q.To != 0 && p > q.To) {
+			return v.err("read envelopes", err)
+		}
 		found := false
-		err := v.c.query(ctx, rowSQL, []any{int64(p)}, func(vals []driver.Value) error {
+		err = v.c.query(ctx, rowSQL, []any{int64(p)}, func(vals []driver.Value) error {
 			found = true
 			s, err1 := asInt(vals[colClaimedS])
 			ns, err2 := asInt(vals[colClaimedNS])
@@ -209,17 +214,16 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 			return emit(vals)
 		})
 		if err != nil {
-			return err
+			return v.err("read envelopes", err)
 		}
 		if !found {
 			return &errcode.Error{Code: errcode.StoreCorrupt, Msg: fmt.Sprintf("postings name envelopes row %d, which is missing", p)}
 		}
 		if q.Limit > 0 && n >= q.Limit {
-			return errStop
+			return nil
 		}
-		return nil
-	})
-	return v.err("read envelopes", err)
+		target = p + 1
+	}
 }
 
 // envelopeRow converts a row; values of the wrong type or size are

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql/driver"
 	"encoding/binary"
@@ -114,7 +113,8 @@ type postingIter struct {
 
 // seek returns the first position ≥ target, or ok false when there is
 // none.
-func (it *postingIter) seek(ctx context.Context, target uint64) (uint64, bool, error) {
+// Seek implements store.PostingList.
+func (it *postingIter) Seek(ctx context.Context, target uint64) (uint64, bool, error) {
 	for !it.done {
 		if it.i < len(it.ps) && it.ps[len(it.ps)-1] >= target {
 			j, _ := slices.BinarySearch(it.ps[it.i:], target)
@@ -154,55 +154,6 @@ func (it *postingIter) seek(ctx context.Context, target uint64) (uint64, bool, e
 		}
 	}
 	return 0, false, nil
-}
-
-// anyOf merges the postings of several labels of one kind: a position
-// matches when it carries any of them.
-type anyOf []*postingIter
-
-func (a anyOf) seek(ctx context.Context, target uint64) (uint64, bool, error) {
-	best, found := uint64(0), false
-	for _, it := range a {
-		p, ok, err := it.seek(ctx, target)
-		if err != nil {
-			return 0, false, err
-		}
-		if ok && (!found || p < best) {
-			best, found = p, true
-		}
-	}
-	return best, found, nil
-}
-
-// allOf intersects the kinds of a query: a position matches when every
-// kind matches it. It leapfrogs: each list seeks to the largest position
-// any other list is at.
-func allOf(ctx context.Context, kinds []anyOf, from, to uint64, fn func(uint64) error) error {
-	// Seek the rarest-looking list first: fewer labels first is a cheap
-	// proxy that keeps a trace from being walked behind an environment.
-	slices.SortStableFunc(kinds, func(a, b anyOf) int { return cmp.Compare(len(a), len(b)) })
-	target := from
-	for to == 0 || target <= to {
-		agreed := true
-		for _, k := range kinds {
-			p, ok, err := k.seek(ctx, target)
-			if err != nil || !ok {
-				return err
-			}
-			if p != target {
-				target, agreed = p, false
-				break
-			}
-		}
-		if !agreed {
-			continue
-		}
-		if err := fn(target); err != nil {
-			return err
-		}
-		target++
-	}
-	return nil
 }
 
 // Envelopes implements store.View for a transaction: it writes the rows
