@@ -378,11 +378,11 @@ func (a *Appender) Commit(ctx context.Context) ([]Receipt, error) {
 }
 
 // CommitEarly is Commit for a backend that can commit before the batch
-// is durable (EarlyBackend, in AppendStream): the next batch may be added at once, and
-// the receipts must not be given to anyone before durable (nil when the
-// batch is durable already) has returned nil. durable may run on another
-// goroutine, while the next batch is added, but must have returned before
-// the next CommitEarly or Commit.
+// is durable (EarlyBackend, in AppendStream): the next batch may be added
+// at once, and the receipts must not be given to anyone before durable
+// (nil when the batch is durable already) has returned nil. durable may
+// run on another goroutine, while the next batch is added, but must have
+// returned before the next CommitEarly or Commit.
 func (a *Appender) CommitEarly(ctx context.Context) (rs []Receipt, durable func() error, err error) {
 	return a.commit(ctx, true)
 }
