@@ -17,9 +17,9 @@ import (
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/bundle/storesource"
+	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
-	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/storetest"
 	_ "modernc.org/sqlite" // the "sqlite" driver of InsertPlain

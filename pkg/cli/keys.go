@@ -83,13 +83,14 @@ func (p *Passphrase) read(ctx context.Context, fd int, prompt string) ([]byte, e
 		return nil, errcode.Wrap(errcode.IOFailed, err, "read the passphrase")
 	}
 	p.c.progress.clear()
+	echoOff(fd)
+	defer term.Restore(fd, state)
 	fmt.Fprint(p.c.Stderr, prompt)
 	b, err := ctxwait.Do(ctx, func() ([]byte, error) { return term.ReadPassword(fd) }, nil)
 	fmt.Fprintln(p.c.Stderr)
 	switch {
 	case err != nil && err == ctx.Err():
-		term.Restore(fd, state) // the read goes on; echo comes back now
-		return nil, err
+		return nil, err // the read goes on; echo comes back now
 	case err != nil:
 		return nil, errcode.Wrap(errcode.IOFailed, err, "read the passphrase")
 	case len(b) > signing.MaxPassphrase:
