@@ -1,19 +1,27 @@
 // Package contracttest checks real sidecar responses against the
-// committed contract (docs/generated): status, headers and JSON bodies
-// against openapi.json with github.com/pb33f/libopenapi-validator (an
-// OpenAPI 3.1 validator on JSON Schema 2020-12), and every line of an
-// NDJSON or zstd body against its record's schema in schemas/ with
-// github.com/santhosh-tekuri/jsonschema/v6; and the calls the sidecar
-// makes to an enterprise control plane against control-plane.openapi.json.
+// committed contract (docs/generated): the operation, status, headers,
+// Content-Type and JSON body of every response against openapi.json with
+// github.com/getkin/kin-openapi (OpenAPI 3.1, its schemas validated as JSON
+// Schema 2020-12 by github.com/santhosh-tekuri/jsonschema/v6, formats
+// asserted), and every line of an NDJSON or zstd body and every problem
+// against its record's schema in schemas/ with the same JSON Schema
+// validator; and the calls the sidecar makes to an enterprise control
+// plane (path, method, bearer token, headers, body) against
+// control-plane.openapi.json.
 package contracttest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,22 +29,31 @@ import (
 	"arxi.dev/arxi/internal/schematest"
 	"arxi.dev/arxi/pkg/sidecar/contract"
 	"arxi.dev/arxi/pkg/zstdio"
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	"github.com/pb33f/libopenapi-validator/config"
-	"github.com/pb33f/libopenapi-validator/content"
-	verrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tidwall/gjson"
 )
 
+func init() {
+	// NDJSON and zstd bodies are text to the OpenAPI document (their lines
+	// are checked against the record schemas here), so they decode as one
+	// string; kin-openapi decodes JSON and text/plain itself.
+	asText := func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(r)
+		return string(b), err
+	}
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", asText)
+	openapi3filter.RegisterBodyDecoder("application/zstd", asText)
+}
+
 // Contract is a loaded contract directory.
 type Contract struct {
-	mu      sync.Mutex // the validator is not documented as safe for concurrent use
-	v       validator.Validator
+	api     *document
 	records map[string]*jsonschema.Schema // by record kind, "unsealed" for lines without one
 	problem *jsonschema.Schema
-	ops     map[string]bool // "METHOD /path" of every operation, parameters as written
 }
 
 var (
@@ -76,11 +93,11 @@ func load(dir string) (*Contract, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := newValidator(contract.OpenAPIFile, spec)
+	doc, err := newDocument(contract.OpenAPIFile, spec)
 	if err != nil {
 		return nil, err
 	}
-	c := &Contract{v: v, records: map[string]*jsonschema.Schema{}, ops: map[string]bool{}}
+	c := &Contract{api: doc, records: map[string]*jsonschema.Schema{}}
 	files, err := filepath.Glob(filepath.Join(dir, "schemas", "*.schema.json"))
 	if err != nil {
 		return nil, err
@@ -97,65 +114,102 @@ func load(dir string) (*Contract, error) {
 		}
 		c.records[name] = s
 	}
-	c.problem = c.records["problem"]
-	for path, item := range gjson.GetBytes(spec, "paths").Map() {
-		for method := range item.Map() {
-			c.ops[strings.ToUpper(method)+" "+path] = true
-		}
+	if c.problem = c.records["problem"]; c.problem == nil {
+		return nil, errors.New("no schemas/problem.schema.json")
 	}
 	return c, nil
 }
 
-// newValidator loads an OpenAPI document (the file name) and checks that
-// it is valid.
-func newValidator(name string, spec []byte) (validator.Validator, error) {
-	doc, err := libopenapi.NewDocument(spec)
+// document is a loaded OpenAPI document and its operations' router.
+type document struct {
+	name   string
+	router routers.Router
+}
+
+// newDocument loads an OpenAPI 3.1 document (the file name; it refers
+// to nothing outside itself) and checks that it is valid: its structure,
+// every $ref resolving, and every schema a valid JSON Schema 2020-12 one.
+func newDocument(name string, spec []byte) (*document, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		return nil, fmt.Errorf("%s is OpenAPI %s, not 3.1: its schemas would not be read as JSON Schema 2020-12", name, doc.OpenAPI)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("%s is not a valid OpenAPI document: %v", name, err)
+	}
+	// Operations are matched on the request's path alone: the sidecar
+	// listens anywhere, and the control plane's example server is not the
+	// test's.
+	doc.Servers = nil
+	r, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return &document{name: name, router: r}, nil
+}
+
+// route is the operation of the contract a request names: a path
+// parameter matches one segment, a literal segment before it.
+func (d *document) route(req *http.Request) (*openapi3filter.RequestValidationInput, error) {
+	route, params, err := d.router.FindRoute(req)
 	if err != nil {
 		return nil, err
 	}
-	// NDJSON and zstd bodies are text to the OpenAPI document (their lines
-	// are checked against the record schemas here), so they decode as one
-	// string.
-	asText := content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
-		b, err := io.ReadAll(in.Body)
-		return string(b), err
+	return &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: options()}, nil
+}
+
+// options are the validation options of a request or a response: every
+// error, an undeclared status is one, the bearer token of the document's
+// security schemes checked, errors without the schema and value dumps.
+func options() *openapi3filter.Options {
+	o := &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true, AuthenticationFunc: authenticate}
+	o.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string {
+		if e.Origin != nil {
+			return e.Origin.Error()
+		}
+		if p := e.JSONPointer(); len(p) > 0 {
+			return "at /" + strings.Join(p, "/") + ": " + e.Reason
+		}
+		return e.Reason
 	})
-	v, errs := validator.NewValidator(doc, config.WithFormatAssertions(),
-		config.WithBodyDecoder("application/x-ndjson", asText), config.WithBodyDecoder("application/zstd", asText),
-		config.WithBodyDecoder("text/plain", asText))
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s: %v", name, errs)
+	return o
+}
+
+// authenticate checks the credentials a security scheme asks for: the
+// contracts declare bearer tokens only (RFC 6750).
+func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	s := in.SecurityScheme
+	if s.Type != "http" || !strings.EqualFold(s.Scheme, "bearer") {
+		return fmt.Errorf("security scheme %q: only http bearer is checked", in.SecuritySchemeName)
 	}
-	if ok, verrs := v.ValidateDocument(); !ok {
-		return nil, fmt.Errorf("%s is not a valid OpenAPI document: %v", name, verrs)
+	scheme, token, _ := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return fmt.Errorf("security scheme %q: no Authorization: Bearer token", in.SecuritySchemeName)
 	}
-	return v, nil
+	return nil
+}
+
+// flatten is err (a validation failure) as one error per violation.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if me, ok := err.(openapi3.MultiError); ok {
+		var out []error
+		for _, e := range me {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // Record returns the schema of the record kind (a file of schemas/).
 func (c *Contract) Record(kind string) *jsonschema.Schema { return c.records[kind] }
-
-// matches reports whether the request names an operation of the
-// contract: a path parameter matches one segment.
-func (c *Contract) matches(method, path string) bool {
-	for op := range c.ops {
-		m, p, _ := strings.Cut(op, " ")
-		if m != method {
-			continue
-		}
-		if i := strings.IndexByte(p, '{'); i >= 0 {
-			rest, ok := strings.CutPrefix(path, p[:i])
-			if ok && rest != "" && !strings.Contains(rest, "/") {
-				return true
-			}
-			continue
-		}
-		if p == path {
-			return true
-		}
-	}
-	return false
-}
 
 // Check validates one response to req: against the operation when the
 // contract has one, as a 404 or 405 problem otherwise. Failures are
@@ -174,26 +228,18 @@ func (c *Contract) Errors(req *http.Request, status int, header http.Header, bod
 		errs = append(errs, fmt.Errorf("no X-Server-Correlation-Id"))
 	}
 	ct := header.Get("Content-Type")
-	if !c.matches(req.Method, req.URL.Path) {
+	in, err := c.api.route(req)
+	if err != nil {
 		if status != 404 && status != 405 {
-			return append(errs, fmt.Errorf("no operation %s %s, and the status is not 404 or 405", req.Method, req.URL.Path))
+			return append(errs, fmt.Errorf("no operation %s %s (%v), and the status is not 404 or 405", req.Method, req.URL.Path, err))
 		}
 		return append(errs, c.problemErr(status, ct, body)...)
 	}
-	resp := &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(bytes.NewReader(body)), Request: req}
-	c.mu.Lock()
-	ok, verrs := c.v.ValidateHttpResponse(req, resp)
-	c.mu.Unlock()
-	if !ok && len(verrs) > 0 && (verrs[0].IsPathMissingError() || verrs[0].IsOperationMissingError()) && status == 404 {
-		// A path parameter the validator does not match against a literal
-		// path beside it (GET /v1/bundles/build is bundles.get with the
-		// id "build"): a 404 problem all the same.
-		return append(errs, c.problemErr(status, ct, body)...)
-	}
-	if !ok {
-		for _, e := range verrs {
-			errs = append(errs, fmt.Errorf("%s", describe(e)))
-		}
+	resp := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status,
+		Header: declaredType(in.Route.Operation, status, header), Options: in.Options}
+	resp.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), resp); err != nil {
+		errs = append(errs, flatten(err)...)
 	}
 	switch {
 	case strings.HasPrefix(ct, "application/problem+json"):
@@ -212,6 +258,52 @@ func (c *Contract) Errors(req *http.Request, status int, header http.Header, bod
 		errs = append(errs, c.linesErr(plain.Bytes())...)
 	}
 	return errs
+}
+
+// declaredType is header with the Content-Type replaced by the media
+// type the response of status declares that it names, if any: the same
+// type and subtype, and every parameter the declared one gives, with its
+// value (kin-openapi would ask for the declared parameters and no more,
+// and /metrics adds charset and escaping to its "text/plain;
+// version=0.0.4"). A Content-Type that names none is left for
+// kin-openapi to report.
+func declaredType(op *openapi3.Operation, status int, header http.Header) http.Header {
+	r := op.Responses.Status(status)
+	if r == nil {
+		r = op.Responses.Default()
+	}
+	if r == nil || r.Value == nil {
+		return header
+	}
+	got, params, err := mime.ParseMediaType(header.Get("Content-Type"))
+	if err != nil {
+		return header
+	}
+	best, most := "", -1
+	for _, key := range slices.Sorted(maps.Keys(r.Value.Content)) {
+		typ, want, err := mime.ParseMediaType(key)
+		if err != nil || typ != got || len(want) <= most {
+			continue
+		}
+		if all(want, func(k, v string) bool { return params[k] == v }) {
+			best, most = key, len(want)
+		}
+	}
+	if best == "" {
+		return header
+	}
+	h := header.Clone()
+	h.Set("Content-Type", best)
+	return h
+}
+
+func all(m map[string]string, f func(k, v string) bool) bool {
+	for k, v := range m {
+		if !f(k, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // problemErr checks a problem document and that its status is the
@@ -259,10 +351,7 @@ func (c *Contract) Lines(kind string, data []byte) []error {
 
 // ControlPlane is a loaded control-plane.openapi.json: the API the
 // sidecar calls in enterprise mode.
-type ControlPlane struct {
-	mu sync.Mutex
-	v  validator.Validator
-}
+type ControlPlane struct{ api *document }
 
 var (
 	cpMu     sync.Mutex
@@ -273,53 +362,49 @@ var (
 // process.
 func LoadControlPlane(t testing.TB, dir string) *ControlPlane {
 	t.Helper()
+	c, err := LoadControlPlaneDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// LoadControlPlaneDir is LoadControlPlane for callers without a
+// testing.TB.
+func LoadControlPlaneDir(dir string) (*ControlPlane, error) {
 	cpMu.Lock()
 	defer cpMu.Unlock()
 	abs, _ := filepath.Abs(dir)
 	if c, ok := cpLoaded[abs]; ok {
-		return c
+		return c, nil
 	}
 	spec, err := os.ReadFile(filepath.Join(abs, contract.ControlPlaneFile))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	v, err := newValidator(contract.ControlPlaneFile, spec)
+	doc, err := newDocument(contract.ControlPlaneFile, spec)
 	if err != nil {
-		t.Fatalf("load the control-plane contract in %s: %v", dir, err)
+		return nil, fmt.Errorf("load the control-plane contract in %s: %v", dir, err)
 	}
-	c := &ControlPlane{v: v}
+	c := &ControlPlane{api: doc}
 	cpLoaded[abs] = c
-	return c
+	return c, nil
 }
 
 // RequestErrors returns why a call to the control plane (its path below
-// the control plane's URL, its headers and body) breaks the contract.
+// the control plane's URL, its headers and body) breaks the contract:
+// no such operation, a parameter or header against its schema, no
+// bearer token, a Content-Type the operation does not take, a body
+// against its schema or missing where required.
 func (c *ControlPlane) RequestErrors(r *http.Request, body []byte) []error {
 	req := r.Clone(r.Context())
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	c.mu.Lock()
-	ok, verrs := c.v.ValidateHttpRequest(req)
-	c.mu.Unlock()
-	if ok {
-		return nil
+	req.ContentLength = int64(len(body))
+	in, err := c.api.route(req)
+	if err != nil {
+		return []error{fmt.Errorf("no operation %s %s in %s: %v", req.Method, req.URL.Path, c.api.name, err)}
 	}
-	var errs []error
-	for _, e := range verrs {
-		errs = append(errs, fmt.Errorf("%s", describe(e)))
-	}
-	return errs
-}
-
-// describe is a validation error with its reason and schema errors.
-func describe(e *verrors.ValidationError) string {
-	msg := e.Message
-	if e.Reason != "" {
-		msg += ": " + e.Reason
-	}
-	for _, se := range e.SchemaValidationErrors {
-		msg += "; " + se.FieldPath + ": " + se.Reason
-	}
-	return msg
+	return flatten(openapi3filter.ValidateRequest(context.Background(), in))
 }
 
 // Dir is the contract of the module the test runs in: docs/generated
