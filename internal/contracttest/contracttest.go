@@ -168,13 +168,17 @@ func (d *document) route(req *http.Request) (*openapi3filter.RequestValidationIn
 func options() *openapi3filter.Options {
 	o := &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true, AuthenticationFunc: authenticate}
 	o.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string {
+		if errors.Unwrap(e) != nil && e.Origin == nil { // the JSON Schema validator's, which names the path
+			return e.Reason
+		}
+		msg := e.Reason
 		if e.Origin != nil {
-			return e.Origin.Error()
+			msg = e.Origin.Error()
 		}
 		if p := e.JSONPointer(); len(p) > 0 {
-			return "at /" + strings.Join(p, "/") + ": " + e.Reason
+			msg = "at /" + strings.Join(p, "/") + ": " + msg
 		}
-		return e.Reason
+		return msg
 	})
 	return o
 }
@@ -280,14 +284,18 @@ func declaredType(op *openapi3.Operation, status int, header http.Header) http.H
 		return header
 	}
 	best, most := "", -1
+next:
 	for _, key := range slices.Sorted(maps.Keys(r.Value.Content)) {
 		typ, want, err := mime.ParseMediaType(key)
 		if err != nil || typ != got || len(want) <= most {
 			continue
 		}
-		if all(want, func(k, v string) bool { return params[k] == v }) {
-			best, most = key, len(want)
+		for k, v := range want {
+			if params[k] != v {
+				continue next
+			}
 		}
+		best, most = key, len(want)
 	}
 	if best == "" {
 		return header
@@ -295,15 +303,6 @@ func declaredType(op *openapi3.Operation, status int, header http.Header) http.H
 	h := header.Clone()
 	h.Set("Content-Type", best)
 	return h
-}
-
-func all(m map[string]string, f func(k, v string) bool) bool {
-	for k, v := range m {
-		if !f(k, v) {
-			return false
-		}
-	}
-	return true
 }
 
 // problemErr checks a problem document and that its status is the
