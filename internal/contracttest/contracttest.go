@@ -1,13 +1,14 @@
 // Package contracttest checks real sidecar responses against the
 // committed contract (docs/generated): the operation, status, headers,
 // Content-Type and JSON body of every response against openapi.json with
-// github.com/getkin/kin-openapi (OpenAPI 3.1, its schemas validated as JSON
-// Schema 2020-12 by github.com/santhosh-tekuri/jsonschema/v6, formats
-// asserted), and every line of an NDJSON or zstd body and every problem
-// against its record's schema in schemas/ with the same JSON Schema
-// validator; and the calls the sidecar makes to an enterprise control
-// plane (path, method, bearer token, headers, body) against
-// control-plane.openapi.json.
+// github.com/getkin/kin-openapi (OpenAPI 3.1; it validates a schema as
+// JSON Schema 2020-12 with github.com/santhosh-tekuri/jsonschema/v6, or,
+// where the schema refers to components and uses no keyword new in
+// 2020-12, with its own validator; formats asserted either way), and
+// every line of an NDJSON or zstd body and every problem against its
+// record's schema in schemas/ with santhosh-tekuri/jsonschema; and the
+// calls the sidecar makes to an enterprise control plane (operation,
+// bearer token, headers, body) against control-plane.openapi.json.
 package contracttest
 
 import (
@@ -127,8 +128,9 @@ type document struct {
 }
 
 // newDocument loads an OpenAPI 3.1 document (the file name; it refers
-// to nothing outside itself) and checks that it is valid: its structure,
-// every $ref resolving, and every schema a valid JSON Schema 2020-12 one.
+// to nothing outside itself) and checks that it is valid: its objects and
+// their fields, every $ref resolving, every schema's keywords of their
+// types (type names, patterns that compile, schemas where a schema goes).
 func newDocument(name string, spec []byte) (*document, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(spec)
@@ -152,8 +154,9 @@ func newDocument(name string, spec []byte) (*document, error) {
 	return &document{name: name, router: r}, nil
 }
 
-// route is the operation of the contract a request names: a path
-// parameter matches one segment, a literal segment before it.
+// route is the operation of the contract a request names: its method
+// and path, a path parameter matching one segment (GET /v1/bundles/build
+// is bundles.get, POST /v1/bundles/build bundles.build).
 func (d *document) route(req *http.Request) (*openapi3filter.RequestValidationInput, error) {
 	route, params, err := d.router.FindRoute(req)
 	if err != nil {
