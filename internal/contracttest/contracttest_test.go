@@ -83,7 +83,7 @@ func TestDocuments(t *testing.T) {
 		{"additionalProperties not a schema", `"additionalProperties": false`, `"additionalProperties": 7`, "additionalProp"},
 		{"minLength not a number", `"minLength": 1,`, `"minLength": "x",`, "minLength"},
 		{"oneOf member not a schema", `"oneOf": [`, `"oneOf": [3, `, "oneOf"},
-		{"no paths' responses", `"description": "OK",`, `"description": 7,`, "description"},
+		{"description not a string", `"description": "OK",`, `"description": 7,`, "description"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := bytes.Replace(spec, []byte(c.old), []byte(c.new), 1)
