@@ -364,16 +364,15 @@ var (
 // process.
 func LoadControlPlane(t testing.TB, dir string) *ControlPlane {
 	t.Helper()
-	c, err := LoadControlPlaneDir(dir)
+	c, err := loadControlPlane(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// LoadControlPlaneDir is LoadControlPlane for callers without a
-// testing.TB.
-func LoadControlPlaneDir(dir string) (*ControlPlane, error) {
+// loadControlPlane is LoadControlPlane with its error returned.
+func loadControlPlane(dir string) (*ControlPlane, error) {
 	cpMu.Lock()
 	defer cpMu.Unlock()
 	abs, _ := filepath.Abs(dir)
