@@ -45,20 +45,21 @@ func (r *Receipt) AppendJCS(dst []byte) []byte {
 //
 // An Appender is not safe for concurrent use, and a Store has at most one.
 type Appender struct {
-	s         *Store
-	tx        Tx
-	committed *state // state as of the last commit
-	cur       *state // state including the open batch
-	receipts  []Receipt
-	lines     []int64         // the input line of each envelope of receipts; 0 when unknown
-	hold      bool            // let the backend hold rows back until Commit, and commit early (AppendStream)
-	early     bool            // tx was begun with BeginEarly
-	blobs     []scalar.Digest // attachment records waiting for their envelope
-	c         *checker
-	line      []byte
-	signed    *scalar.KeyID // the key whose signature on the record being added was verified already; nil when none
-	row       EnvelopeRow
-	buf       []byte // the row's encoded attachments and signatures
+	s           *Store
+	tx          Tx
+	committed   *state // state as of the last commit
+	cur         *state // state including the open batch
+	receipts    []Receipt
+	lines       []int64         // the input line of each envelope of receipts; 0 when unknown
+	hold        bool            // let the backend hold rows back until Commit, and commit early (AppendStream)
+	alwaysEarly bool            // begin early where the backend can, rows written at each Add (SetEarly)
+	early       bool            // tx was begun with BeginEarly
+	blobs       []scalar.Digest // attachment records waiting for their envelope
+	c           *checker
+	line        []byte
+	signed      *scalar.KeyID // the key whose signature on the record being added was verified already; nil when none
+	row         EnvelopeRow
+	buf         []byte // the row's encoded attachments and signatures
 }
 
 // Appender returns the store's Appender, loading and verifying the chain
@@ -83,6 +84,15 @@ func (s *Store) Appender(ctx context.Context) (*Appender, error) {
 	return &Appender{s: s, committed: s.state, cur: s.state.clone(), c: newChecker(s.lim)}, nil
 }
 
+// SetEarly makes the Appender begin its transactions early where the
+// backend can (EarlyBackend), so that CommitEarly commits them before
+// they are durable, as AppendStream does; unlike AppendStream's, rows are
+// still written at each Add, so an Add's error is about its own record.
+// A transaction begun early and committed with Commit is durable when
+// Commit returns, as ever. The sidecar's writer uses it to write the next
+// group while a group's fsync runs.
+func (a *Appender) SetEarly(on bool) { a.alwaysEarly = on }
+
 // Pending is the number of envelopes in the open batch.
 func (a *Appender) Pending() int { return len(a.receipts) }
 
@@ -93,7 +103,7 @@ func (a *Appender) begin(ctx context.Context) error {
 	var tx Tx
 	var err error
 	eb, early := a.s.b.(EarlyBackend)
-	if early = early && a.hold; early {
+	if early = early && (a.hold || a.alwaysEarly); early {
 		tx, err = eb.BeginEarly(ctx)
 	} else {
 		tx, err = a.s.b.Begin(ctx)
@@ -395,7 +405,7 @@ func (a *Appender) commit(ctx context.Context, early bool) ([]Receipt, func() er
 		a.Rollback()
 		return nil, nil, errcode.New(errcode.InputUnexpectedRecord, "attachment record without the envelope that references it")
 	}
-	if o := a.cur.open; o != nil && (a.committed.open == nil || a.committed.open.chain.Count != o.chain.Count) {
+	if o := a.cur.open; o != nil && (a.committed.open == nil || a.committed.open.order != o.order || a.committed.open.chain.Count != o.chain.Count) {
 		row := &SegmentRow{Order: o.order, ID: o.genesis.SegmentID, FirstPosition: o.first, Genesis: o.line,
 			GenesisHash: o.genesis.GenesisHash, Count: o.chain.Count, Head: o.chain.Head}
 		if err := a.tx.UpdateSegment(ctx, row); err != nil {

@@ -14,6 +14,7 @@ import (
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
+	"arxi.dev/arxi/pkg/store/storetest"
 )
 
 func TestCursor(t *testing.T) {
@@ -140,5 +141,53 @@ func TestAppendStreamReadAhead(t *testing.T) {
 	}
 	if !strings.Contains(results[1], "line 3: chain.hash_mismatch") || !strings.HasPrefix(results[1], "1 receipts, line 2,") {
 		t.Errorf("broken stream: %s", results[1])
+	}
+}
+
+// TestCommitNewSegmentSameCount: a batch that seals the open segment and
+// opens the next one, whose envelopes then number as many as the sealed
+// one's did at the last commit, stores the new segment's count and head
+// (the commit once compared only the counts): the store reads back every
+// envelope and verifies.
+func TestCommitNewSegmentSameCount(t *testing.T) {
+	ctx := context.Background()
+	recs := storetest.Records(t, storetest.Seal(t, sealing.Config{MaxEnvelopes: 2}, storetest.Events(0, 3), false))
+	// genesis, e0, e1, seal, genesis, e2
+	if len(recs) != 6 {
+		t.Fatalf("%d records", len(recs))
+	}
+	b := memory.New()
+	s, err := store.Open(ctx, b, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Appender(ctx)
+	for i, rec := range recs {
+		if err := a.Add(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 || i == 5 { // the first segment holds 1 envelope, then the second does
+			if _, err := a.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a.Close()
+	s, err = store.Open(ctx, b, store.Config{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	h, err := s.Head(ctx, true)
+	if err != nil || h.Chain == nil || h.Chain.Count != 1 {
+		t.Fatalf("head %+v, %v: want the second segment with 1 envelope", h, err)
+	}
+	sn, _ := s.Snapshot(ctx)
+	defer sn.Close()
+	var out bytes.Buffer
+	if err := sn.WriteStream(ctx, &out, store.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(storetest.Envelopes(t, out.Bytes())); n != 3 {
+		t.Errorf("the store reads back %d envelopes, want 3", n)
 	}
 }

@@ -3,32 +3,38 @@
 // (SIDECAR.md §3, "durable group commit").
 //
 // Requests hand it Jobs: envelopes (and attachment records) to record, a
-// segment to open or to seal. The goroutine runs a pipeline of two stages
-// over one transaction at a time. It prepares a group in memory: it takes
-// the jobs waiting and seals each in turn with a sealing.Sealer started
-// from a copy of the chain state the job before it left, and renders each
-// job's response. It then writes the group's records through the store's
-// Appender into one transaction and hands the commit to a goroutine of
-// its own; while that commit (and its fsync) runs, it takes and prepares
-// the next group, sealed from the chain state the group in flight leaves.
-// Only when the commit has returned is each job of its group answered. So
-// a response is never sent for evidence that is not durable, many
-// requests share one fsync, and the next group is ready when it returns.
+// segment to open or to seal. The goroutine runs a pipeline over one
+// transaction at a time. It takes the jobs waiting, seals each in turn
+// with a sealing.Sealer started from a copy of the chain state the job
+// before it left, renders each job's response, and writes the job's
+// records through the store's Appender into the open transaction. It
+// commits the group early (store.Appender.CommitEarly: committed, not yet
+// fsynced) and makes it durable (the fsync) on a goroutine of its own;
+// while that runs, it takes, seals and writes the jobs arriving into the
+// next transaction, on the chain state the group leaves. Only when the
+// fsync has returned is each job of the group answered, and only then is
+// the next group committed: at most one group is ever committed and not
+// answered. So a response is never sent for evidence that is not
+// durable, many requests share one fsync, and the next group is written
+// when it returns.
 //
 // A job fails alone, answered with its group, since its error was found
 // on a chain state that is not durable yet. A rejection by the sealer (an
 // attachment reference that resolves to nothing, say) leaves the chain
 // state as the job found it, and the group goes on. A rejection by the
-// store (an envelope id that is already stored) discards the whole
+// store (an envelope id that is already stored) discards the whole open
 // transaction, as every store error does: the job is marked rejected,
-// and the other jobs of the group are sealed again from the committed
+// and the other jobs written into it are sealed again from the committed
 // chain state and written again without it. A commit that fails fails
-// every job of its group (nothing of theirs was written); the group
-// prepared on top of it is sealed again from the committed chain state.
-// Sealing is deterministic (a job's clock time and segment id are fixed
-// the first time), so sealing a job again on the same chain state gives
-// the same records; the Appender is touched only by the stage that
-// writes and commits, never while a commit is in flight.
+// every job of its group (nothing of theirs was written), and the jobs
+// after it are sealed from the committed chain state. A group whose fsync
+// fails is committed but may not survive a crash, and nothing after it
+// would (the write-ahead log is replayed in order): its jobs and those
+// written after it fail, and so does every job until a restart, which
+// continues from the chain the store holds. Sealing is deterministic (a
+// job's clock time and segment id are fixed the first time), so sealing
+// a job again on the same chain state gives the same records; the
+// Appender is touched only by the writer goroutine.
 //
 // A job may carry an idempotency key: its rendered response is then stored
 // with the request hash in the transaction of its evidence (store
@@ -252,6 +258,7 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
+	app.SetEarly(true)
 	r := &Recorder{cfg: cfg, app: app, jobs: make(chan *Job, cfg.Queue), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: context.WithoutCancel(ctx), clock: cfg.Clock}
 	if h.Genesis != nil {
@@ -362,47 +369,48 @@ func (r *Recorder) Close(sealOnShutdown bool) (*evidence.Seal, error) {
 	return seal, err
 }
 
-// run is the writer goroutine: a pipeline of two stages over one
-// transaction at a time. While a group's commit is in flight (its own
-// goroutine waits for the store's Commit, fsync included), run takes the
-// jobs arriving and prepares them in memory, sealed from the chain state
-// the group in flight leaves; once the commit returns, it answers that
-// group and writes the next into a new transaction at once.
+// run is the writer goroutine: a pipeline over one transaction at a
+// time. It commits a group early (store.Appender.CommitEarly: committed,
+// not yet fsynced) and makes it durable on a goroutine of its own; while
+// that fsync runs, it takes the jobs arriving, prepares them in memory
+// on the chain state the group leaves, and writes them into the next
+// transaction. Once the fsync returns it answers the group and commits
+// the next at once: at most one group is ever committed and not answered.
 func (r *Recorder) run() {
 	defer close(r.done)
 	var (
-		fl      *flight // the group whose commit is in flight
-		pending batch   // taken jobs, prepared on the state fl leaves (or the committed state)
+		fl *flight // the group committed and being made durable
+		w  batch   // the jobs taken since, prepared and written into the open transaction
 	)
 	for {
-		switch {
-		case fl != nil:
-			res := r.during(fl, &pending)
-			if !r.settle(fl, res) || r.broken != nil {
-				// pending was sealed on a chain that did not become
-				// durable: seal it again from the committed state.
+		if fl != nil {
+			res := r.during(fl, &w)
+			r.settle(fl, res)
+			fl = nil
+			if r.broken != nil {
+				// w was written on a chain that is not known to be
+				// durable: nothing of it is committed.
+				r.app.Rollback()
 				r.cur = r.committed
-				for _, j := range pending.jobs {
+				for _, j := range w.jobs {
 					r.prepare(j)
 				}
 			}
-			fl = nil
-		case len(pending.jobs) == 0:
-			if m := pending.marker; m != nil {
+			r.drain(&w)
+		}
+		if len(w.jobs) == 0 {
+			if m := w.marker; m != nil {
 				if m.Kind == 0 {
 					close(m.done)
 				}
 				return
 			}
-			r.collect(&pending)
-			for _, j := range pending.jobs {
-				r.prepare(j)
-			}
+			r.collect(&w)
 		}
-		if len(pending.jobs) > 0 {
-			r.busy = len(pending.jobs) > 1
-			fl = r.launch(pending.jobs)
-			pending.jobs, pending.envelopes = nil, 0
+		if len(w.jobs) > 0 {
+			r.busy = len(w.jobs) > 1
+			fl = r.launch(w.jobs)
+			w.jobs, w.envelopes = nil, 0
 		}
 	}
 }
@@ -431,9 +439,33 @@ func (b *batch) take(j *Job) bool {
 // open reports whether b takes more jobs.
 func (r *Recorder) open(b *batch) bool { return b.marker == nil && b.envelopes < r.cfg.MaxGroup }
 
+// admit takes j into b, prepares it on the current chain state and
+// writes it into the open transaction.
+func (r *Recorder) admit(b *batch, j *Job) {
+	if !b.take(j) {
+		return
+	}
+	r.prepare(j)
+	if j.fault == nil && !r.write(j) {
+		r.rewrite(b)
+	}
+}
+
+// drain admits the jobs waiting, without waiting for more.
+func (r *Recorder) drain(b *batch) {
+	for r.open(b) {
+		select {
+		case j := <-r.jobs:
+			r.admit(b, j)
+		default:
+			return
+		}
+	}
+}
+
 // collect waits for a job while nothing is in flight and takes the jobs
 // waiting with it; while busy (the group before held more than one job)
-// it waits up to Linger for more.
+// it waits up to Linger for more. It then prepares and writes them.
 func (r *Recorder) collect(b *batch) {
 	b.take(<-r.jobs)
 	var wait <-chan time.Time
@@ -465,29 +497,17 @@ func (r *Recorder) collect(b *batch) {
 	if wait != nil && !r.linger.Stop() {
 		<-r.linger.C
 	}
+	r.rewrite(b)
 }
 
-// during takes and prepares jobs while fl commits, and then those waiting
-// when it returned; it returns fl's result.
+// during admits jobs while fl is made durable; it returns fl's result as
+// soon as there is one.
 func (r *Recorder) during(fl *flight, b *batch) commitResult {
 	for r.open(b) {
 		select {
 		case j := <-r.jobs:
-			if b.take(j) {
-				r.prepare(j)
-			}
+			r.admit(b, j)
 		case res := <-fl.done:
-			for r.open(b) {
-				select {
-				case j := <-r.jobs:
-					if b.take(j) {
-						r.prepare(j)
-					}
-					continue
-				default:
-				}
-				break
-			}
 			return res
 		}
 	}
@@ -589,22 +609,12 @@ func (r *Recorder) seal(j *Job) (err error) {
 	return nil
 }
 
-// launch writes the prepared jobs into one transaction and starts its
-// commit; it returns the flight, or nil when nothing was written (every
-// job then has its answer).
-//
-// A job the store rejects (an envelope id already stored, say) is marked
-// rejected; the store rolled the transaction back, so the other jobs are
-// prepared again from the committed state (deterministic: the jobs before
-// it get the same records) and written again without it.
+// launch commits the open transaction, which holds the records of the
+// jobs without a fault, early, and starts making it durable; it returns
+// the flight, or nil when nothing was committed (every job then has its
+// answer: its fault, or the commit's error).
 func (r *Recorder) launch(jobs []*Job) *flight {
-	for !r.write(jobs) {
-		r.cur = r.committed
-		for _, j := range jobs {
-			r.prepare(j)
-		}
-	}
-	fl := &flight{jobs: jobs, after: r.cur, done: make(chan commitResult, 1)}
+	fl := &flight{jobs: jobs, done: make(chan commitResult, 1)}
 	idem := false
 	for _, j := range jobs {
 		if j.fault == nil {
@@ -614,6 +624,7 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 		}
 	}
 	if fl.written == 0 {
+		r.app.Rollback()
 		r.answer(fl, nil)
 		return nil
 	}
@@ -630,30 +641,61 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 		}
 		r.lastPrune = now
 	}
+	start := time.Now()
+	rs, durable, err := r.app.CommitEarly(r.ctx)
+	if err != nil {
+		// Nothing of the group was written: the chain is the committed one.
+		r.cur = r.committed
+		r.failed(fl, err)
+		return nil
+	}
+	if len(rs) != fl.envelopes {
+		r.broken = errcode.New(errcode.Internal, "the store acknowledged %d envelopes of %d", len(rs), fl.envelopes)
+	} else if err := r.consistent(r.cur); err != nil {
+		r.broken = err
+	}
+	r.committed = r.cur
+	if durable == nil {
+		fl.done <- commitResult{took: time.Since(start)}
+		return fl
+	}
 	go func() {
-		start := time.Now()
-		rs, err := r.app.Commit(r.ctx)
-		fl.done <- commitResult{receipts: len(rs), err: err, took: time.Since(start)}
+		err := durable()
+		fl.done <- commitResult{err: err, took: time.Since(start)}
 	}()
 	return fl
 }
 
-// write adds the records and idempotency records of the jobs without a
-// fault to the open transaction. It reports false when the store rejected
-// one (now marked rejected) and rolled the transaction back.
-func (r *Recorder) write(jobs []*Job) bool {
-	for _, j := range jobs {
-		if j.fault != nil {
-			continue
-		}
-		if err := r.add(j); err != nil {
-			r.app.Rollback()
-			j.fault, j.rejected = err, true
-			j.out, j.resp = Outcome{}, nil
-			return false
-		}
+// write adds the records and idempotency record of j to the open
+// transaction. It reports false when the store rejected it (now marked
+// rejected) and rolled the transaction back.
+func (r *Recorder) write(j *Job) bool {
+	if err := r.add(j); err != nil {
+		r.app.Rollback()
+		j.fault, j.rejected = err, true
+		j.out, j.resp = Outcome{}, nil
+		return false
 	}
 	return true
+}
+
+// rewrite prepares and writes the jobs of b again from the committed
+// chain state, after the store rejected one of them and rolled the
+// transaction back (deterministic: the jobs before it get the same
+// records). Each pass that meets another rejection marks one more job
+// rejected, so it ends.
+func (r *Recorder) rewrite(b *batch) {
+	for again := true; again; {
+		again = false
+		r.cur = r.committed
+		for _, j := range b.jobs {
+			r.prepare(j)
+			if j.fault == nil && !r.write(j) {
+				again = true
+				break
+			}
+		}
+	}
 }
 
 func (r *Recorder) add(j *Job) error {
@@ -675,35 +717,37 @@ func (r *Recorder) add(j *Job) error {
 	return nil
 }
 
-// flight is a group whose transaction is committing.
+// flight is a group committed early and being made durable.
 type flight struct {
 	jobs      []*Job // in chain order: those written, and those with a fault, answered with them
-	after     chain  // the chain state once it is durable
 	written   int    // jobs without a fault
 	envelopes int
 	done      chan commitResult
 }
 
 type commitResult struct {
-	receipts int
-	err      error
-	took     time.Duration
+	err  error
+	took time.Duration
 }
 
-// settle takes fl's result and answers its jobs; it reports whether the
-// transaction committed.
-func (r *Recorder) settle(fl *flight, res commitResult) bool {
+// settle takes fl's result and answers its jobs. When the group could not
+// be made durable, its records are committed but may not survive a crash,
+// and neither would anything written after them (the write-ahead log is
+// replayed in order, up to its first frame not on disk): the recorder
+// fails every job from then on, and a restart continues from the chain
+// the store holds.
+func (r *Recorder) settle(fl *flight, res commitResult) {
 	if res.err != nil {
-		r.failed(fl, res.err)
-		return false
+		err := &errcode.Error{Code: errcode.StoreIO, Err: res.err,
+			Msg: "the transaction was committed but could not be made durable; whether its records survive a restart is unknown"}
+		r.broken = &errcode.Error{Code: errcode.StoreIO, Err: res.err,
+			Msg: "a transaction could not be made durable: the sidecar records nothing more until it is restarted"}
+		r.failed(fl, err)
+		return
 	}
-	if res.receipts != fl.envelopes {
-		r.broken = errcode.New(errcode.Internal, "the store acknowledged %d envelopes of %d", res.receipts, fl.envelopes)
-	} else if err := r.consistent(fl.after); err != nil {
-		r.broken = err
+	if r.broken == nil {
+		r.healthy.Store(true)
 	}
-	r.committed = fl.after
-	r.healthy.Store(true)
 	if o := r.cfg.Observer; o != nil {
 		o.Committed(fl.written, fl.envelopes, res.took)
 		for _, j := range fl.jobs {
@@ -718,13 +762,11 @@ func (r *Recorder) settle(fl *flight, res commitResult) bool {
 		}
 	}
 	r.answer(fl, nil)
-	return true
 }
 
-// failed answers every job of a transaction that did not commit with its
-// error: those with a fault too, for their fault was found on a chain
-// state that did not become durable. The store's state is the committed
-// one again.
+// failed answers every job of a group that did not commit, or was not
+// made durable, with its error: those with a fault too, for their fault
+// was found on a chain state that did not become durable.
 func (r *Recorder) failed(fl *flight, err error) {
 	r.healthy.Store(false)
 	if o := r.cfg.Observer; o != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -364,15 +365,18 @@ func TestSignedSeals(t *testing.T) {
 	}
 }
 
-// faultBackend is a real backend whose commits pass hook first: hook may
-// hold a commit (the fsync of a slow disk) and fail it (a full one); a
-// failed commit is rolled back, as the store does with an error of its
-// backend.
+// faultBackend is a real backend that commits early (store.EarlyBackend)
+// and whose commits and fsyncs (Durable) pass hooks first: a hook may hold
+// one (a slow disk) and fail it (a full one, a failing one); a failed
+// commit is rolled back, as the store does with an error of its backend.
 type faultBackend struct {
 	store.Backend
-	mu   sync.Mutex
-	n    int
-	hook func(n int) error // n counts commits from 1
+	mu      sync.Mutex
+	commits int
+	syncs   int
+	commit  func(n int) error // n counts commits from 1
+	durable func(n int) error // n counts Durable calls from 1
+	adds    atomic.Int32      // envelope rows written
 }
 
 type faultTx struct {
@@ -388,10 +392,28 @@ func (b *faultBackend) Begin(ctx context.Context) (store.Tx, error) {
 	return &faultTx{Tx: tx, b: b}, nil
 }
 
+func (b *faultBackend) BeginEarly(ctx context.Context) (store.Tx, error) { return b.Begin(ctx) }
+
+func (b *faultBackend) Durable() error {
+	b.mu.Lock()
+	b.syncs++
+	n, hook := b.syncs, b.durable
+	b.mu.Unlock()
+	if hook != nil {
+		return hook(n)
+	}
+	return nil
+}
+
+func (t *faultTx) AddEnvelope(ctx context.Context, e *store.EnvelopeRow) error {
+	t.b.adds.Add(1)
+	return t.Tx.AddEnvelope(ctx, e)
+}
+
 func (t *faultTx) Commit() error {
 	t.b.mu.Lock()
-	t.b.n++
-	n, hook := t.b.n, t.b.hook
+	t.b.commits++
+	n, hook := t.b.commits, t.b.commit
 	t.b.mu.Unlock()
 	if hook != nil {
 		if err := hook(n); err != nil {
@@ -401,7 +423,7 @@ func (t *faultTx) Commit() error {
 	return t.Tx.Commit()
 }
 
-// held is a hook that holds commit number at until release says how it
+// held is a hook that holds call number at until release says how it
 // ends; entered is signalled when it is held.
 func held(at int, entered chan<- struct{}, release <-chan error) func(int) error {
 	return func(n int) error {
@@ -435,17 +457,24 @@ func waitTaken(jobs ...*Job) {
 	}
 }
 
+func waitQueued(r *Recorder, n int) {
+	for r.Queued() < n {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func record(t *testing.T, i int) *Job {
 	return &Job{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(i))}}
 }
 
-// TestPipelinedCommit: while a group's commit is held, the writer takes
-// and prepares the jobs that arrive; the held group is answered only once
-// its commit returns, and the jobs prepared meanwhile commit together in
-// the next transaction, on the chain the first left.
+// TestPipelinedCommit: while a group's fsync (Durable) is held, the
+// writer takes the jobs that arrive, seals them on the chain the group
+// leaves and writes their rows into the next transaction; the held group
+// is answered only once its fsync returns, and the jobs written meanwhile
+// commit together in the next transaction, which commits only then.
 func TestPipelinedCommit(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan error)
-	fb := &faultBackend{Backend: memory.New(), hook: held(1, entered, release)}
+	fb := &faultBackend{Backend: memory.New(), durable: held(1, entered, release)}
 	obs := &observer{}
 	r, s := start(t, fb, Config{Observer: obs})
 	a := submit(r, record(t, 0))
@@ -455,9 +484,18 @@ func TestPipelinedCommit(t *testing.T) {
 	waitTaken(b)
 	cc := submit(r, c)
 	waitTaken(c)
+	for fb.adds.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	fb.mu.Lock()
+	commits := fb.commits
+	fb.mu.Unlock()
+	if commits != 1 {
+		t.Errorf("%d commits while the first group's fsync is held, want 1", commits)
+	}
 	select {
 	case got := <-a:
-		t.Fatalf("answered before its commit returned: %+v", got)
+		t.Fatalf("answered before its fsync returned: %+v", got)
 	default:
 	}
 	release <- nil
@@ -476,40 +514,37 @@ func TestPipelinedCommit(t *testing.T) {
 
 // TestPipelinedCommitFailure: a commit that fails fails exactly the jobs
 // of its group, those whose fault the sealer found too (on a chain that
-// did not become durable); the jobs prepared on top of it while it was
-// held are prepared again from the committed chain and commit, answered
-// as that chain says: a seal that found no open segment on the failed
-// group's chain now seals the segment that is still open.
+// did not become durable); the jobs that arrive meanwhile are prepared
+// from the committed chain and commit, answered as that chain says: a
+// seal that would have found no open segment on the failed group's chain
+// seals the segment that is still open.
 func TestPipelinedCommitFailure(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan error)
-	fb := &faultBackend{Backend: memory.New(), hook: held(3, entered, release)}
+	fb := &faultBackend{Backend: memory.New(), commit: held(3, entered, release)}
 	failures := 0
 	obs := &countingObserver{failed: &failures}
 	r, s := start(t, fb, Config{Observer: obs})
 	if _, _, err := r.Do(ctx, record(t, 0)); err != nil { // commit 1
 		t.Fatal(err)
 	}
-	// The group [x, s1] (commit 3) is gathered behind a job whose
-	// rendering the test holds (commit 2).
-	hold := make(chan struct{})
-	blocker := record(t, 1)
-	blocker.Render = func(*Outcome) (*Response, error) { <-hold; return nil, nil }
-	bc := submit(r, blocker)
-	waitTaken(blocker)
+	// The group [x, s1] (commit 3) is gathered and written while the
+	// fsync of a job before it (commit 2) is held.
+	syncEntered, syncRelease := make(chan struct{}), make(chan error)
+	fb.mu.Lock()
+	fb.durable = held(2, syncEntered, syncRelease)
+	fb.mu.Unlock()
+	bc := submit(r, record(t, 1))
+	<-syncEntered
 	missing := unsealed(t, storetest.Event(9))
 	missing.Attachments = []evidence.AttachmentRef{{ContentType: scalar.MustContentType("text/plain"), Hash: scalar.Sum([]byte("nothing")), Size: 7}}
 	missing.Data = [][]byte{nil}
 	x := &Job{Kind: Record, Records: []evidence.Record{missing}}
 	s1 := &Job{Kind: SealSegment, Reason: evidence.SealManual}
 	xc := submit(r, x)
-	for r.Queued() < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitTaken(x)
 	s1c := submit(r, s1)
-	for r.Queued() < 2 {
-		time.Sleep(time.Millisecond)
-	}
-	close(hold)
+	waitTaken(s1)
+	syncRelease <- nil
 	if got := <-bc; got.err != nil {
 		t.Fatal(got.err)
 	}
@@ -517,9 +552,9 @@ func TestPipelinedCommitFailure(t *testing.T) {
 	s2 := &Job{Kind: SealSegment, Reason: evidence.SealManual}
 	d := record(t, 2)
 	s2c := submit(r, s2)
-	waitTaken(s2)
+	waitQueued(r, 1)
 	dc := submit(r, d)
-	waitTaken(d)
+	waitQueued(r, 2)
 	release <- errcode.New(errcode.StoreIO, "injected: the disk is full")
 	for name, ch := range map[string]<-chan answer{"x": xc, "s1": s1c} {
 		if got := <-ch; !errors.Is(got.err, errcode.StoreIO) {
@@ -528,12 +563,12 @@ func TestPipelinedCommitFailure(t *testing.T) {
 	}
 	got := <-s2c
 	if got.err != nil || got.out.Seal == nil || got.out.Seal.EnvelopeCount != 2 {
-		t.Fatalf("seal prepared on the failed group's chain: %+v, %v", got.out, got.err)
+		t.Fatalf("seal after the failed group: %+v, %v", got.out, got.err)
 	}
 	seal := got.out.Seal
 	got = <-dc
 	if got.err != nil || got.out.Receipts[0].Sequence != 1 || got.out.Records[0].(*evidence.Genesis).Predecessor.SegmentID != seal.SegmentID {
-		t.Fatalf("record prepared on the failed group's chain: %+v, %v", got.out, got.err)
+		t.Fatalf("record after the failed group: %+v, %v", got.out, got.err)
 	}
 	if !r.Healthy() {
 		t.Error("unhealthy after a commit that succeeded")
@@ -550,6 +585,61 @@ func TestPipelinedCommitFailure(t *testing.T) {
 	}
 	if fmt.Sprint(ids) != "[0} 1} 2}]" || bytes.Count(out, []byte(`"reason":"manual"`)) != 1 {
 		t.Errorf("stored events %v and %d manual seals, want 0 1 2 and one", ids, bytes.Count(out, []byte(`"reason":"manual"`)))
+	}
+}
+
+// TestDurableFailure: a group committed early whose fsync fails is
+// answered store.io, and so is every job after it, those written on its
+// chain while the fsync ran too, for nothing after a transaction that may
+// not survive a crash can be promised: the recorder records nothing more
+// and is unhealthy. A recorder restarted on the store continues the chain
+// the store holds.
+func TestDurableFailure(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan error)
+	fb := &faultBackend{Backend: memory.New(), durable: held(2, entered, release)}
+	failures := 0
+	r, s := start(t, fb, Config{Observer: &countingObserver{failed: &failures}})
+	if _, _, err := r.Do(ctx, record(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	bc := submit(r, record(t, 1))
+	<-entered
+	c, d := record(t, 2), &Job{Kind: SealSegment, Reason: evidence.SealManual}
+	cc, dc := submit(r, c), submit(r, d)
+	waitTaken(c, d)
+	for fb.adds.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	release <- errors.New("injected: fsync: input/output error")
+	for name, ch := range map[string]<-chan answer{"b": bc, "c": cc, "d": dc} {
+		if got := <-ch; !errors.Is(got.err, errcode.StoreIO) {
+			t.Errorf("%s: %v, want store.io", name, got.err)
+		}
+	}
+	if _, _, err := r.Do(ctx, record(t, 3)); !errors.Is(err, errcode.StoreIO) {
+		t.Errorf("a job after the failure: %v, want store.io", err)
+	}
+	if r.Healthy() {
+		t.Error("healthy after a failed fsync")
+	}
+	if _, err := r.Close(true); !errors.Is(err, errcode.StoreIO) {
+		t.Errorf("shutdown seal after the failure: %v, want store.io", err)
+	}
+	fb.mu.Lock()
+	if fb.commits != 2 {
+		t.Errorf("%d commits, want 2: nothing after the failed fsync", fb.commits)
+	}
+	fb.durable = nil
+	fb.mu.Unlock()
+	r, s = start(t, fb, Config{}) // a restart: a new store and recorder on the backend
+	got, _, err := r.Do(ctx, record(t, 4))
+	if err != nil || got.Receipts[0].Sequence != 3 {
+		t.Fatalf("after a restart: %+v, %v; want sequence 3, after the 2 the store holds", got, err)
+	}
+	r.Close(false)
+	storetest.CheckStream(t, dump(t, s))
+	if failures != 1 {
+		t.Errorf("%d failed transactions reported, want 1", failures)
 	}
 }
 
