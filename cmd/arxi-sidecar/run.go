@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime/debug"
 	"slices"
 
 	"arxi.dev/arxi/pkg/cli"
@@ -62,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.Exit(err)
 	}
 	log := logger(cfg, stderr)
-	tuneGC()
+	cli.TuneGC(memoryLimit)
 	if err := sidecar.Run(ctx, cfg, sidecar.Options{Logger: log}); err != nil {
 		if errors.Is(err, errcode.KeyNotCurrent) {
 			return c.ExitWith(err, errcode.ExitUsage) // the store refuses the signing key: configuration (SPEC §11.1)
@@ -72,23 +70,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 0
 }
 
-// memoryLimit is the daemon's soft memory limit (tuneGC).
+// memoryLimit is the daemon's soft memory limit. At the filters' GOGC
+// (cli.GCPercent) the collector runs a quarter as often as at the
+// default, which takes a tenth of a single envelope's CPU off; the limit
+// makes it collect sooner again when the heap nears 160 MiB, so that a
+// flood of large batches peaks lower than it does with the default
+// (docs/sidecar.md, Performance).
 const memoryLimit = 160 << 20
-
-// tuneGC tunes the daemon's garbage collector, unless the environment
-// sets GOGC or GOMEMLIMIT: the filters' GOGC (cli.GCPercent) collects a
-// quarter as often as the default, which takes a tenth of a single
-// envelope's CPU off; the soft limit makes it collect sooner again when
-// the heap nears 160 MiB, so that a flood of large batches peaks lower
-// than it does with the default (docs/sidecar.md, Performance).
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(cli.GCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
-	}
-}
 
 // parse parses the command line only. The sidecar's --config names its
 // own TOML file (SIDECAR.md §1), not a file of flags, so flags come from

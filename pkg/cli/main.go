@@ -4,12 +4,13 @@ import (
 	"context"
 	"io"
 
-	"arxi.dev/arxi/internal/ctxwait"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
+
+	"arxi.dev/arxi/internal/ctxwait"
 )
 
 // RunFunc is a binary's testable entry point.
@@ -26,6 +27,17 @@ const (
 	MemoryLimit = 48 << 20
 )
 
+// TuneGC sets GCPercent and the soft memory limit, unless the
+// environment sets GOGC or GOMEMLIMIT.
+func TuneGC(limit int64) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
+}
+
 // Main runs run over the process's arguments and standard streams and
 // exits with its status (SPEC §13):
 //
@@ -35,12 +47,7 @@ const (
 //     nothing; the process exits 130 (SIGINT) or 143 (SIGTERM);
 //   - a second signal exits at once.
 func Main(run RunFunc) {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(GCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(MemoryLimit)
-	}
+	TuneGC(MemoryLimit)
 	growPipes(os.Stdin, os.Stdout)
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
