@@ -258,6 +258,7 @@ func tomlValue(t *testing.T, cfg, key string) string {
 // it: startup, the Dockerfile's health check, a recorded envelope, SIGTERM
 // with the shutdown seal, exit 0.
 func TestContainerBinary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}

@@ -34,6 +34,7 @@ func want(t *testing.T, what string, r reply, status int, contains ...string) {
 // then shuts down on SIGTERM (exit 0, socket removed), restarts, and
 // continues the same chain, the idempotency record still replayed.
 func TestUnixSocket(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "unix", map[string]string{
 		"recorder": `sign_key = "key.pem"` + "\n" + `sign_passphrase_file = "key.pass"`,
 		"verify":   `trust_root = "root.json"`,
@@ -158,6 +159,7 @@ func execOut(name string, args ...string) ([]byte, error) {
 // token is required everywhere but on probes, the challenge follows RFC
 // 6750, and a shutdown with seal_on_shutdown seals the open segment.
 func TestTCP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "tcp", map[string]string{"recorder": "seal_on_shutdown = true"})
 	p := e.start(t)
 	for _, probe := range []string{"/health", "/startup", "/ready"} {
@@ -195,6 +197,7 @@ func TestTCP(t *testing.T) {
 // TestStartupRefusals: a second sidecar on a live socket, and one on a
 // store another holds, refuse to start with their codes.
 func TestStartupRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "unix", nil)
 	e.start(t)
 	var stderr bytes.Buffer

@@ -190,6 +190,7 @@ func (x *ent) noSecrets() {
 // the probes while the control plane is down or hanging, the metrics, one
 // authorize call per request, and no token in any answer or log line.
 func TestEnterprise(t *testing.T) {
+	t.Parallel()
 	x := startEnterprise(t, map[string]string{"probes": `readiness_mode = "storage_and_enterprise"`})
 	cp := x.cp
 	allowAll := func() {
@@ -562,6 +563,7 @@ func TestEnterprise(t *testing.T) {
 // asked; reads need no lease; with readiness_mode storage_only, /ready
 // ignores the control plane.
 func TestEnterpriseWriterLease(t *testing.T) {
+	t.Parallel()
 	x := startEnterprise(t, map[string]string{"enterprise": "require_writer_lease = true"})
 	lease := api.HeaderWriterLease + ": " + api.HeaderTrue
 	conns := x.cp.Conns()

@@ -21,6 +21,7 @@ import (
 // is another key than its sign_key, arxi-sidecar refuses to start:
 // key.not_current, exit 2.
 func TestStartRefusesKey(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "unix", map[string]string{"recorder": `sign_key = "key.pem"` + "\n" + `sign_passphrase_file = "key.pass"`})
 	keyFiles(t, e.dir) // a new key, not the store's
 	ctx := context.Background()

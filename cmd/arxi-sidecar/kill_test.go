@@ -43,6 +43,7 @@ func ackOf(key string, body, resp []byte) ack {
 // (new envelopes follow the last stored one), and the idempotency record
 // of every acknowledged request is replayed.
 func TestKill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("kills a subprocess many times")
 	}

@@ -21,6 +21,7 @@ import (
 // request, seals on shutdown, and a second sidecar on the same log
 // continues the chain while a third is refused with store.locked.
 func TestPostgresStore(t *testing.T) {
+	t.Parallel()
 	url := pgtest.LogURL(pgtest.Shared(t).NewDatabase(t), "sidecar-1")
 	e := newEnv(t, "unix", map[string]string{"recorder": "seal_on_shutdown = true"})
 	cfg, err := os.ReadFile(e.config)
