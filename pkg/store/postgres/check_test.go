@@ -17,6 +17,7 @@ import (
 // postings. Check (arxi-append doctor) and the reads report store.corrupt
 // naming the row; other logs are untouched.
 func TestTamperedColumns(t *testing.T) {
+	t.Parallel()
 	in := storetest.Seal(t, sealing.Config{MaxEnvelopes: 15}, storetest.Events(0, 40), true)
 	const (
 		envelopes = "UPDATE arxi.envelopes SET "

@@ -46,6 +46,7 @@ func openWriter(t testing.TB, url string) *DB {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	urls := map[store.Backend]string{}
 	var mu sync.Mutex
 	storetest.Run(t, storetest.Harness{

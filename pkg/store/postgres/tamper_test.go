@@ -12,6 +12,7 @@ import (
 // and holds every read path to SPEC §8: store.corrupt, or exactly what
 // the untampered log returns (storetest.CheckTampered).
 func TestTamperedIndexes(t *testing.T) {
+	t.Parallel()
 	fill := func(t *testing.T) (string, int32) {
 		url := newLog(t)
 		db := openWriter(t, url)
