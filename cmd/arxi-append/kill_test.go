@@ -168,6 +168,7 @@ func rest(full, dump []byte) []byte {
 // stream, hold every receipted envelope and at most one batch more; the
 // rest of the stream, appended afterwards, completes the chain.
 func TestKill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs arxi-append many times")
 	}

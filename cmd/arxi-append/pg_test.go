@@ -42,6 +42,7 @@ func pgLog(t *testing.T) string {
 // log of a real server, and copies a SQLite store into it: the same
 // stream back, byte for byte.
 func TestPostgres(t *testing.T) {
+	t.Parallel()
 	url := pgLog(t)
 	in := storetest.Seal(t, sealing.Config{MaxEnvelopes: 7}, storetest.Events(0, 20), false)
 	code, stdout, stderr := runAppend(t, in, "--store", url, "--batch", "3")
@@ -196,6 +197,7 @@ func waitWriter(t *testing.T, url string, held bool) {
 // prefix of the stream holding every receipted envelope and at most one
 // batch more, and the rest completes it (TestKill on a server).
 func TestPostgresKill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs arxi-append many times")
 	}
@@ -231,6 +233,7 @@ const pgKillBudget = killBudget / 5
 // recovers the log opens, verifies and holds every receipted envelope and
 // at most one batch more, and the rest of the stream completes it.
 func TestPostgresServerStop(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a private server")
 	}
