@@ -173,7 +173,31 @@ func ChainNext(prev, content scalar.Digest) scalar.Digest {
 	return sha256.Sum256(buf[:])
 }
 
-var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+var rangeFactory = &compact.RangeFactory{Hash: nodeHash}
+
+// leafHash is RFC 6962's hash of a leaf, SHA-256(0x00 || content): the
+// Hasher's, without its two allocations of a hash state and a sum.
+func leafHash(content *scalar.Digest) []byte {
+	var buf [1 + len(content)]byte
+	buf[0] = rfc6962.RFC6962LeafHashPrefix
+	copy(buf[1:], content[:])
+	h := sha256.Sum256(buf[:])
+	return h[:]
+}
+
+// nodeHash is RFC 6962's hash of an inner node, SHA-256(0x01 || l || r),
+// as leafHash is its leaf hash.
+func nodeHash(l, r []byte) []byte {
+	var buf [1 + 2*sha256.Size]byte
+	if len(l) != sha256.Size || len(r) != sha256.Size {
+		return rfc6962.DefaultHasher.HashChildren(l, r)
+	}
+	buf[0] = rfc6962.RFC6962NodeHashPrefix
+	copy(buf[1:], l)
+	copy(buf[1+sha256.Size:], r)
+	h := sha256.Sum256(buf[:])
+	return h[:]
+}
 
 // Merkle accumulates the RFC 6962 Merkle tree of a segment's content hashes
 // in O(log n) memory (SPEC §5.4). The zero value is an empty tree.
@@ -187,7 +211,7 @@ func (m *Merkle) Add(content scalar.Digest) {
 		m.r = rangeFactory.NewEmptyRange(0)
 	}
 	// Append fails only for a range not starting at zero, never here.
-	_ = m.r.Append(rfc6962.DefaultHasher.HashLeaf(content[:]), nil)
+	_ = m.r.Append(leafHash(&content), nil)
 }
 
 // Size is the number of leaves.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"arxi.dev/arxi/pkg/scalar"
+	"github.com/transparency-dev/merkle/rfc6962"
 )
 
 // TestSealBasicVector walks the worked example of SPEC §5
@@ -143,4 +144,35 @@ func TestMerkleRootEdgeCases(t *testing.T) {
 	if c.Size() != 1 || m.Size() != 2 || c.Root() == m.Root() {
 		t.Errorf("Clone is not independent")
 	}
+}
+
+// TestMerkleRootRFC6962: the tree hash is the one of RFC 6962's reference
+// hasher, for every size up to three full levels past a power of two.
+func TestMerkleRootRFC6962(t *testing.T) {
+	var leaves []scalar.Digest
+	for n := range 70 {
+		var want []byte
+		if n == 0 {
+			want = rfc6962.DefaultHasher.EmptyRoot()
+		} else {
+			want = referenceRoot(leaves)
+		}
+		if got := MerkleRoot(leaves); !bytes.Equal(got[:], want) {
+			t.Errorf("MerkleRoot(%d leaves) = %x, want %x", n, got, want)
+		}
+		leaves = append(leaves, scalar.Sum([]byte{byte(n)}))
+	}
+}
+
+// referenceRoot is RFC 6962's tree hash of leaves (at least one), split
+// at the largest power of two below their number.
+func referenceRoot(leaves []scalar.Digest) []byte {
+	if len(leaves) == 1 {
+		return rfc6962.DefaultHasher.HashLeaf(leaves[0][:])
+	}
+	k := 1
+	for k*2 < len(leaves) {
+		k *= 2
+	}
+	return rfc6962.DefaultHasher.HashChildren(referenceRoot(leaves[:k]), referenceRoot(leaves[k:]))
 }
