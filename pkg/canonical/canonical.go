@@ -290,6 +290,38 @@ type member struct {
 	keyStart, keyEnd int
 	start, end       int
 	val              int
+	prefix           uint64 // the key's first 8 bytes, big-endian, zero-padded (keyPrefix)
+}
+
+// keyPrefix packs the first 8 bytes of a key into an integer whose order
+// is the keys' byte order, padded with zeros: two keys whose prefixes
+// differ at a byte that is ASCII in both compare as their prefixes do
+// (a key that ends there is the shorter, so the smaller). Anything else
+// takes compareUTF16.
+func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var x uint64
+	for i, c := range key { // most keys are short; a loop costs less than a copy
+		x |= uint64(c) << (56 - 8*i)
+	}
+	return x
+}
+
+// compareKeys is compareUTF16 of two members' keys, decided by their
+// prefixes where it can.
+func (p *parser) compareKeys(a, b *member) int {
+	if x := a.prefix ^ b.prefix; x != 0 {
+		shift := 56 - bits.LeadingZeros64(x)&^7 // the first differing byte
+		if byte(a.prefix>>shift)|byte(b.prefix>>shift) < utf8.RuneSelf {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+	}
+	return compareUTF16(p.keys[a.keyStart:a.keyEnd], p.keys[b.keyStart:b.keyEnd])
 }
 
 type parser struct {
@@ -484,6 +516,7 @@ func (p *parser) object() error {
 			return err
 		}
 		m.keyEnd = len(p.keys)
+		m.prefix = keyPrefix(p.keys[m.keyStart:m.keyEnd])
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 			return p.syntax("expected ':' after object key")
@@ -545,12 +578,12 @@ func (p *parser) topMembers(objStart, base int) {
 // duplicates and, when they are out of order, rewrites them sorted.
 func (p *parser) order(objStart, base int) error {
 	ms := p.members[base:]
-	key := func(m member) []byte { return p.keys[m.keyStart:m.keyEnd] }
+	key := func(m *member) []byte { return p.keys[m.keyStart:m.keyEnd] }
 	sorted := true
 	for i := 1; i < len(ms); i++ {
-		switch compareUTF16(key(ms[i-1]), key(ms[i])) {
+		switch p.compareKeys(&ms[i-1], &ms[i]) {
 		case 0:
-			return p.duplicate(key(ms[i]))
+			return p.duplicate(key(&ms[i]))
 		case 1:
 			sorted = false
 		}
@@ -561,10 +594,10 @@ func (p *parser) order(objStart, base int) error {
 	if p.check {
 		return errMiss
 	}
-	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(key(a), key(b)) })
+	slices.SortFunc(ms, func(a, b member) int { return p.compareKeys(&a, &b) })
 	for i := 1; i < len(ms); i++ {
-		if compareUTF16(key(ms[i-1]), key(ms[i])) == 0 {
-			return p.duplicate(key(ms[i]))
+		if p.compareKeys(&ms[i-1], &ms[i]) == 0 {
+			return p.duplicate(key(&ms[i]))
 		}
 	}
 	body := objStart + 1

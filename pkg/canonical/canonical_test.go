@@ -420,3 +420,22 @@ func BenchmarkJCSTransform(b *testing.B) {
 		}
 	}
 }
+
+// TestCompareKeys: comparing members by their keys' prefixes orders them
+// as compareUTF16 does, for keys that end or differ within the prefix, at
+// an ASCII byte or not, and past it.
+func TestCompareKeys(t *testing.T) {
+	keys := []string{"", "a", "a\x00", "a\x00b", "ab", "b", "abcdefg", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi",
+		"é", "aé", "a\uE000", "a\U0001F600", "abcdefg\uE000", "abcdefg\U0001F600", "\uFFFF", "\U00010000", "abcdefgh\uE000", "abcdefgh\U0001F600"}
+	sign := func(n int) int { return min(max(n, -1), 1) }
+	for _, a := range keys {
+		for _, b := range keys {
+			p := &parser{keys: []byte(a + b)}
+			ma := member{keyStart: 0, keyEnd: len(a), prefix: keyPrefix([]byte(a))}
+			mb := member{keyStart: len(a), keyEnd: len(a) + len(b), prefix: keyPrefix([]byte(b))}
+			if got, want := sign(p.compareKeys(&ma, &mb)), compareUTF16([]byte(a), []byte(b)); got != want {
+				t.Errorf("compareKeys(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
