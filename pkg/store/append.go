@@ -267,6 +267,7 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	}
 	pos := o.first + e.Sequence - 1
 	a.buf = a.row.Set(e, pos, o.order, a.buf)
+	a.row.Kept = a.hold // AppendStream's records share stream.Parallel's lines
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
 		if re := (*RowError)(nil); errors.As(err, &re) && re.Position != pos {
 			return err // about an earlier row: add locates it

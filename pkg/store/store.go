@@ -194,6 +194,12 @@ type EnvelopeRow struct {
 	Payload       []byte // the payload's canonical JSON
 	Attachments   []byte // the canonical JSON array of the attachment references; nil when there are none
 	Signatures    []byte // each signature's key id and value (32 + 64 bytes), in key id order; nil when unsigned
+	// Kept, on a row given to AddEnvelope, says that its label strings
+	// and Payload stay valid until the transaction ends, not only during
+	// the call (AppendStream's records share its input lines, which are
+	// never overwritten), so that a backend holding the row back needs no
+	// copy of them.
+	Kept bool
 }
 
 // KeyEpochRow records one key lifecycle envelope the store accepted

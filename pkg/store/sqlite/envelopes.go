@@ -337,14 +337,20 @@ type rowBatch struct {
 	args  []any
 }
 
-// add holds back a copy of e, records its labels in ps, and writes the
-// rows held when there are rowsPerInsert of them.
+// add holds back a copy of e (of its strings and Payload only when they
+// are not e.Kept), records its labels in ps, and writes the rows held
+// when there are rowsPerInsert of them.
 func (b *rowBatch) add(c *conn, e *store.EnvelopeRow, ps *postings) error {
 	r := *e
-	for _, s := range []*string{&r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &r.TraceID, &r.SessionID} {
-		*s = b.keepString(*s)
+	if !r.Kept {
+		for _, s := range []*string{&r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &r.TraceID, &r.SessionID} {
+			*s = b.keepString(*s)
+		}
+		if r.Payload != nil {
+			r.Payload = b.keep(r.Payload)
+		}
 	}
-	for _, p := range []*[]byte{&r.Payload, &r.Attachments, &r.Signatures} {
+	for _, p := range []*[]byte{&r.Attachments, &r.Signatures} {
 		if *p != nil {
 			*p = b.keep(*p)
 		}
