@@ -66,7 +66,7 @@ func (c *indexCheck) Row(ctx context.Context, r *store.EnvelopeRow) error {
 			return err
 		}
 	}
-	c.labels.addLabels(r)
+	c.labels.addLabels(r, nil)
 	for i, val := range rowLabels(r) {
 		if id := labelID(kindEventType+i, val); val != "" && c.names[id] == (labelKey{}) {
 			c.names[id] = labelKey{kindEventType + i, val}

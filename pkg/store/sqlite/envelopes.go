@@ -332,9 +332,10 @@ var insertSQL = func() (q [rowsPerInsert + 1]string) {
 // rowsPerInsert at a time; a transaction flushes the rest before it reads
 // envelopes and when it commits. It belongs to the writer's connection.
 type rowBatch struct {
-	rows  []store.EnvelopeRow
-	arena []byte
-	args  []any
+	rows   []store.EnvelopeRow
+	arena  []byte
+	args   []any
+	labels labelMemo
 }
 
 // add holds back a copy of e (of its strings and Payload only when they
@@ -356,7 +357,7 @@ func (b *rowBatch) add(c *conn, e *store.EnvelopeRow, ps *postings) error {
 		}
 	}
 	b.rows = append(b.rows, r)
-	ps.addLabels(&r)
+	ps.addLabels(&r, &b.labels)
 	if len(b.rows) == rowsPerInsert {
 		return b.flush(c)
 	}

@@ -74,13 +74,44 @@ func rowLabels(e *store.EnvelopeRow) [6]string {
 	return [6]string{e.EventType, e.ActorID, e.EnvironmentID, e.AdapterID, e.TraceID, e.SessionID}
 }
 
-// addLabels records the labels of the envelope row e.
-func (ps *postings) addLabels(e *store.EnvelopeRow) {
+// addLabels records the labels of the envelope row e, their keys looked
+// up in m first when m is not nil.
+func (ps *postings) addLabels(e *store.EnvelopeRow, m *labelMemo) {
 	for i, val := range rowLabels(e) {
-		if val != "" {
+		if val == "" {
+			continue
+		}
+		if m != nil {
+			ps.add(m.id(kindEventType+i, val), e.Position)
+		} else {
 			ps.add(labelID(kindEventType+i, val), e.Position)
 		}
 	}
+}
+
+// labelMemo remembers the postings keys (labelID) of the last two values
+// of each label kind: consecutive envelopes mostly repeat them (one
+// environment and adapter, runs of one trace or session, a few event
+// types), and hashing every label of every row was a tenth of the
+// writer's own work on a row.
+type labelMemo [6][2]struct {
+	val string
+	id  int64
+}
+
+// id returns labelID(kind, val) for a non-empty val.
+func (m *labelMemo) id(kind int, val string) int64 {
+	e := &m[kind-kindEventType]
+	switch val {
+	case e[0].val:
+		return e[0].id
+	case e[1].val:
+		e[0], e[1] = e[1], e[0]
+		return e[0].id
+	}
+	e[1] = e[0]
+	e[0].val, e[0].id = val, labelID(kind, val)
+	return e[0].id
 }
 
 // flush writes one postings row per label, in label order, and empties ps.

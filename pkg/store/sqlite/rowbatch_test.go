@@ -36,3 +36,16 @@ func TestRowBatchKept(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelMemo: the memo's keys are labelID's, whichever of its entries
+// a value hits or misses.
+func TestLabelMemo(t *testing.T) {
+	var m labelMemo
+	for i, val := range []string{"a", "a", "b", "a", "b", "c", "a", "c", "c", "b"} {
+		for kind := kindEventType; kind <= kindSession; kind++ {
+			if got, want := m.id(kind, val), labelID(kind, val); got != want {
+				t.Fatalf("value %d: id(%d, %q) = %d, want %d", i, kind, val, got, want)
+			}
+		}
+	}
+}
