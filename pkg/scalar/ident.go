@@ -157,7 +157,7 @@ func checkText(s string, max int) error {
 		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
 			return errcode.New(errcode.InputFieldInvalid, "%s contains control character U+%04X", quoteShort(s), r)
 		}
-		if !unicode.IsSpace(r) {
+		if blank && !unicode.IsSpace(r) {
 			blank = false
 		}
 	}
