@@ -69,7 +69,7 @@ func (sn *Snapshot) Check(ctx context.Context, opts CheckOptions) (CheckStats, e
 	}
 	var ic IndexCheck
 	if b, ok := sn.s.b.(IndexChecker); ok {
-		ic = b.IndexCheck(sn.v)
+		ic = sharedIndexCheck{b.IndexCheck(sn.v.View), sn.v}
 	}
 	segs, err := sn.Segments(ctx)
 	if err != nil {

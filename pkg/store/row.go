@@ -55,11 +55,12 @@ func (r *EnvelopeRow) Set(e *evidence.Envelope, pos uint64, order int64, buf []b
 	return buf
 }
 
-// rowEnvelope reads an envelope row's values back into the envelope of
+// rowEnvelope reads an envelope row's values back into e, the envelope of
 // sequence seq of segment seg. bad reports a value that is not valid; the
-// content hash is not checked here.
-func (c *checker) rowEnvelope(row *EnvelopeRow, seg scalar.UUID, seq uint64, bad func(format string, args ...any) error) (*evidence.Envelope, error) {
-	e := &evidence.Envelope{SegmentID: seg, Sequence: seq, ContentHash: row.ContentHash, ChainHash: row.ChainHash}
+// content hash is not checked here. With shared, the payload shares the
+// row's memory (see checker.appendEnvelope).
+func (c *checker) rowEnvelope(e *evidence.Envelope, row *EnvelopeRow, seg scalar.UUID, seq uint64, shared bool, bad func(format string, args ...any) error) error {
+	*e = evidence.Envelope{SegmentID: seg, Sequence: seq, ContentHash: row.ContentHash, ChainHash: row.ChainHash}
 	ct := &e.Content
 	ct.EnvelopeID, ct.ClaimedAt = row.EnvelopeID, row.ClaimedAt
 	var err error
@@ -74,30 +75,34 @@ func (c *checker) rowEnvelope(row *EnvelopeRow, seg scalar.UUID, seq uint64, bad
 			continue
 		}
 		if *f.dst, err = scalar.ParseLabel(f.val); err != nil {
-			return nil, bad("column %s: %v", f.col, err)
+			return bad("column %s: %v", f.col, err)
 		}
 	}
 	if ct.EventType, err = scalar.ParseToken(row.EventType); err != nil {
-		return nil, bad("column event_type: %v", err)
+		return bad("column event_type: %v", err)
 	}
 	if ct.AdapterID, err = scalar.ParseToken(row.AdapterID); err != nil {
-		return nil, bad("column adapter_id: %v", err)
+		return bad("column adapter_id: %v", err)
 	}
 	if len(row.Payload) > c.lim.Payload {
-		return nil, bad("column payload: %d bytes exceed the payload limit", len(row.Payload))
+		return bad("column payload: %d bytes exceed the payload limit", len(row.Payload))
 	}
 	if ok, err := c.payload.Check(row.Payload); err != nil || !ok {
-		return nil, bad("column payload: not canonical JSON")
+		return bad("column payload: not canonical JSON")
 	}
-	ct.Payload = string(row.Payload)
+	if shared {
+		ct.Payload = unsafe.String(unsafe.SliceData(row.Payload), len(row.Payload))
+	} else {
+		ct.Payload = string(row.Payload)
+	}
 	if row.Attachments != nil {
 		if ct.Attachments, err = evidence.DecodeAttachments(string(row.Attachments), c.lim); err != nil {
-			return nil, bad("column attachments: %v", err)
+			return bad("column attachments: %v", err)
 		}
 	}
 	if n := len(row.Signatures); n > 0 {
 		if n%signatureSize != 0 || n/signatureSize > evidence.MaxSignatures {
-			return nil, bad("column signatures: %d bytes", n)
+			return bad("column signatures: %d bytes", n)
 		}
 		e.Signatures = make([]evidence.Signature, n/signatureSize)
 		for i := range e.Signatures {
@@ -105,9 +110,9 @@ func (c *checker) rowEnvelope(row *EnvelopeRow, seg scalar.UUID, seq uint64, bad
 			copy(e.Signatures[i].KeyID[:], b[:32])
 			copy(e.Signatures[i].Value[:], b[32:signatureSize])
 			if i > 0 && e.Signatures[i-1].KeyID.Compare(e.Signatures[i].KeyID) >= 0 {
-				return nil, bad("column signatures: not sorted by key id, one per key")
+				return bad("column signatures: not sorted by key id, one per key")
 			}
 		}
 	}
-	return e, nil
+	return nil
 }

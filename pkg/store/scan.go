@@ -38,7 +38,7 @@ func (sn *Snapshot) scan(ctx context.Context, from, to uint64, fn func(g *Segmen
 			continue
 		}
 		next := lo
-		err := checkedEnvelopes(ctx, sn.v, lo, hi, g.info(), sn.s.lim, func(r *checkedRow, pos uint64) error {
+		err := sn.checkedEnvelopes(ctx, lo, hi, g.info(), func(r *checkedRow, pos uint64) error {
 			if pos != next {
 				return corrupt(envelopeRowName(next), g.ID(), next-g.FirstPosition+1, "row is missing")
 			}

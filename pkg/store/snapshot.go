@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -18,7 +19,7 @@ import (
 // the writer and is not safe for concurrent use; Close it when done.
 type Snapshot struct {
 	s    *Store
-	v    View
+	v    *sharedView // shared with the fetcher of a walk (checkedEnvelopes)
 	c    *checker
 	segs map[int64]*Segment // verified segments by Order
 }
@@ -29,7 +30,7 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{s: s, v: v, c: newChecker(s.lim), segs: map[int64]*Segment{}}, nil
+	return &Snapshot{s: s, v: &sharedView{View: v, mu: new(sync.Mutex)}, c: newChecker(s.lim), segs: map[int64]*Segment{}}, nil
 }
 
 // Close ends the snapshot.
@@ -175,7 +176,7 @@ func (sn *Snapshot) Records(ctx context.Context, seg *Segment, fn func(rec evide
 	ch := evidence.NewChain(seg.Genesis)
 	lastClaimed := seg.Genesis.CreatedAt
 	if seg.Count > 0 {
-		err = checkedEnvelopes(ctx, sn.v, seg.FirstPosition, seg.last(), seg.info(), sn.s.lim, func(r *checkedRow, pos uint64) error {
+		err = sn.checkedEnvelopes(ctx, seg.FirstPosition, seg.last(), seg.info(), func(r *checkedRow, pos uint64) error {
 			e := r.env
 			if err := ch.Next(e.SegmentID, e.Sequence, e.ContentHash, e.ChainHash); err != nil {
 				return corrupt(envelopeRowName(pos), seg.ID(), e.Sequence, "%v", errMsg(err))

@@ -109,23 +109,33 @@ type segmentInfo struct {
 // returns the envelope with its line (valid until the next call). It does
 // not check the chain hash, which needs the previous row.
 func (c *checker) envelope(row *EnvelopeRow, seg segmentInfo) (*evidence.Envelope, []byte, error) {
-	name := envelopeRowName(row.Position)
-	seq := row.Position - seg.first + 1
-	bad := func(format string, args ...any) error {
-		return corrupt(name, seg.id, seq, format, args...)
-	}
-	if row.Segment != seg.order || row.Position < seg.first || row.Position > seg.last {
-		return nil, nil, bad("position %d and segment %d do not agree with segments row %d", row.Position, row.Segment, seg.order)
-	}
-	e, err := c.rowEnvelope(row, seg.id, seq, bad)
+	e := new(evidence.Envelope)
+	line, err := c.appendEnvelope(c.line[:0], e, row, seg, false)
+	c.line = line[:0]
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.hasher.Content(&e.Content) != e.ContentHash {
-		return nil, nil, bad("content_hash does not recompute")
+	return e, line, nil
+}
+
+// appendEnvelope is envelope reading the row into e and appending its line
+// to dst. With shared, the row's memory outlives e and is never written
+// again, so e's payload shares it.
+func (c *checker) appendEnvelope(dst []byte, e *evidence.Envelope, row *EnvelopeRow, seg segmentInfo, shared bool) ([]byte, error) {
+	seq := row.Position - seg.first + 1
+	bad := func(format string, args ...any) error {
+		return corrupt(envelopeRowName(row.Position), seg.id, seq, format, args...)
 	}
-	c.line = e.AppendJCS(c.line[:0])
-	return e, c.line, nil
+	if row.Segment != seg.order || row.Position < seg.first || row.Position > seg.last {
+		return dst, bad("position %d and segment %d do not agree with segments row %d", row.Position, row.Segment, seg.order)
+	}
+	if err := c.rowEnvelope(e, row, seg.id, seq, shared, bad); err != nil {
+		return dst, err
+	}
+	if c.hasher.Content(&e.Content) != e.ContentHash {
+		return dst, bad("content_hash does not recompute")
+	}
+	return e.AppendJCS(dst), nil
 }
 
 // genesis decodes a segment row's genesis and checks it against the row.

@@ -16,6 +16,7 @@ import (
 	"arxi.dev/arxi/pkg/bundle/storesource"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
+	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
 	"arxi.dev/arxi/pkg/store/sqlite"
@@ -54,6 +55,42 @@ func TestSameAsStream(t *testing.T) {
 				t.Errorf("bundle from the store differs from the bundle from the stream:\n%s\n%s", got, want)
 			}
 		})
+	}
+}
+
+// TestSameAsStreamBatches is TestSameAsStream over segments of several
+// batches of rows, signed and with blobs, from each backend: the rows of
+// a segment are fetched ahead while the bundle reads blobs from the same
+// snapshot.
+func TestSameAsStreamBatches(t *testing.T) {
+	stream := bundletest.Stream(bundletest.Options{Envelopes: 1000, PerSegment: 400, AttachEvery: 3, LeaveOpen: true,
+		Keys: []*signing.Key{storetest.Key(1)}})
+	backends := map[string]store.Backend{"memory": memory.New()}
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "arxi.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends["sqlite"] = db
+	for name, b := range backends {
+		s := storetest.Fill(t, b, stream)
+		defer s.Close()
+		for what, sel := range map[string]bundle.Selector{
+			"all":   {All: true},
+			"trace": {TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}},
+		} {
+			t.Run(name+"/"+what, func(t *testing.T) {
+				if err := sel.Normalize(); err != nil {
+					t.Fatal(err)
+				}
+				got, err := fromStore(t, s, sel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := fixture.MustBuild(t, stream, sel); !bytes.Equal(got, want) {
+					t.Errorf("bundle from the store differs from the bundle from the stream (%d and %d bytes)", len(got), len(want))
+				}
+			})
+		}
 	}
 }
 
