@@ -312,8 +312,15 @@ func (s *Spooled) Records(ctx context.Context, id scalar.UUID, fn func(evidence.
 // discloses every envelope, since a sealed stream places each blob, once,
 // immediately before the first envelope that references it, as a bundle
 // does.
+//
+// The copy reads the file itself, not a section of it, so that a file or
+// pipe w copies it inside the kernel (copy_file_range, splice); the other
+// reads of a spool (ReadAt) do not use the file's offset.
 func (s *Spooled) copyBody(w io.Writer) error {
-	if _, err := io.Copy(w, io.NewSectionReader(s.f, 0, s.segs[len(s.segs)-1].end)); err != nil {
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return errcode.Wrap(errcode.IOFailed, err, "read spool file")
+	}
+	if _, err := io.Copy(w, io.LimitReader(s.f, s.segs[len(s.segs)-1].end)); err != nil {
 		return errcode.Wrap(errcode.IOFailed, err, "copy spool file")
 	}
 	return nil
