@@ -222,6 +222,11 @@ func (c sharedIndexCheck) Finish(ctx context.Context) error {
 // that fetches the rows, a few batches ahead; the checks run on
 // GOMAXPROCS others.
 func (sn *Snapshot) checkedEnvelopes(ctx context.Context, from, to uint64, seg segmentInfo, fn func(r *checkedRow, pos uint64) error) error {
+	if sn.v.depth > 0 {
+		// The fetcher could not take the view before the callback
+		// returns: no walk starts inside a callback of the view.
+		panic("store: a walk over envelope rows started inside a callback of the view")
+	}
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *rowBatch, 2*workers)
 	defer close(work)
@@ -240,12 +245,6 @@ func (sn *Snapshot) checkedEnvelopes(ctx context.Context, from, to uint64, seg s
 				close(b.ready)
 			}
 		}()
-	}
-
-	if sn.v.depth > 0 {
-		// The fetcher could not take the view before the callback
-		// returns: no walk starts inside a callback of the view.
-		panic("store: a walk over envelope rows started inside a callback of the view")
 	}
 	fetchView := &sharedView{View: sn.v.View, mu: sn.v.mu}
 	ordered := make(chan *rowBatch, 2*workers)
@@ -321,9 +320,6 @@ func deliver(b *rowBatch, free chan<- []byte, fn func(r *checkedRow, pos uint64)
 		r := &b.envs[i]
 		if r.err != nil {
 			return r.err
-		}
-		if r.env == nil {
-			break
 		}
 		if err := fn(r, b.rows[i].Position); err != nil {
 			return err

@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
 	"arxi.dev/arxi/pkg/store"
@@ -59,4 +61,47 @@ func deepCopy(r *store.EnvelopeRow) store.EnvelopeRow {
 	}
 	c.Payload, c.Attachments, c.Signatures = bytes.Clone(r.Payload), bytes.Clone(r.Attachments), bytes.Clone(r.Signatures)
 	return c
+}
+
+// TestWalkFirstBadRow checks that a walk over a segment of several batches
+// of rows reports its first bad row: a row that does not read (a column of
+// the wrong type, found while fetching, ahead of the walk) after one that
+// does not check (a content hash, found later, by the checks) is reported
+// after it, and alone it is reported once the rows before it are walked.
+func TestWalkFirstBadRow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt []storetest.Corruption
+		want    string
+	}{
+		{"fetch", []storetest.Corruption{{Table: "envelopes", Key: uint64(300), Column: "payload", Value: int64(7)}}, "envelopes row 300"},
+		{"check before fetch", []storetest.Corruption{
+			{Table: "envelopes", Key: uint64(300), Column: "payload", Value: int64(7)},
+			{Table: "envelopes", Key: uint64(200), Column: "content_hash", Value: make([]byte, 32)},
+		}, "envelopes row 200"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "arxi.db")
+			db, err := Open(ctx, Config{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.Fill(t, db, storetest.Seal(t, sealing.Config{}, storetest.Events(0, 400), true))
+			db.Close()
+			for _, c := range tc.corrupt {
+				corrupt(t, path, c)
+			}
+			s, err := OpenReader(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			err = s.InSnapshot(ctx, func(sn *store.Snapshot) error {
+				return sn.WriteStream(ctx, io.Discard, store.Filter{})
+			})
+			if errcode.CodeOf(err) != errcode.StoreCorrupt || !strings.Contains(err.Error(), tc.want+":") {
+				t.Errorf("WriteStream = %v, want store.corrupt naming %s", err, tc.want)
+			}
+		})
+	}
 }
