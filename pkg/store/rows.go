@@ -280,23 +280,14 @@ func (sn *Snapshot) checkedEnvelopes(ctx context.Context, from, to uint64, seg s
 	return nil
 }
 
-// RowKeeper is a View whose envelope rows stay valid after the callback
-// of Envelopes and are never written again (the SQLite driver copies
-// every value out of SQLite), so that a reader may keep them as they are.
-type RowKeeper interface {
-	View
-	KeepsRows()
-}
-
 // fetchBatch reads the rows from..min(from+rowBatchSize-1, to) and returns
 // them with the last position asked for.
 func fetchBatch(ctx context.Context, v *sharedView, from, to uint64) (*rowBatch, uint64) {
 	b := &rowBatch{ready: make(chan struct{}), rows: make([]EnvelopeRow, 0, rowBatchSize)}
 	end := min(from+rowBatchSize-1, to)
-	_, kept := v.View.(RowKeeper)
 	var a arena
 	b.err = v.Envelopes(ctx, Query{From: from, To: end}, func(r *EnvelopeRow) error {
-		if kept {
+		if r.Kept {
 			b.rows = append(b.rows, *r)
 		} else {
 			b.rows = append(b.rows, a.clone(r))

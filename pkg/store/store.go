@@ -198,7 +198,10 @@ type EnvelopeRow struct {
 	// and Payload stay valid until the transaction ends, not only during
 	// the call (AppendStream's records share its input lines, which are
 	// never overwritten), so that a backend holding the row back needs no
-	// copy of them.
+	// copy of them. On a row from View.Envelopes it says that all its
+	// strings and slices stay valid after the callback and are never
+	// written again (SQLite's driver copies every value out of SQLite),
+	// so that a reader may keep the row as it is.
 	Kept bool
 }
 

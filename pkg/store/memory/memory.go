@@ -141,6 +141,7 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 			continue
 		}
 		r := *e
+		r.Kept = true // a stored row never changes
 		if q.KeysOnly {
 			r = store.EnvelopeRow{Position: e.Position, Segment: e.Segment, EnvelopeID: e.EnvelopeID, ContentHash: e.ContentHash, ChainHash: e.ChainHash}
 		}

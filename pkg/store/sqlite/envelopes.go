@@ -162,13 +162,6 @@ func scanSQL(q *store.Query, tr timeRange) (string, []any) {
 	return b.String(), args
 }
 
-var _ store.RowKeeper = (*view)(nil)
-
-// KeepsRows implements store.RowKeeper: the driver copies each value out
-// of SQLite into memory of its own (TestRowsKept), and envelopeRow uses
-// the values as they are.
-func (v *view) KeepsRows() {}
-
 func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.EnvelopeRow) error) error {
 	if q.From < 1 {
 		q.From = 1
@@ -234,10 +227,11 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 }
 
 // envelopeRow converts a row; values of the wrong type or size are
-// store.corrupt naming the row. Its slices are the driver's, valid until
-// the next row.
+// store.corrupt naming the row. Its strings and slices are the driver's,
+// which copies each value out of SQLite into memory of its own: the row
+// is Kept (TestRowsKept).
 func envelopeRow(r *store.EnvelopeRow, vals []driver.Value, keysOnly bool) error {
-	*r = store.EnvelopeRow{}
+	*r = store.EnvelopeRow{Kept: true}
 	fail := func(col string, err error) error {
 		return &errcode.Error{Code: errcode.StoreCorrupt, Msg: fmt.Sprintf("envelopes row %d: column %s: %v", r.Position, col, err)}
 	}

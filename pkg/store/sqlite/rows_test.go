@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// TestRowsKept checks what KeepsRows promises: the rows Envelopes hands
-// out, kept past their callbacks as they are, still hold their values
-// once later rows, and another walk, have been read.
+// TestRowsKept checks what a Kept row from Envelopes promises: the rows,
+// kept past their callbacks as they are, still hold their values once
+// later rows, and another walk, have been read.
 func TestRowsKept(t *testing.T) {
 	db, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "arxi.db")})
 	if err != nil {
@@ -34,6 +34,9 @@ func TestRowsKept(t *testing.T) {
 	var kept, copies []store.EnvelopeRow
 	walk := func(keep bool) {
 		err := v.Envelopes(ctx, store.Query{}, func(r *store.EnvelopeRow) error {
+			if !r.Kept {
+				t.Fatalf("envelopes row %d is not Kept", r.Position)
+			}
 			if keep {
 				kept = append(kept, *r)
 				copies = append(copies, deepCopy(r))
