@@ -4,7 +4,8 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"unsafe"
+
+	"arxi.dev/arxi/internal/arena"
 
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
@@ -39,41 +40,15 @@ const rowBatchSize = 128
 // and attachments: the buffer of a batch's lines is sized with it.
 const lineOverhead = 640
 
-// arena holds the strings and slices of a batch's rows when the backend's
-// memory is only valid during its callback: one allocation per chunk
-// costs less than one per value. Its memory is never written again once
-// handed out, so the envelopes checked from the rows may share it.
-type arena struct{ buf []byte }
-
-const arenaChunk = 64 << 10
-
-func (a *arena) bytes(p []byte) []byte {
-	if p == nil {
-		return nil
-	}
-	if len(p) > cap(a.buf)-len(a.buf) {
-		a.buf = make([]byte, 0, max(arenaChunk, len(p)))
-	}
-	n := len(a.buf)
-	a.buf = append(a.buf, p...)
-	return a.buf[n:len(a.buf):len(a.buf)]
-}
-
-func (a *arena) string(s string) string {
-	if s == "" {
-		return ""
-	}
-	b := a.bytes(unsafe.Slice(unsafe.StringData(s), len(s)))
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// clone copies a row out of the backend's memory into the arena.
-func (a *arena) clone(r *EnvelopeRow) EnvelopeRow {
+// cloneRow copies a row out of the backend's memory, valid only during
+// its callback, into a batch's arena: the envelopes checked from the rows
+// may share it, since it is never written again.
+func cloneRow(a *arena.Arena, r *EnvelopeRow) EnvelopeRow {
 	c := *r
 	for _, s := range []*string{&c.EventType, &c.ActorID, &c.EnvironmentID, &c.AdapterID, &c.TraceID, &c.SessionID} {
-		*s = a.string(*s)
+		*s = a.String(*s)
 	}
-	c.Payload, c.Attachments, c.Signatures = a.bytes(r.Payload), a.bytes(r.Attachments), a.bytes(r.Signatures)
+	c.Payload, c.Attachments, c.Signatures = a.Bytes(r.Payload), a.Bytes(r.Attachments), a.Bytes(r.Signatures)
 	return c
 }
 
@@ -285,12 +260,12 @@ func (sn *Snapshot) checkedEnvelopes(ctx context.Context, from, to uint64, seg s
 func fetchBatch(ctx context.Context, v *sharedView, from, to uint64) (*rowBatch, uint64) {
 	b := &rowBatch{ready: make(chan struct{}), rows: make([]EnvelopeRow, 0, rowBatchSize)}
 	end := min(from+rowBatchSize-1, to)
-	var a arena
+	var a arena.Arena
 	b.err = v.Envelopes(ctx, Query{From: from, To: end}, func(r *EnvelopeRow) error {
 		if r.Kept {
 			b.rows = append(b.rows, *r)
 		} else {
-			b.rows = append(b.rows, a.clone(r))
+			b.rows = append(b.rows, cloneRow(&a, r))
 		}
 		return nil
 	})

@@ -43,18 +43,7 @@ func TestSameAsStream(t *testing.T) {
 		"event type": {EventTypes: []scalar.Token{scalar.MustToken("session.start")}},
 		"time range": {Since: at(t, 12), Until: at(t, 20)},
 	} {
-		t.Run(name, func(t *testing.T) {
-			if err := sel.Normalize(); err != nil {
-				t.Fatal(err)
-			}
-			got, err := fromStore(t, s, sel)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := fixture.MustBuild(t, stream, sel); !bytes.Equal(got, want) {
-				t.Errorf("bundle from the store differs from the bundle from the stream:\n%s\n%s", got, want)
-			}
-		})
+		t.Run(name, func(t *testing.T) { sameAsStream(t, s, stream, sel) })
 	}
 }
 
@@ -78,19 +67,24 @@ func TestSameAsStreamBatches(t *testing.T) {
 			"all":   {All: true},
 			"trace": {TraceIDs: []scalar.Label{scalar.MustLabel("trace-2")}},
 		} {
-			t.Run(name+"/"+what, func(t *testing.T) {
-				if err := sel.Normalize(); err != nil {
-					t.Fatal(err)
-				}
-				got, err := fromStore(t, s, sel)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := fixture.MustBuild(t, stream, sel); !bytes.Equal(got, want) {
-					t.Errorf("bundle from the store differs from the bundle from the stream (%d and %d bytes)", len(got), len(want))
-				}
-			})
+			t.Run(name+"/"+what, func(t *testing.T) { sameAsStream(t, s, stream, sel) })
 		}
+	}
+}
+
+// sameAsStream checks that the bundle s builds for sel is the bundle the
+// sealed stream builds.
+func sameAsStream(t *testing.T, s *store.Store, stream []byte, sel bundle.Selector) {
+	t.Helper()
+	if err := sel.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fromStore(t, s, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixture.MustBuild(t, stream, sel); !bytes.Equal(got, want) {
+		t.Errorf("bundle from the store differs from the bundle from the stream (%d and %d bytes)", len(got), len(want))
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
+	"arxi.dev/arxi/internal/arena"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
@@ -334,7 +334,7 @@ var insertSQL = func() (q [rowsPerInsert + 1]string) {
 // envelopes and when it commits. It belongs to the writer's connection.
 type rowBatch struct {
 	rows   []store.EnvelopeRow
-	arena  []byte
+	arena  arena.Arena
 	args   []any
 	labels labelMemo
 }
@@ -346,15 +346,15 @@ func (b *rowBatch) add(c *conn, e *store.EnvelopeRow, ps *postings) error {
 	r := *e
 	if !r.Kept {
 		for _, s := range []*string{&r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &r.TraceID, &r.SessionID} {
-			*s = b.keepString(*s)
+			*s = b.arena.String(*s)
 		}
 		if r.Payload != nil {
-			r.Payload = b.keep(r.Payload)
+			r.Payload = b.arena.Bytes(r.Payload)
 		}
 	}
 	for _, p := range []*[]byte{&r.Attachments, &r.Signatures} {
 		if *p != nil {
-			*p = b.keep(*p)
+			*p = b.arena.Bytes(*p)
 		}
 	}
 	b.rows = append(b.rows, r)
@@ -363,25 +363,6 @@ func (b *rowBatch) add(c *conn, e *store.EnvelopeRow, ps *postings) error {
 		return b.flush(c)
 	}
 	return nil
-}
-
-// keep copies p into the arena. A full arena is replaced, not grown in
-// place, so the rows held keep their bytes; flush empties it.
-func (b *rowBatch) keep(p []byte) []byte {
-	if len(b.arena)+len(p) > cap(b.arena) {
-		b.arena = make([]byte, 0, max(64<<10, 2*len(p)))
-	}
-	start := len(b.arena)
-	b.arena = append(b.arena, p...)
-	return b.arena[start:len(b.arena):len(b.arena)]
-}
-
-func (b *rowBatch) keepString(s string) string {
-	if s == "" {
-		return ""
-	}
-	p := b.keep(unsafe.Slice(unsafe.StringData(s), len(s)))
-	return unsafe.String(unsafe.SliceData(p), len(p))
 }
 
 // flush writes the rows held. A duplicate envelope id fails the whole
@@ -419,7 +400,7 @@ func (b *rowBatch) flush(c *conn) error {
 func (b *rowBatch) reset() {
 	clear(b.rows)
 	b.rows = b.rows[:0]
-	b.arena = b.arena[:0]
+	b.arena.Reset()
 	clear(b.args)
 	b.args = b.args[:0]
 }
