@@ -598,7 +598,7 @@ func TestDurableFailure(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan error)
 	fb := &faultBackend{Backend: memory.New(), durable: held(2, entered, release)}
 	failures := 0
-	r, s := start(t, fb, Config{Observer: &countingObserver{failed: &failures}})
+	r, _ := start(t, fb, Config{Observer: &countingObserver{failed: &failures}})
 	if _, _, err := r.Do(ctx, record(t, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -631,7 +631,7 @@ func TestDurableFailure(t *testing.T) {
 	}
 	fb.durable = nil
 	fb.mu.Unlock()
-	r, s = start(t, fb, Config{}) // a restart: a new store and recorder on the backend
+	r, s := start(t, fb, Config{}) // a restart: a new store and recorder on the backend
 	got, _, err := r.Do(ctx, record(t, 4))
 	if err != nil || got.Receipts[0].Sequence != 3 {
 		t.Fatalf("after a restart: %+v, %v; want sequence 3, after the 2 the store holds", got, err)
