@@ -7,6 +7,7 @@ import (
 
 	"arxi.dev/arxi/internal/arena"
 
+	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/scalar"
 )
@@ -200,7 +201,7 @@ func (sn *Snapshot) checkedEnvelopes(ctx context.Context, from, to uint64, seg s
 	if sn.v.depth > 0 {
 		// The fetcher could not take the view before the callback
 		// returns: no walk starts inside a callback of the view.
-		panic("store: a walk over envelope rows started inside a callback of the view")
+		return errcode.New(errcode.Internal, "a walk over envelope rows started inside a callback of the store's view")
 	}
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *rowBatch, 2*workers)

@@ -26,6 +26,7 @@ type indexCheck struct {
 	next     uint64 // the position the next row must have
 	zone     *zoneRow
 	labels   postings           // the zone's rows' labels, by postings key
+	memo     labelMemo          // the postings keys of the labels last seen
 	names    map[int64]labelKey // a label of each postings key, for messages
 	got      zone               // the rows' zone: positions and claimed range
 	zones    int64
@@ -66,7 +67,7 @@ func (c *indexCheck) Row(ctx context.Context, r *store.EnvelopeRow) error {
 			return err
 		}
 	}
-	c.labels.addLabels(r, nil)
+	c.labels.addLabels(r, &c.memo)
 	for i, val := range rowLabels(r) {
 		if id := labelID(kindEventType+i, val); val != "" && c.names[id] == (labelKey{}) {
 			c.names[id] = labelKey{kindEventType + i, val}

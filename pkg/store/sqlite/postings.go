@@ -75,16 +75,11 @@ func rowLabels(e *store.EnvelopeRow) [6]string {
 }
 
 // addLabels records the labels of the envelope row e, their keys looked
-// up in m first when m is not nil.
+// up in m first.
 func (ps *postings) addLabels(e *store.EnvelopeRow, m *labelMemo) {
 	for i, val := range rowLabels(e) {
-		if val == "" {
-			continue
-		}
-		if m != nil {
+		if val != "" {
 			ps.add(m.id(kindEventType+i, val), e.Position)
-		} else {
-			ps.add(labelID(kindEventType+i, val), e.Position)
 		}
 	}
 }
@@ -142,9 +137,8 @@ type postingIter struct {
 	done  bool
 }
 
-// seek returns the first position ≥ target, or ok false when there is
-// none.
-// Seek implements store.PostingList.
+// Seek implements store.PostingList: the first position ≥ target, or ok
+// false when there is none.
 func (it *postingIter) Seek(ctx context.Context, target uint64) (uint64, bool, error) {
 	for !it.done {
 		if it.i < len(it.ps) && it.ps[len(it.ps)-1] >= target {
