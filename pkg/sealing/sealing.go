@@ -117,6 +117,10 @@ type Config struct {
 	// (SPEC §11.1), which are otherwise refused (input.field_invalid):
 	// Lifecycle sets it, and tests that forge lineages.
 	LifecycleEvents bool
+	// Hasher, when set, is the scratch memory the Sealer hashes views in,
+	// for a caller that makes a Sealer per request (the sidecar) to share
+	// between Sealers used one at a time; nil for the Sealer's own.
+	Hasher *evidence.Hasher
 }
 
 // Sealer seals envelopes. It is not safe for concurrent use.
@@ -127,7 +131,7 @@ type Sealer struct {
 	emitted      map[scalar.Digest]struct{}
 	pending      map[scalar.Digest][]byte
 	pendingBytes int64
-	hasher       evidence.Hasher
+	hasher       *evidence.Hasher
 }
 
 type segment struct {
@@ -162,7 +166,12 @@ func New(cfg Config) (*Sealer, error) {
 		}
 		seen[sg.KeyID()] = true
 	}
-	s := &Sealer{cfg: cfg, emitted: map[scalar.Digest]struct{}{}, pending: map[scalar.Digest][]byte{}}
+	// The blob maps are made at their first write: most Sealers the
+	// sidecar makes, one per request, never see an attachment.
+	s := &Sealer{cfg: cfg, hasher: cfg.Hasher}
+	if s.hasher == nil {
+		s.hasher = new(evidence.Hasher)
+	}
 	if o := cfg.Start.Open; o != nil {
 		if o.Genesis == nil || o.Chain == nil || o.Chain.SegmentID != o.Genesis.SegmentID {
 			return nil, errcode.New(errcode.Internal, "open segment state is incomplete")
@@ -198,6 +207,9 @@ func (s *Sealer) Attachment(a *evidence.Attachment) error {
 	}
 	if s.pendingBytes+a.Size() > s.cfg.MaxPendingBytes {
 		return errcode.New(errcode.InputTooLarge, "attachment records not yet referenced exceed %d bytes", s.cfg.MaxPendingBytes)
+	}
+	if s.pending == nil {
+		s.pending = map[scalar.Digest][]byte{}
 	}
 	s.pending[a.Hash] = a.Data
 	s.pendingBytes += a.Size()
@@ -249,6 +261,9 @@ func (s *Sealer) append(out []evidence.Record, u *evidence.Unsealed, anonHash *s
 	o := s.open
 	for _, b := range blobs {
 		out = append(out, b)
+		if s.emitted == nil {
+			s.emitted = map[scalar.Digest]struct{}{}
+		}
 		s.emitted[b.Hash] = struct{}{}
 		if _, ok := s.pending[b.Hash]; ok {
 			delete(s.pending, b.Hash)

@@ -190,6 +190,7 @@ type Recorder struct {
 	broken         error // an invariant failed: every job fails with it
 	busy           bool  // the last group held more than one job
 	linger         *time.Timer
+	hasher         evidence.Hasher // the sealers' scratch memory, one sealer at a time
 
 	closeOnce sync.Once
 	healthy   atomic.Bool
@@ -542,7 +543,7 @@ func (r *Recorder) seal(j *Job) (err error) {
 	}
 	st := r.cur.clone()
 	sl, err := sealing.New(sealing.Config{RecorderID: r.cfg.RecorderID, MaxEnvelopes: r.cfg.MaxEnvelopes,
-		MaxDuration: r.cfg.MaxDuration, Signers: r.cfg.Signers, Start: st.start()})
+		MaxDuration: r.cfg.MaxDuration, Signers: r.cfg.Signers, Start: st.start(), Hasher: &r.hasher})
 	if err != nil {
 		return err
 	}

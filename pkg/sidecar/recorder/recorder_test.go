@@ -57,7 +57,7 @@ func (o *observer) Sealed(r evidence.SealReason) {
 }
 func (o *observer) Failed(error) {}
 
-func start(t *testing.T, b store.Backend, cfg Config) (*Recorder, *store.Store) {
+func start(t testing.TB, b store.Backend, cfg Config) (*Recorder, *store.Store) {
 	t.Helper()
 	s, err := store.Open(ctx, b, store.Config{})
 	if err != nil {
