@@ -52,6 +52,8 @@ type Appender struct {
 	receipts    []Receipt
 	lines       []int64         // the input line of each envelope of receipts; 0 when unknown
 	hold        bool            // let the backend hold rows back until Commit, and commit early (AppendStream)
+	unit        bool            // let the backend hold rows back until the end of AddUnit
+	unitEnvs    []int           // AddUnit: the index in its records of each envelope it added
 	alwaysEarly bool            // begin early where the backend can, rows written at each Add (SetEarly)
 	early       bool            // tx was begun with BeginEarly
 	blobs       []scalar.Digest // attachment records waiting for their envelope
@@ -123,6 +125,53 @@ func (a *Appender) Add(ctx context.Context, rec evidence.Record) error {
 	return a.add(ctx, rec, a.line, false, 0)
 }
 
+// AddUnit checks and writes recs into the open batch, as Add does one by
+// one, but lets the backend hold their rows back until the last of them,
+// so that a unit of many envelopes (the sidecar's batch request) is
+// written in multi-row statements. The records must not change before
+// AddUnit returns. On error the batch is rolled back and k is the index
+// of the record the error is about: a row the backend held back may fail
+// only when a later one is added or when the unit ends.
+func (a *Appender) AddUnit(ctx context.Context, recs []evidence.Record) (k int, err error) {
+	first := len(a.receipts)
+	a.unit, a.unitEnvs = true, a.unitEnvs[:0]
+	defer func() { a.unit = false }()
+	for k, rec := range recs {
+		a.line = rec.AppendJCS(a.line[:0])
+		a.signed = nil
+		if err := a.add(ctx, rec, a.line, false, 0); err != nil {
+			return a.unitRecord(err, first, k), err
+		}
+		if rec.Kind() == evidence.KindEnvelope {
+			a.unitEnvs = append(a.unitEnvs, k)
+		}
+	}
+	if f, ok := a.tx.(Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			err = a.locate(err)
+			k := a.unitRecord(err, first, len(recs)-1)
+			a.Rollback()
+			return k, err
+		}
+	}
+	return 0, nil
+}
+
+// unitRecord is the index in AddUnit's records of the record err is about:
+// the envelope of a row the backend held back (RowError), or else cur,
+// the record being added. first is the number of envelopes the batch held
+// before the unit.
+func (a *Appender) unitRecord(err error, first, cur int) int {
+	var re *RowError
+	if !errors.As(err, &re) || re.Position <= a.committed.envelopes {
+		return cur
+	}
+	if i := int(re.Position-a.committed.envelopes-1) - first; i >= 0 && i < len(a.unitEnvs) {
+		return a.unitEnvs[i]
+	}
+	return cur
+}
+
 // add is Add with the record's canonical line already at hand, as a
 // sealed stream reader has checked it, for an envelope whether its
 // content hash was already found to recompute, and the record's input
@@ -149,7 +198,7 @@ func (a *Appender) add(ctx context.Context, rec evidence.Record, line []byte, ha
 	default:
 		err = errcode.New(errcode.InputUnexpectedRecord, "%s records cannot be appended to a store", rec.Kind())
 	}
-	if f, ok := a.tx.(Flusher); ok && err == nil && !a.hold {
+	if f, ok := a.tx.(Flusher); ok && err == nil && !a.hold && !a.unit {
 		err = f.Flush(ctx)
 	}
 	if err != nil {
@@ -267,7 +316,9 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	}
 	pos := o.first + e.Sequence - 1
 	a.buf = a.row.Set(e, pos, o.order, a.buf)
-	a.row.Kept = a.hold // AppendStream's records share stream.Parallel's lines
+	// AppendStream's records share stream.Parallel's lines, AddUnit's are
+	// its caller's until it returns, after their rows are written.
+	a.row.Kept = a.hold || a.unit
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
 		if re := (*RowError)(nil); errors.As(err, &re) && re.Position != pos {
 			return err // about an earlier row: add locates it

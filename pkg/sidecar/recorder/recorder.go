@@ -699,14 +699,15 @@ func (r *Recorder) rewrite(b *batch) {
 	}
 }
 
+// add writes j's records as one unit: a batch's rows go in multi-row
+// statements, and an error names the request line of the record it is
+// about.
 func (r *Recorder) add(j *Job) error {
-	for k, rec := range j.recs {
-		if err := r.app.Add(r.ctx, rec); err != nil {
-			if k < len(j.origin) {
-				err = r.atLine(j, j.origin[k], err)
-			}
-			return err
+	if k, err := r.app.AddUnit(r.ctx, j.recs); err != nil {
+		if k < len(j.origin) {
+			err = r.atLine(j, j.origin[k], err)
 		}
+		return err
 	}
 	if idem := j.Idempotency; idem != nil {
 		row := &store.IdempotencyRow{Key: idem.Key, RequestHash: idem.RequestHash, Status: j.resp.Status,

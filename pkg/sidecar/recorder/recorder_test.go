@@ -148,8 +148,29 @@ func TestGroupCommit(t *testing.T) {
 // nothing) fail with their codes; every other job commits, and the chain
 // has no hole.
 func TestFailAlone(t *testing.T) {
+	for _, backend := range []string{"memory", "sqlite"} {
+		t.Run(backend, func(t *testing.T) {
+			var b store.Backend = memory.New()
+			if backend == "sqlite" {
+				db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "arxi.db")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				b = db
+			}
+			testFailAlone(t, b)
+		})
+	}
+}
+
+// testFailAlone: jobs the sealer or the store rejects fail alone, with
+// the line of the record at fault, in a group whose other jobs commit;
+// on SQLite a batch's rows are written in multi-row statements, and a
+// duplicate deep in a batch fails only when a later row is written.
+func testFailAlone(t *testing.T, b store.Backend) {
 	obs := &observer{}
-	r, s := start(t, memory.New(), Config{Observer: obs})
+	r, s := start(t, b, Config{Observer: obs})
 	dupID := "01a2027b-d680-7bcd-a4c0-01327fd130f5"
 	withID := func(i int) *evidence.Unsealed {
 		return unsealed(t, strings.Replace(storetest.Event(i), `{"event_type"`, `{"envelope_id":"`+dupID+`","event_type"`, 1))
@@ -168,10 +189,21 @@ func TestFailAlone(t *testing.T) {
 	missing.Attachments = []evidence.AttachmentRef{{ContentType: scalar.MustContentType("text/plain"), Hash: scalar.Sum([]byte("nothing")), Size: 7}}
 	missing.Data = [][]byte{nil}
 	batchBad := []evidence.Record{unsealed(t, storetest.Event(3)), unsealed(t, storetest.Event(4)), missing}
+	var batchDup []evidence.Record
+	var dupLines []int64
+	for i := range 40 {
+		if i == 34 {
+			batchDup = append(batchDup, withID(20+i))
+		} else {
+			batchDup = append(batchDup, unsealed(t, storetest.Event(20+i)))
+		}
+		dupLines = append(dupLines, int64(i+1))
+	}
 	jobs := []*Job{
 		{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(5))}},
 		{Kind: Record, Records: []evidence.Record{withID(6)}},      // store: duplicate
 		{Kind: Record, Records: batchBad, Lines: []int64{1, 2, 3}}, // sealer: third line
+		{Kind: Record, Records: batchDup, Lines: dupLines},         // store: duplicate on line 35
 		{Kind: Record, Records: []evidence.Record{unsealed(t, storetest.Event(7))}},
 		{Kind: SealSegment, Reason: evidence.SealManual},
 		{Kind: SealSegment, Reason: evidence.SealManual}, // none open now
@@ -188,7 +220,7 @@ func TestFailAlone(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	want := []errcode.Code{"", errcode.StoreDuplicate, errcode.InputAttachmentMiss, "", "", errcode.SegmentNoneOpen, ""}
+	want := []errcode.Code{"", errcode.StoreDuplicate, errcode.InputAttachmentMiss, errcode.StoreDuplicate, "", "", errcode.SegmentNoneOpen, ""}
 	for i, err := range errs {
 		if got := errcode.Code(""); err != nil {
 			got = errcode.CodeOf(err)
@@ -201,6 +233,9 @@ func TestFailAlone(t *testing.T) {
 	}
 	if e, _ := errcode.As(errs[2]); e == nil || e.Line != 3 {
 		t.Errorf("the batch's error names line %v, want 3", errs[2])
+	}
+	if e, _ := errcode.As(errs[3]); e == nil || e.Line != 35 {
+		t.Errorf("the batch's error names line %v, want 35", errs[3])
 	}
 	r.Close(false)
 	got := dump(t, s)

@@ -466,7 +466,34 @@ func testDuplicatesLocated(t *testing.T, h Harness) {
 			if got := dump(t, s); !bytes.Equal(got, before) {
 				t.Error("the rejected batch changed the store")
 			}
+			unitDuplicate(t, s, Records(t, stream), seq, before)
 		})
+	}
+}
+
+// unitDuplicate: the records of a stream with a duplicate envelope id at
+// sequence seq, added as one unit (Appender.AddUnit), fail with the index
+// of that envelope's record, and nothing of them is committed.
+func unitDuplicate(t *testing.T, s *store.Store, recs []evidence.Record, seq uint64, before []byte) {
+	t.Helper()
+	a, err := s.Appender(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	k, err := a.AddUnit(t.Context(), recs)
+	wantCode(t, "duplicate envelope id in a unit", err, errcode.StoreDuplicate)
+	if e, ok := recs[k].(*evidence.Envelope); !ok || e.Sequence != seq {
+		t.Errorf("AddUnit names record %d (%T), want the envelope of sequence %d", k, recs[k], seq)
+	}
+	if e, _ := errcode.As(err); e == nil || e.Sequence != seq || e.Segment == "" {
+		t.Errorf("unit error at %+v, want sequence %d", e, seq)
+	}
+	if rs, err := a.Commit(t.Context()); err != nil || len(rs) != 0 {
+		t.Errorf("commit after the rejected unit: %d receipts, %v", len(rs), err)
+	}
+	if got := dump(t, s); !bytes.Equal(got, before) {
+		t.Error("the rejected unit changed the store")
 	}
 }
 
