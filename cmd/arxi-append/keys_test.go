@@ -146,7 +146,7 @@ func TestKillKeyLifecycle(t *testing.T) {
 	kills := 0
 	hard := time.Now().Add(3 * killBudget)
 	for round := 0; round < 2 || (kills == 0 && time.Now().Before(hard)); round++ {
-		kills += killRound(t, rng, full, position, filepath.Join(t.TempDir(), "arxi.db"), batch, whole, work, time.Now().Add(killBudget))
+		kills += killRound(t, rng, full, position, filepath.Join(t.TempDir(), "arxi.db"), batch, &whole, &work, time.Now().Add(killBudget))
 	}
 	t.Logf("%d kills", kills)
 	if kills == 0 {

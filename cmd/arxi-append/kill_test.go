@@ -206,7 +206,7 @@ func TestKill(t *testing.T) {
 		if kills >= maxKills || !time.Now().Before(d) {
 			break
 		}
-		kills += killRound(t, rng, full, position, filepath.Join(t.TempDir(), "arxi.db"), batch, whole, work, d)
+		kills += killRound(t, rng, full, position, filepath.Join(t.TempDir(), "arxi.db"), batch, &whole, &work, d)
 	}
 	t.Logf("%d kills", kills)
 	if kills < minKills {
@@ -216,8 +216,10 @@ func TestKill(t *testing.T) {
 
 // killRound appends full to a fresh store at path, killing runs at random
 // points until one completes, and checks the store after every run. It
-// returns the number of kills.
-func killRound(t *testing.T, rng *rand.Rand, full []byte, position map[string]int, path string, batch int, whole, work time.Duration, deadline time.Time) int {
+// returns the number of kills. *whole and *work are the calibration run's
+// times, from which the kill points are drawn; when the completing run
+// outlived its kill, they halve for the next round.
+func killRound(t *testing.T, rng *rand.Rand, full []byte, position map[string]int, path string, batch int, whole, work *time.Duration, deadline time.Time) int {
 	total := len(position)
 	args := []string{"--store", path, "--batch", strconv.Itoa(batch)}
 	receipted, kills := 0, 0
@@ -233,9 +235,9 @@ func killRound(t *testing.T, rng *rand.Rand, full []byte, position map[string]in
 		kill, afterFirst := time.Duration(0), false
 		if time.Now().Before(deadline) {
 			if rng.IntN(4) == 0 {
-				kill = time.Duration(rng.Int64N(int64(whole))) + time.Microsecond
+				kill = time.Duration(rng.Int64N(int64(*whole))) + time.Microsecond
 			} else {
-				left := float64(work) * float64(total-start) / float64(total)
+				left := float64(*work) * float64(total-start) / float64(total)
 				kill, afterFirst = time.Duration(rng.Int64N(int64(left)+1))+time.Microsecond, true
 			}
 		}
@@ -265,6 +267,11 @@ func killRound(t *testing.T, rng *rand.Rand, full []byte, position map[string]in
 			t.Fatalf("run %d: store holds %d envelopes; receipted %d, started at %d, batch %d", run, held, receipted, start, batch)
 		}
 		if code == 0 {
+			if kill > 0 {
+				// The run outlived its kill: runs are faster now than
+				// the calibration, so the next round's windows halve.
+				*whole, *work = max(*whole/2, time.Millisecond), max(*work/2, time.Millisecond)
+			}
 			break
 		}
 	}

@@ -219,7 +219,7 @@ func TestPostgresKill(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	kills := 0
 	for deadline := time.Now().Add(pgKillBudget); kills < 3 || time.Now().Before(deadline); {
-		kills += killRound(t, rng, full, position, pgLog(t), batch, whole, work, time.Now().Add(pgKillBudget))
+		kills += killRound(t, rng, full, position, pgLog(t), batch, &whole, &work, time.Now().Add(pgKillBudget))
 	}
 	t.Logf("%d kills", kills)
 }
