@@ -447,7 +447,7 @@ func (r *Recorder) admit(b *batch, j *Job) {
 		return
 	}
 	r.prepare(j)
-	if j.fault == nil && !r.write(j) {
+	if j.fault == nil && !r.write(b.jobs, j) {
 		r.rewrite(b)
 	}
 }
@@ -636,6 +636,9 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 		}
 		if err != nil {
 			r.app.Rollback()
+			if r.reject(jobs, nil, 0, err) {
+				return r.relaunch(jobs)
+			}
 			r.cur = r.committed
 			r.failed(fl, err)
 			return nil
@@ -645,7 +648,12 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 	start := time.Now()
 	rs, durable, err := r.app.CommitEarly(r.ctx)
 	if err != nil {
-		// Nothing of the group was written: the chain is the committed one.
+		// Nothing of the group was written: the chain is the committed
+		// one. A row the store held back to the commit (PostgreSQL's
+		// COPY) fails its own job alone; the others are written again.
+		if r.reject(jobs, nil, 0, err) {
+			return r.relaunch(jobs)
+		}
 		r.cur = r.committed
 		r.failed(fl, err)
 		return nil
@@ -667,16 +675,44 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 	return fl
 }
 
-// write adds the records and idempotency record of j to the open
-// transaction. It reports false when the store rejected it (now marked
-// rejected) and rolled the transaction back.
-func (r *Recorder) write(j *Job) bool {
-	if err := r.add(j); err != nil {
-		r.app.Rollback()
-		j.fault, j.rejected = err, true
-		j.out, j.resp = Outcome{}, nil
+// relaunch writes jobs again, after the store rejected one of them at
+// the commit, and launches them.
+func (r *Recorder) relaunch(jobs []*Job) *flight {
+	r.rewrite(&batch{jobs: jobs})
+	return r.launch(jobs)
+}
+
+// write adds the records and idempotency record of j, the last of jobs,
+// to the open transaction. It reports false when the store rejected a
+// job of jobs (now marked rejected) and rolled the transaction back.
+func (r *Recorder) write(jobs []*Job, j *Job) bool {
+	k, err := r.add(j)
+	if err == nil {
+		return true
+	}
+	r.app.Rollback()
+	r.reject(jobs, j, k, err)
+	return false
+}
+
+// reject marks the job at fault for err rejected and reports whether
+// there was one: the job of jobs whose envelope err names, when it is
+// about a row the store held back (store.RowError, located at its
+// envelope), which may be a job written before the one whose write
+// returned it; else j (nil for none) and its record k (-1 for its
+// idempotency record).
+func (r *Recorder) reject(jobs []*Job, j *Job, k int, err error) bool {
+	if o, at, found := owner(jobs, err); found {
+		j, k = o, at
+	}
+	if j == nil {
 		return false
 	}
+	if k >= 0 && k < len(j.origin) {
+		err = r.atLine(j, j.origin[k], err)
+	}
+	j.fault, j.rejected = err, true
+	j.out, j.resp = Outcome{}, nil
 	return true
 }
 
@@ -691,7 +727,7 @@ func (r *Recorder) rewrite(b *batch) {
 		r.cur = r.committed
 		for _, j := range b.jobs {
 			r.prepare(j)
-			if j.fault == nil && !r.write(j) {
+			if j.fault == nil && !r.write(b.jobs, j) {
 				again = true
 				break
 			}
@@ -699,24 +735,45 @@ func (r *Recorder) rewrite(b *batch) {
 	}
 }
 
-// add writes j's records as one unit: a batch's rows go in multi-row
-// statements, and an error names the request line of the record it is
-// about.
-func (r *Recorder) add(j *Job) error {
+// add writes j's records as one unit, so that a batch's rows go in
+// multi-row statements, and then its idempotency record; on error it
+// returns the index of the record the error is about (-1 for the
+// idempotency record).
+func (r *Recorder) add(j *Job) (int, error) {
 	if k, err := r.app.AddUnit(r.ctx, j.recs); err != nil {
-		if k < len(j.origin) {
-			err = r.atLine(j, j.origin[k], err)
-		}
-		return err
+		return k, err
 	}
 	if idem := j.Idempotency; idem != nil {
 		row := &store.IdempotencyRow{Key: idem.Key, RequestHash: idem.RequestHash, Status: j.resp.Status,
 			ContentType: j.resp.ContentType, Body: j.resp.Body, CreatedAt: j.at}
 		if err := r.app.PutIdempotency(r.ctx, row); err != nil {
-			return err
+			return -1, err
 		}
 	}
-	return nil
+	return 0, nil
+}
+
+// owner finds the job of jobs holding the envelope err names, and the
+// index of its record, when err is about a row the store held back (a
+// store.RowError, which the Appender locates at its envelope's segment
+// and sequence).
+func owner(jobs []*Job, err error) (*Job, int, bool) {
+	var re *store.RowError
+	e, located := errcode.As(err)
+	if !errors.As(err, &re) || !located || e.Segment == "" {
+		return nil, 0, false
+	}
+	for _, j := range jobs {
+		if j.fault != nil {
+			continue
+		}
+		for k, rec := range j.recs {
+			if env, ok := rec.(*evidence.Envelope); ok && env.Sequence == e.Sequence && env.SegmentID.String() == e.Segment {
+				return j, k, true
+			}
+		}
+	}
+	return nil, 0, false
 }
 
 // flight is a group committed early and being made durable.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/pkg/checkpoint"
 	"arxi.dev/arxi/pkg/errcode"
 	"arxi.dev/arxi/pkg/evidence"
@@ -21,6 +22,7 @@ import (
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/store"
 	"arxi.dev/arxi/pkg/store/memory"
+	"arxi.dev/arxi/pkg/store/postgres"
 	"arxi.dev/arxi/pkg/store/sqlite"
 	"arxi.dev/arxi/pkg/store/storetest"
 )
@@ -148,11 +150,19 @@ func TestGroupCommit(t *testing.T) {
 // nothing) fail with their codes; every other job commits, and the chain
 // has no hole.
 func TestFailAlone(t *testing.T) {
-	for _, backend := range []string{"memory", "sqlite"} {
+	for _, backend := range []string{"memory", "sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			var b store.Backend = memory.New()
-			if backend == "sqlite" {
+			switch backend {
+			case "sqlite":
 				db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "arxi.db")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				b = db
+			case "postgres":
+				db, err := postgres.Open(ctx, postgres.Config{URL: pgtest.LogURL(pgtest.Shared(t).NewDatabase(t), "recorder")})
 				if err != nil {
 					t.Fatal(err)
 				}
