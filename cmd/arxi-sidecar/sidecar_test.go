@@ -57,7 +57,18 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	testscript.Main(m, map[string]func(){"arxi-sidecar": main})
+	testscript.Main(removingTools{m}, map[string]func(){"arxi-sidecar": main})
+}
+
+// removingTools runs the tests and then removes the tools they built.
+type removingTools struct{ m *testing.M }
+
+func (r removingTools) Run() int {
+	code := r.m.Run()
+	if toolsDir != "" {
+		os.RemoveAll(toolsDir)
+	}
+	return code
 }
 
 // TestScripts runs testdata/*.txtar; waitsocket waits for a sidecar's
@@ -91,12 +102,13 @@ func unixClient(path string) *http.Client {
 }
 
 // tools builds arxi-bundle and arxi-verify once, for byte comparisons
-// with the sidecar.
+// with the sidecar, into toolsDir, which TestMain removes.
 var tools = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "arxi-sidecar-tools-")
 	if err != nil {
 		return "", err
 	}
+	toolsDir = dir
 	out, err := exec.Command("go", "build", "-o", dir, "arxi.dev/arxi/cmd/arxi-bundle", "arxi.dev/arxi/cmd/arxi-verify").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build tools: %v\n%s", err, out)
@@ -119,6 +131,8 @@ func tool(t *testing.T, name string, args ...string) []byte {
 	}
 	return out
 }
+
+var toolsDir string
 
 // proc is a running arxi-sidecar.
 type proc struct {
