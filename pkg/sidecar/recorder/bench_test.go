@@ -1,17 +1,11 @@
 package recorder
 
 import (
-	"path/filepath"
 	"testing"
 
 	"arxi.dev/arxi/internal/events"
-	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/evidence"
-	"arxi.dev/arxi/pkg/store"
-	"arxi.dev/arxi/pkg/store/memory"
-	"arxi.dev/arxi/pkg/store/postgres"
-	"arxi.dev/arxi/pkg/store/sqlite"
 )
 
 // BenchmarkRecord measures the writer's work for single-envelope jobs,
@@ -32,26 +26,9 @@ func BenchmarkRecord(b *testing.B) {
 	render := func(o *Outcome) (*Response, error) {
 		return &Response{Status: 201, ContentType: "application/json", Body: o.Envelopes[0].AppendJCS(nil)}, nil
 	}
-	for _, backend := range []string{"memory", "sqlite", "postgres"} {
-		b.Run(backend, func(b *testing.B) {
-			var be store.Backend = memory.New()
-			switch backend {
-			case "sqlite":
-				db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "arxi.db"), Synchronous: "normal"})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				be = db
-			case "postgres":
-				db, err := postgres.Open(ctx, postgres.Config{URL: pgtest.LogURL(pgtest.Shared(b).NewDatabase(b), "bench")})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				be = db
-			}
-			r, _ := start(b, be, Config{})
+	for _, kind := range backends {
+		b.Run(kind, func(b *testing.B) {
+			r, _ := start(b, openBackend(b, kind, "normal"), Config{})
 			defer r.Close(false)
 			b.SetParallelism(32)
 			b.ReportAllocs()

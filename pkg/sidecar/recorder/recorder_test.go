@@ -150,28 +150,36 @@ func TestGroupCommit(t *testing.T) {
 // nothing) fail with their codes; every other job commits, and the chain
 // has no hole.
 func TestFailAlone(t *testing.T) {
-	for _, backend := range []string{"memory", "sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			var b store.Backend = memory.New()
-			switch backend {
-			case "sqlite":
-				db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "arxi.db")})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer db.Close()
-				b = db
-			case "postgres":
-				db, err := postgres.Open(ctx, postgres.Config{URL: pgtest.LogURL(pgtest.Shared(t).NewDatabase(t), "recorder")})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer db.Close()
-				b = db
-			}
-			testFailAlone(t, b)
-		})
+	for _, kind := range backends {
+		t.Run(kind, func(t *testing.T) { testFailAlone(t, openBackend(t, kind, "")) })
 	}
+}
+
+// backends are the kinds of store the recorder's tests and benchmarks run
+// on.
+var backends = []string{"memory", "sqlite", "postgres"}
+
+// openBackend opens a new store of the kind named, SQLite with the
+// synchronous level sync ("" for the default), closed when t ends.
+func openBackend(t testing.TB, kind, sync string) store.Backend {
+	t.Helper()
+	var b store.Backend
+	var err error
+	switch kind {
+	case "memory":
+		return memory.New()
+	case "sqlite":
+		b, err = sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "arxi.db"), Synchronous: sync})
+	case "postgres":
+		b, err = postgres.Open(ctx, postgres.Config{URL: pgtest.LogURL(pgtest.Shared(t).NewDatabase(t), "recorder")})
+	default:
+		t.Fatalf("no backend %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
 // testFailAlone: jobs the sealer or the store rejects fail alone, with
