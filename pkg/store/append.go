@@ -128,10 +128,12 @@ func (a *Appender) Add(ctx context.Context, rec evidence.Record) error {
 // AddUnit checks and writes recs into the open batch, as Add does one by
 // one, but lets the backend hold their rows back until the last of them,
 // so that a unit of many envelopes (the sidecar's batch request) is
-// written in multi-row statements. The records must not change before
-// AddUnit returns. On error the batch is rolled back and k is the index
-// of the record the error is about: a row the backend held back may fail
-// only when a later one is added or when the unit ends.
+// written in multi-row statements. The records must not change until the
+// batch is committed or rolled back (their rows are Kept). On error the
+// batch is rolled back and k is the index of the record the error is
+// about: a row the backend held back may fail only when a later one is
+// added or when the unit ends. An error about a row added before the unit
+// (a RowError, located at its envelope) gives the record being added.
 func (a *Appender) AddUnit(ctx context.Context, recs []evidence.Record) (k int, err error) {
 	first := len(a.receipts)
 	a.unit, a.unitEnvs = true, a.unitEnvs[:0]
@@ -316,8 +318,8 @@ func (a *Appender) envelope(ctx context.Context, e *evidence.Envelope, hashed bo
 	}
 	pos := o.first + e.Sequence - 1
 	a.buf = a.row.Set(e, pos, o.order, a.buf)
-	// AppendStream's records share stream.Parallel's lines, AddUnit's are
-	// its caller's until it returns, after their rows are written.
+	// AppendStream's records share stream.Parallel's lines, and AddUnit's
+	// caller keeps its records until the batch ends.
 	a.row.Kept = a.hold || a.unit
 	if err := a.tx.AddEnvelope(ctx, &a.row); err != nil {
 		if re := (*RowError)(nil); errors.As(err, &re) && re.Position != pos {

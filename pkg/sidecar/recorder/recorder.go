@@ -636,27 +636,14 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 		}
 		if err != nil {
 			r.app.Rollback()
-			if r.reject(jobs, nil, 0, err) {
-				return r.relaunch(jobs)
-			}
-			r.cur = r.committed
-			r.failed(fl, err)
-			return nil
+			return r.unlaunched(fl, err)
 		}
 		r.lastPrune = now
 	}
 	start := time.Now()
 	rs, durable, err := r.app.CommitEarly(r.ctx)
 	if err != nil {
-		// Nothing of the group was written: the chain is the committed
-		// one. A row the store held back to the commit (PostgreSQL's
-		// COPY) fails its own job alone; the others are written again.
-		if r.reject(jobs, nil, 0, err) {
-			return r.relaunch(jobs)
-		}
-		r.cur = r.committed
-		r.failed(fl, err)
-		return nil
+		return r.unlaunched(fl, err)
 	}
 	if len(rs) != fl.envelopes {
 		r.broken = errcode.New(errcode.Internal, "the store acknowledged %d envelopes of %d", len(rs), fl.envelopes)
@@ -675,11 +662,19 @@ func (r *Recorder) launch(jobs []*Job) *flight {
 	return fl
 }
 
-// relaunch writes jobs again, after the store rejected one of them at
-// the commit, and launches them.
-func (r *Recorder) relaunch(jobs []*Job) *flight {
-	r.rewrite(&batch{jobs: jobs})
-	return r.launch(jobs)
+// unlaunched handles the error of a transaction that did not commit:
+// nothing of fl's group was written, and the chain is the committed one.
+// A row the store held back to the commit (PostgreSQL's COPY) fails its
+// own job alone: the others are written again and launched. Any other
+// error fails the group.
+func (r *Recorder) unlaunched(fl *flight, err error) *flight {
+	if r.reject(fl.jobs, nil, 0, err) {
+		r.rewrite(&batch{jobs: fl.jobs})
+		return r.launch(fl.jobs)
+	}
+	r.cur = r.committed
+	r.failed(fl, err)
+	return nil
 }
 
 // write adds the records and idempotency record of j, the last of jobs,
