@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/sealing"
@@ -56,7 +57,7 @@ func BenchmarkIngest(b *testing.B) {
 		var took, cpu time.Duration
 		for range b.N {
 			dir := b.TempDir()
-			cpu0 := cpuTime(os.Getpid())
+			cpu0 := cputime.Of(os.Getpid())
 			start := time.Now()
 			pr, pw := io.Pipe()
 			go func() {
@@ -76,7 +77,7 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			db.Close()
 			took += time.Since(start)
-			cpu += cpuTime(os.Getpid()) - cpu0
+			cpu += cputime.Of(os.Getpid()) - cpu0
 		}
 		pipeline = float64(n*b.N) / took.Seconds()
 		b.ReportMetric(pipeline, "envelopes/s")
@@ -159,7 +160,7 @@ func load(b *testing.B, total, per, clients int, pipeline float64, mode loadMode
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		sock := filepath.Join(e.dir, "arxi.sock")
-		self0 := cpuTime(os.Getpid())
+		self0 := cputime.Of(os.Getpid())
 		start := time.Now()
 		for range clients {
 			wg.Add(1)
@@ -199,11 +200,11 @@ func load(b *testing.B, total, per, clients int, pipeline float64, mode loadMode
 		}
 		wg.Wait()
 		took += time.Since(start)
-		self += cpuTime(os.Getpid()) - self0
+		self += cputime.Of(os.Getpid()) - self0
 		requests += (total + per - 1) / per
 		metrics = p.do("GET", "/metrics", nil).body
 		rss = max(rss, peakRSS(p.cmd.Process.Pid))
-		cpu += cpuTime(p.cmd.Process.Pid)
+		cpu += cputime.Of(p.cmd.Process.Pid)
 		if p.stop(syscall.SIGTERM) != 0 {
 			b.Fatal(p.logText())
 		}
@@ -329,20 +330,4 @@ func (c *rawConn) post(path, ctype string, body []byte) (int, []byte, error) {
 	resp := make([]byte, n)
 	_, err = io.ReadFull(c.r, resp)
 	return status, resp, err
-}
-
-// cpuTime is a process's user and system CPU time (from /proc, in clock
-// ticks of 10 ms).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/pkg/evidence"
 	"arxi.dev/arxi/pkg/openclaw"
 	"arxi.dev/arxi/pkg/openclaw/internal/capturegen"
@@ -61,22 +62,13 @@ func mapTo(b *testing.B, in []byte, w io.Writer) int {
 	return st.Envelopes
 }
 
-// cpuTime is the CPU time the process has used so far: on a machine
-// shared with other work it counts the benchmark's own work, not its
-// waiting for the CPU.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // cpuOf runs f n times and returns the least CPU time of a run.
 func cpuOf(n int, f func()) time.Duration {
 	best := time.Duration(1 << 62)
 	for range n {
-		start := cpuTime()
+		start := cputime.Self()
 		f()
-		best = min(best, cpuTime()-start)
+		best = min(best, cputime.Self()-start)
 	}
 	return best
 }
@@ -109,12 +101,12 @@ func BenchmarkCapture(b *testing.B) {
 	runtime.ReadMemStats(&ms0)
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Self()
 	for range b.N {
 		mapTo(b, in, io.Discard)
 	}
 	b.StopTimer()
-	cpuPer := (cpuTime() - cpu) / time.Duration(b.N)
+	cpuPer := (cputime.Self() - cpu) / time.Duration(b.N)
 	runtime.ReadMemStats(&ms1)
 	per := b.Elapsed() / time.Duration(b.N)
 	b.ReportMetric(float64(events)/per.Seconds(), "events/s")

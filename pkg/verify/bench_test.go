@@ -11,10 +11,10 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"arxi.dev/arxi/internal/bundletest"
 	"arxi.dev/arxi/internal/bundletest/fixture"
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/pkg/bundle"
 	"arxi.dev/arxi/pkg/signing"
 	"arxi.dev/arxi/pkg/verify"
@@ -49,7 +49,7 @@ func benchVerify(b *testing.B, signed bool) {
 	runtime.GC() // the garbage of building the input, not of verifying it
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu0 := cpuTime()
+	cpu0 := cputime.Self()
 	b.ResetTimer()
 	for range b.N { // not b.Loop: its single run ignores -cpu (golang/go#49980)
 		v, err := verify.Bundle(context.Background(), bytes.NewReader(data), cfg)
@@ -58,7 +58,7 @@ func benchVerify(b *testing.B, signed bool) {
 		}
 	}
 	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Self() - cpu0
 	runtime.ReadMemStats(&ms1)
 	n := float64(b.N) * benchEnvelopes
 	b.ReportMetric(n/b.Elapsed().Seconds(), "envelopes/s")
@@ -68,15 +68,6 @@ func benchVerify(b *testing.B, signed bool) {
 	// wall-clock rate swings with the neighbours, these much less.
 	b.ReportMetric(cpu.Seconds()*1e6/n, "cpu-µs/envelope")
 	b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
-}
-
-// cpuTime is the process's user and system time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkVerify verifies an unsigned bundle: all seven phases but the

@@ -3,8 +3,8 @@ package recorder
 import (
 	"testing"
 
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/internal/events"
-	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/evidence"
 )
 
@@ -33,7 +33,7 @@ func BenchmarkRecord(b *testing.B) {
 			b.SetParallelism(32)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := storebench.CPUTime()
+			cpu := cputime.Self()
 			b.RunParallel(func(pb *testing.PB) {
 				for i := 0; pb.Next(); i++ {
 					j := &Job{Kind: Record, Records: []evidence.Record{jobs[i%n]}, Render: render}
@@ -43,7 +43,7 @@ func BenchmarkRecord(b *testing.B) {
 					}
 				}
 			})
-			b.ReportMetric(float64((storebench.CPUTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/job")
+			b.ReportMetric(float64((cputime.Self()-cpu).Microseconds())/float64(b.N), "cpu-µs/job")
 		})
 	}
 }

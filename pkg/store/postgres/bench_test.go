@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/pgtest"
 	"arxi.dev/arxi/internal/storebench"
@@ -52,22 +53,22 @@ func BenchmarkAppend(b *testing.B) {
 		dir := b.TempDir()
 		b.StartTimer()
 
-		c, start := storebench.CPUTime(), time.Now()
+		c, start := cputime.Self(), time.Now()
 		w, err := Open(ctx, Config{URL: url})
 		if err != nil {
 			b.Fatal(err)
 		}
 		server := backendCPU(b, w.w)
 		storebench.AppendHook(b, w, stream, 1000, func() { pgServer += server() })
-		pg, pgCPU = pg+time.Since(start), pgCPU+storebench.CPUTime()-c
+		pg, pgCPU = pg+time.Since(start), pgCPU+cputime.Self()-c
 
-		c, start = storebench.CPUTime(), time.Now()
+		c, start = cputime.Self(), time.Now()
 		s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "arxi.db")})
 		if err != nil {
 			b.Fatal(err)
 		}
 		storebench.Append(b, s, stream, 1000)
-		sq, sqCPU = sq+time.Since(start), sqCPU+storebench.CPUTime()-c
+		sq, sqCPU = sq+time.Since(start), sqCPU+cputime.Self()-c
 
 		start = time.Now()
 		cpServer += copyPlain(b, db, lines, 1000)

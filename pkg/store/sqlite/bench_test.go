@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/internal/events"
 	"arxi.dev/arxi/internal/storebench"
 	"arxi.dev/arxi/pkg/scalar"
@@ -99,12 +100,12 @@ func BenchmarkAppend(b *testing.B) {
 	var arxiSize, plainSize int64
 	b.ResetTimer()
 	for range b.N {
-		c := cpuTime()
+		c := cputime.Self()
 		d, n := appendArxi(b, b.TempDir(), stream, 1000)
-		arxi, arxiSize, arxiCPU = arxi+d, n, arxiCPU+cpuTime()-c
-		c = cpuTime()
+		arxi, arxiSize, arxiCPU = arxi+d, n, arxiCPU+cputime.Self()-c
+		c = cputime.Self()
 		d, n = insertPlain(b, b.TempDir(), lines, 1000)
-		plain, plainSize, plainCPU = plain+d, n, plainCPU+cpuTime()-c
+		plain, plainSize, plainCPU = plain+d, n, plainCPU+cputime.Self()-c
 	}
 	envs := float64(benchN * b.N)
 	// CPU time per envelope does not count waiting for the disk or for
@@ -204,8 +205,6 @@ func BenchmarkBundleMillion(b *testing.B) {
 	storebench.BundleTrace(b, func() (*store.Store, error) { return OpenReader(ctx, path) })
 }
 
-func cpuTime() time.Duration { return storebench.CPUTime() }
-
 // BenchmarkIndexChoice measures what the label and time index costs an
 // append, the way the store writes (one INSERT per envelope row, one
 // transaction of 1000 rows, synchronous=FULL), on the rows of 50,000
@@ -241,7 +240,7 @@ func BenchmarkIndexChoice(b *testing.B) {
 						b.Fatal(q, err)
 					}
 				}
-				start, c0 := time.Now(), cpuTime()
+				start, c0 := time.Now(), cputime.Self()
 				var ps postings
 				var rb rowBatch
 				var z zone
@@ -272,7 +271,7 @@ func BenchmarkIndexChoice(b *testing.B) {
 						}
 					}
 				}
-				wall, cpu = wall+time.Since(start), cpu+cpuTime()-c0
+				wall, cpu = wall+time.Since(start), cpu+cputime.Self()-c0
 				c.close()
 				size = storeSize(path)
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"arxi.dev/arxi/internal/cputime"
 	"arxi.dev/arxi/internal/storebench"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkBackendRows(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start, c := time.Now(), cpuTime()
+		start, c := time.Now(), cputime.Self()
 		tx, _ := db.Begin(ctx)
 		tx.AddSegment(ctx, seg)
 		for i := range rows {
@@ -38,7 +39,7 @@ func BenchmarkBackendRows(b *testing.B) {
 		}
 		tx.Commit()
 		tx.Close()
-		total, cpu = total+time.Since(start), cpu+cpuTime()-c
+		total, cpu = total+time.Since(start), cpu+cputime.Self()-c
 		db.Close()
 	}
 	b.ReportMetric(float64(len(rows)*b.N)/total.Seconds(), "rows/s")
