@@ -57,7 +57,7 @@ func BenchmarkIngest(b *testing.B) {
 		var took, cpu time.Duration
 		for range b.N {
 			dir := b.TempDir()
-			cpu0 := cputime.Of(os.Getpid())
+			cpu0 := cputime.Self()
 			start := time.Now()
 			pr, pw := io.Pipe()
 			go func() {
@@ -77,7 +77,7 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			db.Close()
 			took += time.Since(start)
-			cpu += cputime.Of(os.Getpid()) - cpu0
+			cpu += cputime.Self() - cpu0
 		}
 		pipeline = float64(n*b.N) / took.Seconds()
 		b.ReportMetric(pipeline, "envelopes/s")
@@ -160,7 +160,7 @@ func load(b *testing.B, total, per, clients int, pipeline float64, mode loadMode
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		sock := filepath.Join(e.dir, "arxi.sock")
-		self0 := cputime.Of(os.Getpid())
+		self0 := cputime.Self()
 		start := time.Now()
 		for range clients {
 			wg.Add(1)
@@ -200,7 +200,7 @@ func load(b *testing.B, total, per, clients int, pipeline float64, mode loadMode
 		}
 		wg.Wait()
 		took += time.Since(start)
-		self += cputime.Of(os.Getpid()) - self0
+		self += cputime.Self() - self0
 		requests += (total + per - 1) / per
 		metrics = p.do("GET", "/metrics", nil).body
 		rss = max(rss, peakRSS(p.cmd.Process.Pid))
