@@ -19,6 +19,7 @@ type conn struct {
 	stmts map[string]driver.Stmt
 	args  []driver.NamedValue
 	busy  map[driver.Stmt]bool // statements with open rows
+	raw   *raw                 // exec beside the driver; nil: the driver runs all
 }
 
 var drv = &msqlite.Driver{}
@@ -33,7 +34,7 @@ func openConn(dsn string) (*conn, error) {
 		dc.Close()
 		return nil, errors.New("sqlite driver lacks ExecerContext")
 	}
-	return &conn{dc: dc, ex: ex, stmts: map[string]driver.Stmt{}, busy: map[driver.Stmt]bool{}}, nil
+	return &conn{dc: dc, ex: ex, stmts: map[string]driver.Stmt{}, busy: map[driver.Stmt]bool{}, raw: newRaw(dc)}, nil
 }
 
 // stmt returns the cached prepared statement for query.
@@ -84,6 +85,19 @@ func (c *conn) execID(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (c *conn) execResult(ctx context.Context, query string, args []any) (driver.Result, error) {
+	if c.raw != nil && ctx.Done() == nil {
+		s, err := c.raw.stmt(query)
+		if err != nil {
+			return nil, err
+		}
+		if s != 0 {
+			n, id, err := c.raw.exec(s, args)
+			if err != nil {
+				return nil, err
+			}
+			return result{n, id}, nil
+		}
+	}
 	s, err := c.stmt(query)
 	if err != nil {
 		return nil, err
@@ -150,6 +164,9 @@ func (c *conn) queryRow(ctx context.Context, query string, args ...any) ([]drive
 }
 
 func (c *conn) close() error {
+	if c.raw != nil {
+		c.raw.close()
+	}
 	for _, s := range c.stmts {
 		s.Close()
 	}
@@ -158,6 +175,12 @@ func (c *conn) close() error {
 }
 
 var errStop = errors.New("stop")
+
+// result is the driver.Result of a statement raw ran.
+type result struct{ changes, lastID int64 }
+
+func (r result) RowsAffected() (int64, error) { return r.changes, nil }
+func (r result) LastInsertId() (int64, error) { return r.lastID, nil }
 
 // The values SQLite returns.
 func asInt(v driver.Value) (int64, error) {

@@ -45,7 +45,6 @@ import (
 	"arxi.dev/arxi/pkg/safefile"
 	"arxi.dev/arxi/pkg/scalar"
 	"arxi.dev/arxi/pkg/store"
-	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -779,7 +778,7 @@ func (t *tx) Close() error {
 
 // isConstraint reports a UNIQUE/PRIMARY KEY violation naming what.
 func isConstraint(err error, what string) bool {
-	var se *msqlite.Error
+	var se sqliteError
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT && strings.Contains(se.Error(), what)
 }
 
@@ -789,7 +788,7 @@ func mapErr(path, what string, err error) error {
 		return err
 	}
 	e := &errcode.Error{Code: errcode.StoreIO, Path: path, Msg: what, Err: err}
-	var se *msqlite.Error
+	var se sqliteError
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_FULL:

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"unsafe"
+
+	"modernc.org/libc"
+	"modernc.org/libc/sys/types"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// raw executes cached statements on a connection's SQLite handle through
+// modernc.org/sqlite/lib, beside the driver. The driver binds each text
+// and blob value through a C allocation of its own (and the C
+// allocator's global lock), and looks each parameter's name up; raw
+// copies all of a statement's values into one C buffer it keeps and
+// binds them in place (SQLITE_STATIC). For a batch of envelope rows that
+// is a quarter of the writer's CPU the driver spent binding. It serves
+// exec only: queries, and everything raw cannot take (below), go through
+// the driver, on the same handle, so both see one connection and one
+// transaction.
+type raw struct {
+	db    uintptr
+	tls   *libc.TLS
+	stmts map[string]uintptr // 0: the driver runs this query
+	buf   uintptr            // C memory, cap bytes; bound values point into it
+	cap   int
+}
+
+// newRaw returns the handle of a modernc.org/sqlite connection, or nil
+// when dc is not one this package knows the layout of: the driver keeps
+// its sqlite3* and its TLS in the first two fields of its conn and does
+// not export them. Anything else, say a driver version that moved them,
+// leaves every statement to the driver (TestRawHandle fails, so an
+// upgrade that loses the fast path is seen).
+func newRaw(dc driver.Conn) *raw {
+	v := reflect.ValueOf(dc)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
+	}
+	t := v.Type().Elem()
+	if t.Kind() != reflect.Struct || t.PkgPath() != "modernc.org/sqlite" || t.Name() != "conn" || t.NumField() < 2 {
+		return nil
+	}
+	fdb, ftls := t.Field(0), t.Field(1)
+	if fdb.Name != "db" || fdb.Type != reflect.TypeFor[uintptr]() || ftls.Name != "tls" || ftls.Type != reflect.TypeFor[*libc.TLS]() {
+		return nil
+	}
+	p := v.UnsafePointer()
+	r := &raw{
+		db:    *(*uintptr)(unsafe.Add(p, fdb.Offset)),
+		tls:   *(**libc.TLS)(unsafe.Add(p, ftls.Offset)),
+		stmts: map[string]uintptr{},
+	}
+	if r.db == 0 || r.tls == nil {
+		return nil
+	}
+	return r
+}
+
+// stmt returns the prepared statement of query, or 0 when the driver
+// must run it: a query of several statements, or with named or numbered
+// parameters, which the driver binds by name.
+func (r *raw) stmt(query string) (uintptr, error) {
+	if s, ok := r.stmts[query]; ok {
+		return s, nil
+	}
+	zsql, err := libc.CString(query)
+	if err != nil {
+		return 0, err
+	}
+	defer libc.Xfree(r.tls, zsql)
+	out := libc.Xmalloc(r.tls, 2*types.Size_t(unsafe.Sizeof(uintptr(0))))
+	if out == 0 {
+		return 0, errors.New("sqlite: out of memory")
+	}
+	defer libc.Xfree(r.tls, out)
+	ptrs := unsafe.Slice((*uintptr)(unsafe.Pointer(&cBytes(out, 16)[0])), 2)
+	if rc := sqlite3.Xsqlite3_prepare_v2(r.tls, r.db, zsql, -1, out, out+8); rc != sqlite3.SQLITE_OK {
+		return 0, r.err(rc)
+	}
+	s, tail := ptrs[0], ptrs[1]
+	if s == 0 || !blank(libc.GoString(tail)) || !anonymous(r.tls, s) {
+		if s != 0 {
+			sqlite3.Xsqlite3_finalize(r.tls, s)
+		}
+		s = 0
+	}
+	r.stmts[query] = s
+	return s, nil
+}
+
+// exec runs the cached statement s with args, the driver's value types
+// (int64, float64, bool, string, []byte, nil), and returns its changes
+// and the last rowid.
+func (r *raw) exec(s uintptr, args []any) (changes, lastID int64, err error) {
+	n := int(sqlite3.Xsqlite3_bind_parameter_count(r.tls, s))
+	if len(args) < n {
+		return 0, 0, fmt.Errorf("missing argument with index %d", len(args)+1)
+	}
+	size := 0
+	for _, a := range args[:n] {
+		switch v := a.(type) {
+		case string:
+			size += len(v)
+		case []byte:
+			size += len(v)
+		}
+	}
+	if err := r.grow(size); err != nil {
+		return 0, 0, err
+	}
+	mem, off := cBytes(r.buf, r.cap), 0
+	for i, a := range args[:n] {
+		idx := int32(i + 1)
+		var rc int32
+		switch v := a.(type) {
+		case int64:
+			rc = sqlite3.Xsqlite3_bind_int64(r.tls, s, idx, v)
+		case float64:
+			rc = sqlite3.Xsqlite3_bind_double(r.tls, s, idx, v)
+		case bool:
+			b := int32(0)
+			if v {
+				b = 1
+			}
+			rc = sqlite3.Xsqlite3_bind_int(r.tls, s, idx, b)
+		case string:
+			copy(mem[off:], v)
+			rc = sqlite3.Xsqlite3_bind_text(r.tls, s, idx, r.buf+uintptr(off), int32(len(v)), 0)
+			off += len(v)
+		case []byte:
+			if v == nil {
+				rc = sqlite3.Xsqlite3_bind_null(r.tls, s, idx)
+				break
+			}
+			copy(mem[off:], v)
+			rc = sqlite3.Xsqlite3_bind_blob(r.tls, s, idx, r.buf+uintptr(off), int32(len(v)), 0)
+			off += len(v)
+		case nil:
+			rc = sqlite3.Xsqlite3_bind_null(r.tls, s, idx)
+		default:
+			return 0, 0, fmt.Errorf("sqlite: invalid driver.Value type %T", a)
+		}
+		if rc != sqlite3.SQLITE_OK {
+			return 0, 0, r.err(rc)
+		}
+	}
+	// The bound values stay pointing into buf after the reset; every
+	// exec binds all of a statement's parameters again before it steps.
+	defer sqlite3.Xsqlite3_reset(r.tls, s)
+	for {
+		switch rc := sqlite3.Xsqlite3_step(r.tls, s); rc {
+		case sqlite3.SQLITE_ROW:
+			continue
+		case sqlite3.SQLITE_DONE:
+			return sqlite3.Xsqlite3_changes64(r.tls, r.db), sqlite3.Xsqlite3_last_insert_rowid(r.tls, r.db), nil
+		default:
+			return 0, 0, r.err(rc)
+		}
+	}
+}
+
+// grow makes buf hold at least size bytes.
+func (r *raw) grow(size int) error {
+	if size <= r.cap {
+		return nil
+	}
+	if size > math.MaxInt32 {
+		return errors.New("sqlite: values too large to bind")
+	}
+	c := max(size, 2*r.cap, 64<<10)
+	p := libc.Xmalloc(r.tls, types.Size_t(c))
+	if p == 0 {
+		return fmt.Errorf("sqlite: cannot allocate %d bytes of memory", c)
+	}
+	if r.buf != 0 {
+		libc.Xfree(r.tls, r.buf)
+	}
+	r.buf, r.cap = p, c
+	return nil
+}
+
+// close finalizes the statements and frees the buffer; the driver's
+// connection closes the handle after it.
+func (r *raw) close() {
+	for q, s := range r.stmts {
+		if s != 0 {
+			sqlite3.Xsqlite3_finalize(r.tls, s)
+		}
+		delete(r.stmts, q)
+	}
+	if r.buf != 0 {
+		libc.Xfree(r.tls, r.buf)
+		r.buf, r.cap = 0, 0
+	}
+}
+
+// err is the error of result code rc, in the driver's words and type
+// (sqliteError), so that isConstraint and mapErr read both alike.
+func (r *raw) err(rc int32) error {
+	str := libc.GoString(sqlite3.Xsqlite3_errstr(r.tls, rc))
+	busy := ""
+	if rc == sqlite3.SQLITE_BUSY {
+		busy = " (SQLITE_BUSY)"
+	}
+	if msg := libc.GoString(sqlite3.Xsqlite3_errmsg(r.tls, r.db)); msg != str {
+		str += ": " + msg
+	}
+	return &rawError{msg: fmt.Sprintf("%s (%v)%s", str, rc, busy), code: int(rc)}
+}
+
+// rawError is an SQLite error of a statement raw ran.
+type rawError struct {
+	msg  string
+	code int
+}
+
+func (e *rawError) Error() string { return e.msg }
+
+// Code is the SQLite result code, as the driver's Error.Code.
+func (e *rawError) Code() int { return e.code }
+
+// sqliteError is an error that carries an SQLite result code: the
+// driver's *sqlite.Error or a *rawError.
+type sqliteError interface {
+	error
+	Code() int
+}
+
+// cBytes is the n bytes of C memory at p: memory of modernc.org/libc's
+// allocator, outside the Go heap, which the garbage collector neither
+// moves nor frees. (Read through a pointer to p, so that vet does not
+// take it for a Go pointer kept as an integer.)
+func cBytes(p uintptr, n int) []byte {
+	return unsafe.Slice(*(**byte)(unsafe.Pointer(&p)), n)
+}
+
+// anonymous reports whether every parameter of s is a plain "?".
+func anonymous(tls *libc.TLS, s uintptr) bool {
+	for i := int32(1); i <= sqlite3.Xsqlite3_bind_parameter_count(tls, s); i++ {
+		if sqlite3.Xsqlite3_bind_parameter_name(tls, s, i) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func blank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', ';':
+		default:
+			return false
+		}
+	}
+	return true
+}

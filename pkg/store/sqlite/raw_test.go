@@ -1,0 +1,205 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// rawTestConn opens a connection on a new database with table t of
+// untyped columns a and b.
+func rawTestConn(t *testing.T) *conn {
+	t.Helper()
+	c, err := openConn("file:" + filepath.Join(t.TempDir(), "t.db") + "?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.close() })
+	if err := c.execDirect(bg, "CREATE TABLE t (a, b)"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// driverCtx makes conn.exec leave a statement to the driver.
+func driverCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// stored returns typeof and quote of every row's a and b, in rowid order.
+func stored(t *testing.T, c *conn) []string {
+	t.Helper()
+	var out []string
+	err := c.query(bg, "SELECT typeof(a) || ' ' || quote(a) || ', ' || typeof(b) || ' ' || quote(b) FROM t ORDER BY rowid", nil, func(v []driver.Value) error {
+		s, err := asText(v[0])
+		out = append(out, s)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRawHandle: the driver's connection is one raw knows, so the writer's
+// statements take the fast path (a modernc.org/sqlite upgrade that moves
+// the handle fails here, not silently in the benchmarks).
+func TestRawHandle(t *testing.T) {
+	c := rawTestConn(t)
+	if c.raw == nil {
+		t.Fatal("newRaw does not know this driver's connection: every statement goes through the driver")
+	}
+	q := "INSERT INTO t (a, b) VALUES (?, ?)"
+	if _, err := c.exec(bg, q, int64(1), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if c.raw.stmts[q] == 0 {
+		t.Errorf("%q ran through the driver, want raw", q)
+	}
+	if newRaw(nil) != nil {
+		t.Error("newRaw(nil) is not nil")
+	}
+}
+
+// TestRawBinds: every value type binds as the driver binds it (the same
+// storage class and value read back), text and blobs of every size
+// among them.
+func TestRawBinds(t *testing.T) {
+	big := strings.Repeat("é", 300_000) // grows the buffer past its first size
+	values := [][2]any{
+		{int64(-5), int64(math.MaxInt64)},
+		{int64(math.MinInt64), int64(0)},
+		{1.5, math.Inf(-1)},
+		{true, false},
+		{"", "text ü\x00after nul"},
+		{[]byte{}, []byte{0, 1, 2, 255}},
+		{[]byte(nil), nil},
+		{big, []byte(big)},
+		{"a", []byte("b")},
+	}
+	q := "INSERT INTO t (a, b) VALUES (?, ?)"
+	byRaw, byDriver := rawTestConn(t), rawTestConn(t)
+	dctx := driverCtx(t)
+	for _, v := range values {
+		if _, err := byRaw.exec(bg, q, v[0], v[1]); err != nil {
+			t.Fatalf("raw %T %T: %v", v[0], v[1], err)
+		}
+		if _, err := byDriver.exec(dctx, q, v[0], v[1]); err != nil {
+			t.Fatalf("driver %T %T: %v", v[0], v[1], err)
+		}
+	}
+	if byRaw.raw.stmts[q] == 0 || byDriver.raw.stmts[q] != 0 {
+		t.Fatal("the statements did not take the paths the test means")
+	}
+	got, want := stored(t, byRaw), stored(t, byDriver)
+	if len(got) != len(values) {
+		t.Fatalf("%d rows, want %d", len(got), len(values))
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("raw binds differ from the driver's (-driver +raw):\n%s", d)
+	}
+}
+
+// TestRawResult: changes and the last rowid, as the driver reports them.
+func TestRawResult(t *testing.T) {
+	c := rawTestConn(t)
+	id, err := c.execID(bg, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)", int64(1), nil, int64(2), nil)
+	if err != nil || id != 2 {
+		t.Fatalf("execID = %d, %v; want 2", id, err)
+	}
+	n, err := c.exec(bg, "UPDATE t SET b = ? WHERE a >= ?", "x", int64(1))
+	if err != nil || n != 2 {
+		t.Fatalf("exec = %d, %v; want 2 rows changed", n, err)
+	}
+	// A statement that returns rows is stepped to its end.
+	if _, err := c.exec(bg, "INSERT INTO t (a) VALUES (?) RETURNING a", int64(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(stored(t, c)); got != 3 {
+		t.Errorf("%d rows, want 3", got)
+	}
+}
+
+// TestRawFallback: what raw cannot take runs through the driver, with the
+// same result: several statements in one query, numbered parameters, and
+// named ones, which the driver binds only by the names conn.exec never
+// passes (so it refuses them rather than binding by position).
+func TestRawFallback(t *testing.T) {
+	c := rawTestConn(t)
+	for _, tc := range []struct {
+		q       string
+		args    []any
+		wantErr string
+	}{
+		{q: "INSERT INTO t (a, b) VALUES (?, ?); INSERT INTO t (a, b) VALUES (2, 'two')", args: []any{int64(1), "one"}},
+		{q: "INSERT INTO t (a, b) VALUES (?2, ?1)", args: []any{"three", int64(3)}},
+		{q: "INSERT INTO t (a, b) VALUES (:a, 'four')", args: []any{int64(4)}, wantErr: `missing named argument "a"`},
+	} {
+		_, err := c.exec(bg, tc.q, tc.args...)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%q: error %v, want %q", tc.q, err, tc.wantErr)
+		}
+		if c.raw.stmts[tc.q] != 0 {
+			t.Errorf("%q ran raw, want the driver", tc.q)
+		}
+	}
+	want := []string{"integer 1, text 'one'", "integer 2, text 'two'", "integer 3, text 'three'"}
+	if d := cmp.Diff(want, stored(t, c)); d != "" {
+		t.Errorf("rows (-want +got):\n%s", d)
+	}
+}
+
+// TestRawErrors: a failing statement reports what the driver reports, as
+// an error isConstraint and mapErr read, and stays usable.
+func TestRawErrors(t *testing.T) {
+	c := rawTestConn(t)
+	if err := c.execDirect(bg, "CREATE UNIQUE INDEX t_a ON t (a)"); err != nil {
+		t.Fatal(err)
+	}
+	q := "INSERT INTO t (a, b) VALUES (?, ?)"
+	if _, err := c.exec(bg, q, "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	rawErr := func() error { _, err := c.exec(bg, q, "k", nil); return err }()
+	drvErr := func() error { _, err := c.exec(driverCtx(t), q, "k", nil); return err }()
+	if rawErr == nil || drvErr == nil {
+		t.Fatalf("a duplicate was inserted: raw %v, driver %v", rawErr, drvErr)
+	}
+	var re *rawError
+	if !errors.As(rawErr, &re) {
+		t.Fatalf("raw error %T, want *rawError", rawErr)
+	}
+	if rawErr.Error() != drvErr.Error() {
+		t.Errorf("raw error %q, driver error %q", rawErr, drvErr)
+	}
+	if re.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		t.Errorf("code %d, want SQLITE_CONSTRAINT_UNIQUE", re.Code())
+	}
+	if !isConstraint(rawErr, "t.a") || isConstraint(rawErr, "t.b") {
+		t.Error("isConstraint does not read the raw error")
+	}
+	if _, err := c.exec(bg, q, "k2", nil); err != nil {
+		t.Errorf("the statement after a failure: %v", err)
+	}
+	if _, err := c.exec(bg, q, "k3"); err == nil || !strings.Contains(err.Error(), "missing argument with index 2") {
+		t.Errorf("one argument of two: %v", err)
+	}
+	if _, err := c.exec(bg, q, 1, nil); err == nil || !strings.Contains(err.Error(), "invalid driver.Value type int") {
+		t.Errorf("an int: %v", err)
+	}
+	if _, err := c.exec(bg, "INSERT INTO nowhere VALUES (?)", int64(1)); err == nil || !strings.Contains(err.Error(), "no such table") {
+		t.Errorf("a statement that does not prepare: %v", err)
+	}
+	if got := len(stored(t, c)); got != 2 {
+		t.Errorf("%d rows, want 2", got)
+	}
+}
