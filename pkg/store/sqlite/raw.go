@@ -150,9 +150,15 @@ func (r *raw) exec(s uintptr, args []any) (changes, lastID int64, err error) {
 			return 0, 0, r.err(rc)
 		}
 	}
-	// The bound values stay pointing into buf after the reset; every
-	// exec binds all of a statement's parameters again before it steps.
-	defer sqlite3.Xsqlite3_reset(r.tls, s)
+	// The bound values stay pointing into buf after the reset (and after
+	// a buffer larger than keepBytes is freed); every exec binds all of a
+	// statement's parameters again before it steps.
+	defer func() {
+		sqlite3.Xsqlite3_reset(r.tls, s)
+		if r.cap > keepBytes {
+			r.free()
+		}
+	}()
 	for {
 		switch rc := sqlite3.Xsqlite3_step(r.tls, s); rc {
 		case sqlite3.SQLITE_ROW:
@@ -173,14 +179,12 @@ func (r *raw) grow(size int) error {
 	if size > math.MaxInt32 {
 		return errors.New("sqlite: values too large to bind")
 	}
-	c := max(size, 2*r.cap, 64<<10)
+	c := max(size, min(2*r.cap, keepBytes), 64<<10)
 	p := libc.Xmalloc(r.tls, types.Size_t(c))
 	if p == 0 {
 		return fmt.Errorf("sqlite: cannot allocate %d bytes of memory", c)
 	}
-	if r.buf != 0 {
-		libc.Xfree(r.tls, r.buf)
-	}
+	r.free()
 	r.buf, r.cap = p, c
 	return nil
 }
@@ -194,6 +198,16 @@ func (r *raw) close() {
 		}
 		delete(r.stmts, q)
 	}
+	r.free()
+}
+
+// keepBytes bounds the buffer a connection keeps between statements: a
+// batch of envelope rows of the usual kilobyte or so fits in it, and the
+// larger buffer of a batch of large payloads is freed after its
+// statement, so a long-lived writer (the sidecar) does not hold it.
+const keepBytes = 1 << 20
+
+func (r *raw) free() {
 	if r.buf != 0 {
 		libc.Xfree(r.tls, r.buf)
 		r.buf, r.cap = 0, 0

@@ -97,6 +97,9 @@ func TestRawBinds(t *testing.T) {
 			t.Fatalf("driver %T %T: %v", v[0], v[1], err)
 		}
 	}
+	if byRaw.raw.cap > keepBytes {
+		t.Errorf("the connection keeps a buffer of %d bytes after its large values, want at most %d", byRaw.raw.cap, keepBytes)
+	}
 	if byRaw.raw.stmts[q] == 0 || byDriver.raw.stmts[q] != 0 {
 		t.Fatal("the statements did not take the paths the test means")
 	}
