@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -74,17 +75,19 @@ func (r *raw) stmt(query string) (uintptr, error) {
 		return 0, err
 	}
 	defer libc.Xfree(r.tls, zsql)
-	out := libc.Xmalloc(r.tls, 2*types.Size_t(unsafe.Sizeof(uintptr(0))))
+	// The statement and the rest of the query, written by prepare.
+	const ptr = unsafe.Sizeof(uintptr(0))
+	out := libc.Xmalloc(r.tls, types.Size_t(2*ptr))
 	if out == 0 {
 		return 0, errors.New("sqlite: out of memory")
 	}
 	defer libc.Xfree(r.tls, out)
-	ptrs := unsafe.Slice((*uintptr)(unsafe.Pointer(&cBytes(out, 16)[0])), 2)
-	if rc := sqlite3.Xsqlite3_prepare_v2(r.tls, r.db, zsql, -1, out, out+8); rc != sqlite3.SQLITE_OK {
+	if rc := sqlite3.Xsqlite3_prepare_v2(r.tls, r.db, zsql, -1, out, out+ptr); rc != sqlite3.SQLITE_OK {
 		return 0, r.err(rc)
 	}
+	ptrs := unsafe.Slice((*uintptr)(unsafe.Pointer(&cBytes(out, int(2*ptr))[0])), 2)
 	s, tail := ptrs[0], ptrs[1]
-	if s == 0 || !blank(libc.GoString(tail)) || !anonymous(r.tls, s) {
+	if s == 0 || strings.Trim(libc.GoString(tail), " \t\n\r;") != "" || !anonymous(r.tls, s) {
 		if s != 0 {
 			sqlite3.Xsqlite3_finalize(r.tls, s)
 		}
@@ -258,17 +261,6 @@ func cBytes(p uintptr, n int) []byte {
 func anonymous(tls *libc.TLS, s uintptr) bool {
 	for i := int32(1); i <= sqlite3.Xsqlite3_bind_parameter_count(tls, s); i++ {
 		if sqlite3.Xsqlite3_bind_parameter_name(tls, s, i) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func blank(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ' ', '\t', '\n', '\r', ';':
-		default:
 			return false
 		}
 	}
