@@ -117,6 +117,16 @@ func (r *raw) exec(s uintptr, args []any) (changes, lastID int64, err error) {
 	if err := r.grow(size); err != nil {
 		return 0, 0, err
 	}
+	// Whether the statement steps or a value fails to bind, it is reset
+	// and a buffer larger than keepBytes is freed. The bound values stay
+	// pointing into buf; every exec binds all of a statement's parameters
+	// again before it steps.
+	defer func() {
+		sqlite3.Xsqlite3_reset(r.tls, s)
+		if r.cap > keepBytes {
+			r.free()
+		}
+	}()
 	mem, off := cBytes(r.buf, r.cap), 0
 	for i, a := range args[:n] {
 		idx := int32(i + 1)
@@ -153,15 +163,6 @@ func (r *raw) exec(s uintptr, args []any) (changes, lastID int64, err error) {
 			return 0, 0, r.err(rc)
 		}
 	}
-	// The bound values stay pointing into buf after the reset (and after
-	// a buffer larger than keepBytes is freed); every exec binds all of a
-	// statement's parameters again before it steps.
-	defer func() {
-		sqlite3.Xsqlite3_reset(r.tls, s)
-		if r.cap > keepBytes {
-			r.free()
-		}
-	}()
 	for {
 		switch rc := sqlite3.Xsqlite3_step(r.tls, s); rc {
 		case sqlite3.SQLITE_ROW:

@@ -199,6 +199,9 @@ func TestRawErrors(t *testing.T) {
 	if _, err := c.exec(bg, q, 1, nil); err == nil || !strings.Contains(err.Error(), "invalid driver.Value type int") {
 		t.Errorf("an int: %v", err)
 	}
+	if _, err := c.exec(bg, q, strings.Repeat("x", 2*keepBytes), 1); err == nil || c.raw.cap > keepBytes {
+		t.Errorf("a large value beside an int: %v, and a buffer of %d bytes kept", err, c.raw.cap)
+	}
 	if _, err := c.exec(bg, "INSERT INTO nowhere VALUES (?)", int64(1)); err == nil || !strings.Contains(err.Error(), "no such table") {
 		t.Errorf("a statement that does not prepare: %v", err)
 	}
