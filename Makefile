@@ -54,20 +54,18 @@ vet:
 # in lint, with every analyzer.
 #
 # On a cold cache compiling is most of test's time, so test compiles for
-# speed (TESTENV; either is left alone when the environment sets it): the
-# bundled C of the zstd codec at -O1 without debug information (the
-# default -O2 -g took 65 s of CPU, -O1 28 s; the codec's output does not
-# depend on it, and the golden bundle checks that), and the Go toolchain,
-# which allocates heavily, with its collector at GOGC=400 rather than 100
-# (the binaries' own setting, pkg/cli.GCPercent, so the binaries the
-# scripts run see no change). On a cold cache on 2 cores test took 3 min 30-32 s
-# instead of 3 min 58 s-4 min 33 s, in alternating runs (docs/testing.md).
-# Nor do the test builds write debug information (-dwarf=false, -w): no
-# test reads it, a panic's trace does not need it, and compiling the suite
-# took 119-121 s instead of 131-133 s.
+# speed (docs/testing.md). TESTFLAGS leaves debug information out of the
+# test builds (-dwarf=false, -w): no test reads it and a panic's trace does
+# not need it. TESTTOOLS sets, unless the environment does: the bundled C
+# of the zstd codec at -O1 without debug information (the default -O2 -g
+# took 65 s of CPU, -O1 28 s; the codec's output does not depend on it,
+# and the golden bundle checks that), and GOGC=400 for the Go toolchain,
+# which allocates heavily (the binaries' own setting, pkg/cli.GCPercent,
+# so the binaries the scripts run see no change). A cold test on 2 cores
+# took 3 min 9-19 s with all three, against 3 min 58 s-4 min 33 s.
 TESTP ?= 4
 TESTFLAGS := -trimpath -tags=netgo,osusergo -gcflags=all=-dwarf=false -ldflags=-w
-TESTENV := export CGO_CFLAGS="$${CGO_CFLAGS:--O1}" GOGC="$${GOGC:-400}"
+TESTTOOLS := export CGO_CFLAGS="$${CGO_CFLAGS:--O1}" GOGC="$${GOGC:-400}"
 PUREGO_PKGS := ./pkg/zstdio ./pkg/bundle ./pkg/verify
 define testenv
 set -e; gotmp="$${GOTMPDIR:-$${TMPDIR:-/tmp}}"; \
@@ -77,7 +75,7 @@ export TMPDIR="$$tmp" GOTMPDIR="$$gotmp"
 endef
 
 test:
-	@$(testenv); export GOFLAGS="$${GOFLAGS:+$$GOFLAGS }$(TESTFLAGS)"; $(TESTENV); \
+	@$(testenv); export GOFLAGS="$${GOFLAGS:+$$GOFLAGS }$(TESTFLAGS)"; $(TESTTOOLS); \
 	echo "GOFLAGS='$$GOFLAGS' CGO_CFLAGS='$$CGO_CFLAGS' GOGC=$$GOGC $(GO) test -vet=off -count=1 -p $(TESTP) ./..."; \
 	$(GO) test -vet=off -count=1 -p $(TESTP) ./...; \
 	echo "CGO_ENABLED=0 $(GO) test -short -count=1 $(PUREGO_PKGS) && CGO_ENABLED=0 $(GO) build ./cmd/arxi-verify"; \
