@@ -24,12 +24,16 @@ import (
 // exec only: queries, and everything raw cannot take (below), go through
 // the driver, on the same handle, so both see one connection and one
 // transaction.
+//
+// raw also takes the connection's own mutex out of the handle while it
+// is open (see newRaw).
 type raw struct {
 	db    uintptr
 	tls   *libc.TLS
 	stmts map[string]uintptr // 0: the driver runs this query
 	buf   uintptr            // C memory, cap bytes; bound values point into it
 	cap   int
+	mutex uintptr // the handle's sqlite3_mutex, put back by close
 }
 
 // newRaw returns the handle of a modernc.org/sqlite connection, or nil
@@ -38,6 +42,20 @@ type raw struct {
 // not export them. Anything else, say a driver version that moved them,
 // leaves every statement to the driver (TestRawHandle fails, so an
 // upgrade that loses the fast path is seen).
+//
+// The driver opens every connection SQLITE_OPEN_FULLMUTEX, so each call
+// into SQLite enters and leaves the connection's mutex: several times a
+// row, a tenth of the appender's wall time. The mutex guards nothing
+// here. The driver's own state (the TLS every call runs on) is not safe
+// for two goroutines at once, so a connection is only ever used by one at
+// a time (database/sql's contract, and this package's: a conn belongs to
+// the DB's writer or to one reader, under the DB's locks), and the one
+// call made from another goroutine, sqlite3_interrupt on a cancelled
+// context, is an atomic store that takes no mutex. newRaw therefore
+// clears the handle's mutex, which is what SQLITE_OPEN_NOMUTEX does (with
+// no mutex, SQLite's enter and leave are no-ops), and close puts it back
+// so that sqlite3_close frees it. Global state (the allocator, the VFS)
+// keeps its own mutexes.
 func newRaw(dc driver.Conn) *raw {
 	v := reflect.ValueOf(dc)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
@@ -60,7 +78,15 @@ func newRaw(dc driver.Conn) *raw {
 	if r.db == 0 || r.tls == nil {
 		return nil
 	}
+	h := r.handle()
+	r.mutex, h.Fmutex = h.Fmutex, 0
 	return r
+}
+
+// handle is the connection's sqlite3 struct, in C memory (read through a
+// pointer to db, as cBytes reads its pointer).
+func (r *raw) handle() *sqlite3.Tsqlite3 {
+	return *(**sqlite3.Tsqlite3)(unsafe.Pointer(&r.db))
 }
 
 // stmt returns the prepared statement of query, or 0 when the driver
@@ -193,9 +219,10 @@ func (r *raw) grow(size int) error {
 	return nil
 }
 
-// close finalizes the statements and frees the buffer; the driver's
-// connection closes the handle after it.
+// close finalizes the statements, frees the buffer and gives the handle
+// its mutex back; the driver's connection closes the handle after it.
 func (r *raw) close() {
+	r.handle().Fmutex = r.mutex
 	for q, s := range r.stmts {
 		if s != 0 {
 			sqlite3.Xsqlite3_finalize(r.tls, s)

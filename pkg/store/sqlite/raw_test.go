@@ -70,6 +70,35 @@ func TestRawHandle(t *testing.T) {
 	}
 }
 
+// TestRawMutex: while raw holds a connection its handle has no mutex (the
+// driver opened it with one, which raw keeps), and close puts the mutex
+// back before the driver closes the handle, so sqlite3_close frees it.
+func TestRawMutex(t *testing.T) {
+	c := rawTestConn(t)
+	h := c.raw.handle()
+	if c.raw.mutex == 0 {
+		t.Fatal("the driver opened the connection without a mutex: raw has nothing to take out")
+	}
+	if h.Fmutex != 0 {
+		t.Fatalf("the open connection's handle has mutex %#x, want none", h.Fmutex)
+	}
+	// Statements run by raw and by the driver both work without it.
+	q := "INSERT INTO t (a, b) VALUES (?, ?)"
+	if _, err := c.exec(bg, q, "a", int64(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.exec(driverCtx(t), q, "b", int64(2)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stored(t, c), []string{"text 'a', integer 1", "text 'b', integer 2"}; !cmp.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	c.raw.close()
+	if h.Fmutex != c.raw.mutex {
+		t.Errorf("after raw.close the handle has mutex %#x, want its own %#x back", h.Fmutex, c.raw.mutex)
+	}
+}
+
 // TestRawBinds: every value type binds as the driver binds it (the same
 // storage class and value read back), text and blobs of every size
 // among them.
