@@ -708,6 +708,14 @@ func textRun(src []byte, i int) int {
 		if i >= len(src) || src[i] < utf8.RuneSelf {
 			return i
 		}
+		// A two-byte sequence (Latin, Greek, Cyrillic, Hebrew, Arabic
+		// letters), the commonest beside ASCII, is valid exactly when its
+		// lead is C2-DF and its second byte a continuation: no overlong
+		// or surrogate forms to rule out at this length.
+		if c := src[i]; c >= 0xC2 && c <= 0xDF && i+1 < len(src) && src[i+1]&0xC0 == 0x80 {
+			i += 2
+			continue
+		}
 		r, size := utf8.DecodeRune(src[i:])
 		if r == utf8.RuneError && size <= 1 {
 			return i

@@ -59,6 +59,7 @@ func TestTransform(t *testing.T) {
 		{"solidus unescaped", `"\/"`, `"/"`},
 		{"del and c1 literal", `"\u007f\u0085"`, "\"\u007f\u0085\""},
 		{"uppercase hex escape", `"\u00E9"`, `"é"`},
+		{"two-byte utf8 bounds", "\"\xc2\x80a\xdf\xbf\"", "\"\xc2\x80a\xdf\xbf\""},
 		{"surrogate pair escape", `"\uD83D\uDE00"`, `"😀"`},
 		{"line separator literal", `"\u2028"`, "\"\u2028\""},
 		// UTF-16 order: U+1F600 is D83D DE00, so it sorts before U+FB33 although its code point is larger.
@@ -111,6 +112,11 @@ func TestReject(t *testing.T) {
 		{"nested duplicate", `{"x":[{"k":1,"k":1}]}`, errcode.InputMalformedJSON},
 		{"invalid utf8", "\"\xff\"", errcode.InputMalformedJSON},
 		{"overlong utf8", "\"\xc0\xaf\"", errcode.InputMalformedJSON},
+		{"overlong two-byte utf8", "\"caf\xc1\xa9\"", errcode.InputMalformedJSON},
+		{"two-byte lead then ascii", "\"caf\xc3e\"", errcode.InputMalformedJSON},
+		{"two-byte lead then lead", "\"caf\xc3\xc3\xa9\"", errcode.InputMalformedJSON},
+		{"two-byte lead at the end", "\"caf\xc3", errcode.InputMalformedJSON},
+		{"two-byte lead then quote", "\"caf\xc3\"", errcode.InputMalformedJSON},
 		{"utf8 encoded surrogate", "\"\xed\xa0\x80\"", errcode.InputMalformedJSON},
 		{"truncated utf8", "\"\xe2\x82\"", errcode.InputMalformedJSON},
 		{"invalid utf8 in key", "{\"\xff\":1}", errcode.InputMalformedJSON},
@@ -371,6 +377,20 @@ func FuzzCheck(f *testing.F) {
 
 func BenchmarkCheck(b *testing.B) {
 	src, _ := Transform([]byte(`{"tool":"search","args":{"query":"quarterly revenue by region","limit":25},"result":{"hits":[{"id":"doc-1","score":0.93},{"id":"doc-2","score":0.81}],"took_ms":42}}`))
+	var c Canonicalizer
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := c.Check(src); !ok {
+			b.Fatal("not canonical")
+		}
+	}
+}
+
+// BenchmarkCheckText: a record whose text is mostly accented Latin, two
+// bytes a letter beside ASCII, as the benchmark events' notes.
+func BenchmarkCheckText(b *testing.B) {
+	src, _ := Transform([]byte(`{"tool":"search","notes":"` + strings.Repeat("résumé-ready text, naïve café, ", 24) + `","took_ms":42}`))
 	var c Canonicalizer
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
