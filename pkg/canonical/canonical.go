@@ -101,6 +101,7 @@ func (c *Canonicalizer) Append(dst, src []byte) ([]byte, error) {
 // run canonicalises src into dst, or checks it in check mode.
 func (p *parser) run(maxDepth int, dst, src []byte) ([]byte, error) {
 	p.src, p.pos, p.out, p.depth, p.o = src, 0, dst, 0, 0
+	p.runStart, p.runEnd = 0, 0
 	p.maxDepth = maxDepth
 	if p.maxDepth <= 0 {
 		p.maxDepth = DefaultMaxDepth
@@ -114,6 +115,7 @@ func (p *parser) run(maxDepth int, dst, src []byte) ([]byte, error) {
 			err = p.syntax("unexpected data after the value")
 		}
 	}
+	p.flush()
 	out := p.out
 	p.src, p.out = nil, nil
 	if err != nil {
@@ -335,6 +337,10 @@ type parser struct {
 	tmp      []byte   // scratch for reordering members
 	check0   []byte   // scratch output of Check when src is not canonical
 
+	// runStart and runEnd delimit the text of src that copy has yet to
+	// write to out (see copy).
+	runStart, runEnd int
+
 	// Check mode: nothing is written; o is where the output would be, in
 	// src, as long as it equals src (missed is set when it does not).
 	check  bool
@@ -352,10 +358,12 @@ func (p *parser) olen() int {
 	if p.check {
 		return p.o
 	}
-	return len(p.out)
+	return len(p.out) + p.runEnd - p.runStart
 }
 
-// copy writes src[a:b] to the output.
+// copy writes src[a:b] to the output. Text copied through is mostly one
+// run of src, in pieces (punctuation, keys, values): copy extends the run
+// it holds back while the pieces follow each other, and flush writes it.
 func (p *parser) copy(a, b int) {
 	if p.check {
 		if p.o != a {
@@ -364,7 +372,20 @@ func (p *parser) copy(a, b int) {
 		p.o = b
 		return
 	}
-	p.out = append(p.out, p.src[a:b]...)
+	if a != p.runEnd {
+		p.flush()
+		p.runStart = a
+	}
+	p.runEnd = b
+}
+
+// flush writes the run copy holds back; anything else that writes the
+// output calls it first.
+func (p *parser) flush() {
+	if p.runEnd > p.runStart {
+		p.out = append(p.out, p.src[p.runStart:p.runEnd]...)
+	}
+	p.runStart = p.runEnd
 }
 
 // emit writes b to the output.
@@ -376,6 +397,7 @@ func (p *parser) emit(b []byte) {
 		p.o += len(b)
 		return
 	}
+	p.flush()
 	p.out = append(p.out, b...)
 }
 
@@ -388,6 +410,7 @@ func (p *parser) emitString(s string) {
 		p.o += len(s)
 		return
 	}
+	p.flush()
 	p.out = append(p.out, s...)
 }
 
@@ -579,28 +602,32 @@ func (p *parser) topMembers(objStart, base int) {
 func (p *parser) order(objStart, base int) error {
 	ms := p.members[base:]
 	key := func(m *member) []byte { return p.keys[m.keyStart:m.keyEnd] }
-	sorted := true
+	first := 0 // the first member out of order, if any
 	for i := 1; i < len(ms); i++ {
 		switch p.compareKeys(&ms[i-1], &ms[i]) {
 		case 0:
 			return p.duplicate(key(&ms[i]))
 		case 1:
-			sorted = false
+			if first == 0 {
+				first = i
+			}
 		}
 	}
-	if sorted {
+	if first == 0 {
 		return nil
 	}
 	if p.check {
 		return errMiss
 	}
-	slices.SortFunc(ms, func(a, b member) int { return p.compareKeys(&a, &b) })
-	for i := 1; i < len(ms); i++ {
-		if p.compareKeys(&ms[i-1], &ms[i]) == 0 {
-			return p.duplicate(key(&ms[i]))
+	if p.sortMembers(ms, first) {
+		for i := 1; i < len(ms); i++ {
+			if p.compareKeys(&ms[i-1], &ms[i]) == 0 {
+				return p.duplicate(key(&ms[i]))
+			}
 		}
 	}
 	body := objStart + 1
+	p.flush()
 	p.tmp = append(p.tmp[:0], p.out[body:]...)
 	p.out = p.out[:body]
 	for i, m := range ms {
@@ -611,6 +638,38 @@ func (p *parser) order(objStart, base int) error {
 	}
 	return nil
 }
+
+// sortMembers sorts ms, whose members before first are in order, and
+// reports whether two of them may have the same key. Objects are mostly
+// small: up to insertionMax members are sorted by insertion, without a
+// function value per comparison, and since each member is compared with
+// the sorted ones before it down to its place, an equal key there is
+// always met (no duplicate then is certain); larger objects are sorted by
+// slices.SortFunc and always may have one.
+func (p *parser) sortMembers(ms []member, first int) (dup bool) {
+	if len(ms) > insertionMax {
+		slices.SortFunc(ms, func(a, b member) int { return p.compareKeys(&a, &b) })
+		return true
+	}
+	for i := first; i < len(ms); i++ {
+		m := ms[i]
+		j := i
+		for ; j > 0; j-- {
+			c := p.compareKeys(&ms[j-1], &m)
+			if c <= 0 {
+				dup = dup || c == 0
+				break
+			}
+			ms[j] = ms[j-1]
+		}
+		ms[j] = m
+	}
+	return dup
+}
+
+// insertionMax is the largest object whose members sortMembers sorts by
+// insertion.
+const insertionMax = 16
 
 func (p *parser) duplicate(key []byte) error {
 	k := string(key)
@@ -623,15 +682,14 @@ func (p *parser) duplicate(key []byte) error {
 // str parses a string body (the opening quote already consumed), appends its
 // canonical literal to out and, for keys, its decoded bytes to keys.
 func (p *parser) str(isKey bool) error {
-	p.copy(p.pos-1, p.pos) // the opening quote
+	// Text that is copied through unchanged is written in one piece, from
+	// the opening quote (from) up to an escape or the closing quote.
+	from := p.pos - 1
 	for {
 		start := p.pos
 		p.pos = textRun(p.src, p.pos)
-		if p.pos > start {
-			p.copy(start, p.pos)
-			if isKey {
-				p.keys = append(p.keys, p.src[start:p.pos]...)
-			}
+		if isKey && p.pos > start {
+			p.keys = append(p.keys, p.src[start:p.pos]...)
 		}
 		if p.pos >= len(p.src) {
 			return p.syntax("unterminated string")
@@ -639,8 +697,8 @@ func (p *parser) str(isKey bool) error {
 		c := p.src[p.pos]
 		switch {
 		case c == '"':
-			p.copy(p.pos, p.pos+1)
 			p.pos++
+			p.copy(from, p.pos)
 			return nil
 		case c < 0x20:
 			return p.syntax("unescaped control character in string")
@@ -649,12 +707,12 @@ func (p *parser) str(isKey bool) error {
 			if r == utf8.RuneError && size <= 1 {
 				return p.syntax("invalid UTF-8 in string")
 			}
-			p.copy(p.pos, p.pos+size)
 			if isKey {
 				p.keys = append(p.keys, p.src[p.pos:p.pos+size]...)
 			}
 			p.pos += size
 		default: // backslash
+			p.copy(from, p.pos)
 			r, err := p.escape()
 			if err != nil {
 				return err
@@ -665,6 +723,7 @@ func (p *parser) str(isKey bool) error {
 			} else {
 				p.emit(utf8.AppendRune(buf[:0], r))
 			}
+			from = p.pos
 			if isKey {
 				p.keys = utf8.AppendRune(p.keys, r)
 			}

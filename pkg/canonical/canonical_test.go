@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -76,6 +77,10 @@ func TestTransform(t *testing.T) {
 		{"max double", `1.7976931348623157e308`, `1.7976931348623157e+308`},
 		{"min subnormal", `5e-324`, `5e-324`},
 		{"whitespace everywhere", "\t{ \"a\" :\r\n[ 1 , 2 ] }\n", `{"a":[1,2]}`},
+		// Copied text and rewritten text alternate (copy's held-back run).
+		{"escapes inside copied text", `{"k":"x\u0041y\/","j":"\u00e9","i":"a\\b"}`, `{"i":"a\\b","j":"é","k":"xAy/"}`},
+		{"rewritten numbers between copied text", `[1.0,"a",2.50,true,1e2]`, `[1,"a",2.5,true,100]`},
+		{"large unsorted object", `{` + members(20, true) + `}`, `{` + members(20, false) + `}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Transform([]byte(tc.in))
@@ -86,6 +91,39 @@ func TestTransform(t *testing.T) {
 				t.Errorf("Transform(%s) = %s, want %s", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// members writes n members "k00":0 … in key order, or in reverse.
+func members(n int, reverse bool) string {
+	var ms []string
+	for i := range n {
+		if reverse {
+			i = n - 1 - i
+		}
+		ms = append(ms, fmt.Sprintf(`"k%02d":%d`, i, i))
+	}
+	return strings.Join(ms, ",")
+}
+
+// TestDuplicateNamed: the duplicate key an error names is the first one
+// in document order when two equal keys are neighbours there, else the
+// first in key order, for small objects (sorted by insertion) and large
+// ones alike.
+func TestDuplicateNamed(t *testing.T) {
+	for _, tc := range []struct{ in, key string }{
+		{`{"a":1,"a":2}`, "a"},
+		{`{"b":1,"b":2,"a":1,"a":2}`, "b"},
+		{`{"d":1,"b":1,"d":2,"b":2}`, "b"},
+		{`{"c":1,"a":1,"b":1,"c":2}`, "c"},
+		{`{"b":1,"c":1,"a":1,"c":2,"a":2}`, "a"},
+		{`{` + members(20, true) + `,"k03":3,"k17":1}`, "k03"},
+		{`{"k17":1,` + members(20, false) + `}`, "k17"},
+	} {
+		_, err := Transform([]byte(tc.in))
+		if want := fmt.Sprintf("duplicate object key %q", tc.key); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Transform(%.40s…) = %v, want an error naming %s", tc.in, err, want)
+		}
 	}
 }
 
