@@ -149,6 +149,30 @@ type Object struct {
 	path    string
 	members []Member
 	hint    int // where the last lookup matched: members are often read in order
+
+	// index finds a member by its key's hash (keyHash) once lookups have
+	// missed the hint a few times: a record's decoder looks up each of its
+	// keys, in an order of its own, and checks the required ones again.
+	// Slot h holds 1 + the index of a member whose key hashes to h, or the
+	// next slots do (linear probing); 0 is empty.
+	index  [indexSlots]uint8
+	misses uint8 // lookups that missed the hint, or indexed once the index is built
+}
+
+// indexed is Object.misses once the index is built.
+const indexed = 255
+
+// indexSlots is the size of Object.index; objects of more than
+// indexSlots*3/4 members are searched one member after another.
+const indexSlots = 32
+
+// keyHash is the slot of key in Object.index.
+func keyHash(key string) int {
+	h := uint(len(key))
+	if h > 0 {
+		h = ((h*33+uint(key[0]))*33+uint(key[len(key)/2]))*33 + uint(key[len(key)-1])
+	}
+	return int((h ^ h>>5) % indexSlots)
 }
 
 // Object returns the object at the root of a document (or record), or an
@@ -220,6 +244,26 @@ func (o *Object) Len() int { return len(o.members) }
 // Get returns the member key's value (absent when there is none).
 func (o *Object) Get(key string) Value {
 	n := len(o.members)
+	if h := o.hint; h < n && o.members[h].Key == key {
+		o.hint = h + 1
+		return o.members[h].Value
+	}
+	if n > 4 && n <= indexSlots*3/4 {
+		switch o.misses {
+		case 2:
+			o.buildIndex()
+			fallthrough
+		case indexed:
+			for h := keyHash(key); o.index[h] != 0; h = (h + 1) % indexSlots {
+				if j := int(o.index[h]) - 1; o.members[j].Key == key {
+					o.hint = j + 1
+					return o.members[j].Value
+				}
+			}
+			return Value{}
+		}
+		o.misses++
+	}
 	for i := range n {
 		j := o.hint + i
 		if j >= n {
@@ -231,6 +275,18 @@ func (o *Object) Get(key string) Value {
 		}
 	}
 	return Value{}
+}
+
+// buildIndex fills o.index, once.
+func (o *Object) buildIndex() {
+	for j, m := range o.members {
+		h := keyHash(m.Key)
+		for o.index[h] != 0 {
+			h = (h + 1) % indexSlots
+		}
+		o.index[h] = uint8(j + 1)
+	}
+	o.misses = indexed
 }
 
 // Has reports whether the object has the member key.

@@ -2,6 +2,8 @@ package jsonobj
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -142,6 +144,37 @@ func TestMembers(t *testing.T) {
 	check(t, err, errcode.InputFieldInvalid, "a", "must be a string")
 }
 
+// TestLookupOrder: members are found, and absent keys not, whatever the
+// order of the lookups, before and after they build the object's index,
+// with keys whose hashes collide and in objects too large to index.
+func TestLookupOrder(t *testing.T) {
+	for _, n := range []int{3, 6, 24, 25, 40} {
+		var keys, parts []string
+		for i := range n {
+			k := fmt.Sprintf("k%02d", i)
+			if i%3 == 0 {
+				k = fmt.Sprintf("a%db%da", i%10, i/10) // same length, first, middle and last byte
+			}
+			keys = append(keys, k)
+			parts = append(parts, fmt.Sprintf("%q:%d", k, i))
+		}
+		o := mustObject(t, record, "{"+strings.Join(parts, ",")+"}")
+		for round := range 3 {
+			for i := range n {
+				j := (i*7 + round) % n // scrambled
+				if v := o.Get(keys[j]); v.Raw != strconv.Itoa(j) {
+					t.Fatalf("n=%d round %d: Get(%q) = %v, want %d", n, round, keys[j], v, j)
+				}
+				for _, absent := range []string{keys[j] + "x", "", "a0b0b", "zz"} {
+					if v := o.Get(absent); v.Exists() {
+						t.Fatalf("n=%d: Get(%q) = %v, want absent", n, absent, v)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestKeyPath(t *testing.T) {
 	o := mustObject(t, document, `{}`)
 	for key, want := range map[string]string{
@@ -217,6 +250,12 @@ func FuzzObject(f *testing.F) {
 				if len(keys) > 0 {
 					if err := o.Only(); err == nil {
 						t.Fatal("Only() accepted a member")
+					}
+				}
+				// Again back to front, which builds the index and reads it.
+				for i := len(keys) - 1; i >= 0; i-- {
+					if got, want := o.Get(keys[i]), o.Members()[i].Value; got != want {
+						t.Fatalf("Get(%q) = %v, want %v", keys[i], got, want)
 					}
 				}
 				for _, k := range append(keys, "absent") {
