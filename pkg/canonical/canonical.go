@@ -183,29 +183,21 @@ func Marshal(v any) ([]byte, error) {
 // U+FFFD so the output is always valid JSON.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, "\uFFFD"...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
+	for i := 0; ; i++ {
+		// textRun passes valid UTF-8, so it stops at a byte to escape or
+		// at one that is not UTF-8.
+		if i = textRun(b, i); i >= len(s) {
+			break
 		}
 		dst = append(dst, s[start:i]...)
-		dst = appendEscaped(dst, rune(c))
-		i++
-		start = i
+		if c := s[i]; c >= utf8.RuneSelf {
+			dst = append(dst, "\uFFFD"...)
+		} else {
+			dst = appendEscaped(dst, rune(c))
+		}
+		start = i + 1
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

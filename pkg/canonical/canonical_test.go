@@ -257,6 +257,28 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
+// FuzzAppendString: any string is written as the JCS literal of its
+// runes, each byte that is not UTF-8 as U+FFFD (as ranging over the
+// string reads it).
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\"back\\slash\x00\x1f", "café 😀 \u2028", "a\xffb", "\xed\xa0\x80", "caf\xc3", "\xc3\xa9\xe2\x82"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var runes []rune
+		for _, r := range s {
+			runes = append(runes, r)
+		}
+		want, err := jcs.Transform(mustJSON(t, string(runes)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendString([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want)
+		}
+	})
+}
+
 func TestCompare(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
