@@ -871,13 +871,17 @@ func (p *parser) number() error {
 	}
 	intDigits := p.src[intStart:p.pos]
 	integer := true
+	var frac []byte // the fraction's digits
 	if p.pos < len(p.src) && p.src[p.pos] == '.' {
 		p.pos++
+		at := p.pos
 		if p.digits() == 0 {
 			return p.syntax("invalid number: no digits after '.'")
 		}
+		frac = p.src[at:p.pos]
 		integer = false
 	}
+	fixed := frac != nil // a fraction without an exponent
 	if p.pos < len(p.src) && (p.src[p.pos] == 'e' || p.src[p.pos] == 'E') {
 		p.pos++
 		if p.pos < len(p.src) && (p.src[p.pos] == '+' || p.src[p.pos] == '-') {
@@ -886,7 +890,7 @@ func (p *parser) number() error {
 		if p.digits() == 0 {
 			return p.syntax("invalid number: no digits in exponent")
 		}
-		integer = false
+		integer, fixed = false, false
 	}
 	lit := p.src[start:p.pos]
 	if integer {
@@ -900,6 +904,10 @@ func (p *parser) number() error {
 		} else {
 			p.copy(start, p.pos)
 		}
+		return nil
+	}
+	if fixed && plainDecimal(intDigits, frac) {
+		p.copy(start, p.pos)
 		return nil
 	}
 	f, err := strconv.ParseFloat(unsafe.String(&lit[0], len(lit)), 64)
@@ -920,6 +928,27 @@ func (p *parser) number() error {
 	}
 	p.emitString(s)
 	return nil
+}
+
+// plainDecimal reports whether the number whose integer and fraction
+// digits these are, written without an exponent, is already in ES6 form:
+// the fraction ends in a nonzero digit, there are at most 15 significant
+// digits (any two such decimals are distinct doubles, so the shortest
+// digits that read back as this double are these), and the value is where
+// ES6 writes a fraction without an exponent (at least 1e-6, which a
+// value below 1 meets with at most five zeros after the point).
+func plainDecimal(intDigits, frac []byte) bool {
+	if frac[len(frac)-1] == '0' {
+		return false
+	}
+	if intDigits[0] != '0' {
+		return len(intDigits)+len(frac) <= 15
+	}
+	zeros := 0
+	for zeros < len(frac) && frac[zeros] == '0' {
+		zeros++
+	}
+	return zeros <= 5 && len(frac)-zeros <= 15
 }
 
 func abbreviate(b []byte) string { return errcode.Abbrev(string(b), 40) }

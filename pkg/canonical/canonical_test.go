@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -123,6 +124,49 @@ func TestDuplicateNamed(t *testing.T) {
 		_, err := Transform([]byte(tc.in))
 		if want := fmt.Sprintf("duplicate object key %q", tc.key); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Transform(%.40s…) = %v, want an error naming %s", tc.in, err, want)
+		}
+	}
+}
+
+// TestPlainDecimals: fractions without an exponent, which Append copies
+// when they are already in ES6 form, come out as the reference writes
+// them, around every bound of that form (15 significant digits, five
+// zeros after the point, a trailing zero) and on random digits.
+func TestPlainDecimals(t *testing.T) {
+	lits := []string{"0.5", "-0.5", "100.25", "0.123456789012345", "0.1234567890123456", "12345678901234.5",
+		"123456789012345.5", "0.000001", "0.0000001", "0.00000123456789012345", "0.000001234567890123456",
+		"-0.0000015", "0.10", "1.50", "9007199254740.99", "0.3", "0.30000000000000004", "4.35", "1.005"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		digits := func(n int) string {
+			var b strings.Builder
+			for range n {
+				b.WriteByte(byte('0' + rng.IntN(10)))
+			}
+			return b.String()
+		}
+		lit := digits(1 + rng.IntN(9))
+		lit = strings.TrimLeft(lit, "0")
+		if lit == "" || rng.IntN(3) == 0 {
+			lit = "0"
+		}
+		lit += "." + strings.Repeat("0", rng.IntN(8)) + digits(1+rng.IntN(12))
+		if rng.IntN(2) == 0 {
+			lit = "-" + lit
+		}
+		lits = append(lits, lit)
+	}
+	for _, lit := range lits {
+		want, err := jcs.Transform([]byte(lit))
+		if err != nil {
+			t.Fatal(lit, err)
+		}
+		got, err := Transform([]byte(lit))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Transform(%s) = %s, %v, want %s", lit, got, err, want)
+		}
+		if ok, err := (&Canonicalizer{}).Check(want); !ok || err != nil {
+			t.Fatalf("Check(%s) = %v, %v", want, ok, err)
 		}
 	}
 }
