@@ -277,14 +277,24 @@ func appendEscaped(dst []byte, c rune) []byte {
 	return append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
 }
 
-// member is one object member while its object is open: the decoded key in
-// the keys arena, the span of `"key":value` in out, and where the value
-// starts within it.
+// member is one object member while its object is open: where its
+// decoded key is (its text in src, or in the keys arena when it has
+// escapes), the span of `"key":value` in out, and where the value starts
+// within it.
 type member struct {
 	keyStart, keyEnd int
 	start, end       int
 	val              int
 	prefix           uint64 // the key's first 8 bytes, big-endian, zero-padded (keyPrefix)
+	esc              bool   // the key is in keys
+}
+
+// key is m's decoded key.
+func (p *parser) key(m *member) []byte {
+	if m.esc {
+		return p.keys[m.keyStart:m.keyEnd]
+	}
+	return p.src[m.keyStart:m.keyEnd]
 }
 
 // keyPrefix packs the first 8 bytes of a key into an integer whose order
@@ -315,7 +325,7 @@ func (p *parser) compareKeys(a, b *member) int {
 			return 1
 		}
 	}
-	return compareUTF16(p.keys[a.keyStart:a.keyEnd], p.keys[b.keyStart:b.keyEnd])
+	return compareUTF16(p.key(a), p.key(b))
 }
 
 type parser struct {
@@ -526,12 +536,15 @@ func (p *parser) object() error {
 			return p.syntax("expected a string key in object")
 		}
 		p.pos++
-		m := member{keyStart: len(p.keys), start: p.olen()}
+		m := member{keyStart: p.pos, start: p.olen()}
+		keys := len(p.keys)
 		if err := p.str(true); err != nil {
 			return err
 		}
-		m.keyEnd = len(p.keys)
-		m.prefix = keyPrefix(p.keys[m.keyStart:m.keyEnd])
+		if m.keyEnd = p.pos - 1; len(p.keys) > keys {
+			m.keyStart, m.keyEnd, m.esc = keys, len(p.keys), true
+		}
+		m.prefix = keyPrefix(p.key(&m))
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 			return p.syntax("expected ':' after object key")
@@ -577,7 +590,7 @@ func (p *parser) object() error {
 func (p *parser) topMembers(objStart, base int) {
 	p.topKeys = p.topKeys[:0]
 	for _, m := range p.members[base:] {
-		p.topKeys = append(p.topKeys, p.keys[m.keyStart:m.keyEnd]...)
+		p.topKeys = append(p.topKeys, p.key(&m)...)
 	}
 	at, k := objStart+1, 0
 	for _, m := range p.members[base:] {
@@ -593,7 +606,7 @@ func (p *parser) topMembers(objStart, base int) {
 // duplicates and, when they are out of order, rewrites them sorted.
 func (p *parser) order(objStart, base int) error {
 	ms := p.members[base:]
-	key := func(m *member) []byte { return p.keys[m.keyStart:m.keyEnd] }
+	key := p.key
 	first := 0 // the first member out of order, if any
 	for i := 1; i < len(ms); i++ {
 		switch p.compareKeys(&ms[i-1], &ms[i]) {
@@ -671,16 +684,18 @@ func (p *parser) duplicate(key []byte) error {
 	return errcode.New(errcode.InputMalformedJSON, "duplicate object key %q before offset %d", k, p.pos)
 }
 
-// str parses a string body (the opening quote already consumed), appends its
-// canonical literal to out and, for keys, its decoded bytes to keys.
+// str parses a string body (the opening quote already consumed) and
+// appends its canonical literal to out. A key's decoded bytes are its text
+// in src unless it has an escape; then they are appended to keys.
 func (p *parser) str(isKey bool) error {
 	// Text that is copied through unchanged is written in one piece, from
 	// the opening quote (from) up to an escape or the closing quote.
 	from := p.pos - 1
+	esc := false // the key's decoded bytes are going to keys
 	for {
 		start := p.pos
 		p.pos = textRun(p.src, p.pos)
-		if isKey && p.pos > start {
+		if esc && p.pos > start {
 			p.keys = append(p.keys, p.src[start:p.pos]...)
 		}
 		if p.pos >= len(p.src) {
@@ -699,11 +714,15 @@ func (p *parser) str(isKey bool) error {
 			if r == utf8.RuneError && size <= 1 {
 				return p.syntax("invalid UTF-8 in string")
 			}
-			if isKey {
+			if esc {
 				p.keys = append(p.keys, p.src[p.pos:p.pos+size]...)
 			}
 			p.pos += size
 		default: // backslash
+			if isKey && !esc {
+				esc = true
+				p.keys = append(p.keys, p.src[from+1:p.pos]...)
+			}
 			p.copy(from, p.pos)
 			r, err := p.escape()
 			if err != nil {
@@ -716,7 +735,7 @@ func (p *parser) str(isKey bool) error {
 				p.emit(utf8.AppendRune(buf[:0], r))
 			}
 			from = p.pos
-			if isKey {
+			if esc {
 				p.keys = utf8.AppendRune(p.keys, r)
 			}
 		}

@@ -550,9 +550,10 @@ func TestCompareKeys(t *testing.T) {
 	sign := func(n int) int { return min(max(n, -1), 1) }
 	for _, a := range keys {
 		for _, b := range keys {
-			p := &parser{keys: []byte(a + b)}
-			ma := member{keyStart: 0, keyEnd: len(a), prefix: keyPrefix([]byte(a))}
-			mb := member{keyStart: len(a), keyEnd: len(a) + len(b), prefix: keyPrefix([]byte(b))}
+			// One key in the keys arena (it had escapes), one in src.
+			p := &parser{keys: []byte(a), src: []byte("_" + b)}
+			ma := member{keyStart: 0, keyEnd: len(a), prefix: keyPrefix([]byte(a)), esc: true}
+			mb := member{keyStart: 1, keyEnd: 1 + len(b), prefix: keyPrefix([]byte(b))}
 			if got, want := sign(p.compareKeys(&ma, &mb)), compareUTF16([]byte(a), []byte(b)); got != want {
 				t.Errorf("compareKeys(%q, %q) = %d, want %d", a, b, got, want)
 			}
