@@ -425,12 +425,11 @@ func (p *parser) syntax(msg string) error {
 
 func (p *parser) skipSpace() {
 	for p.pos < len(p.src) {
-		switch p.src[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
+		// Canonical text has no white space: one comparison tells.
+		if c := p.src[p.pos]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		p.pos++
 	}
 }
 
