@@ -289,6 +289,18 @@ type member struct {
 	esc              bool   // the key is in keys
 }
 
+// prefix is keyPrefix of m's key, read as one word from src when it can be.
+func (p *parser) prefix(m *member) uint64 {
+	if m.esc || m.keyStart+8 > len(p.src) {
+		return keyPrefix(p.key(m))
+	}
+	x := binary.BigEndian.Uint64(p.src[m.keyStart:])
+	if n := m.keyEnd - m.keyStart; n < 8 {
+		x = x >> (64 - 8*n) << (64 - 8*n) // zero the bytes after the key
+	}
+	return x
+}
+
 // key is m's decoded key.
 func (p *parser) key(m *member) []byte {
 	if m.esc {
@@ -543,7 +555,7 @@ func (p *parser) object() error {
 		if m.keyEnd = p.pos - 1; len(p.keys) > keys {
 			m.keyStart, m.keyEnd, m.esc = keys, len(p.keys), true
 		}
-		m.prefix = keyPrefix(p.key(&m))
+		m.prefix = p.prefix(&m)
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 			return p.syntax("expected ':' after object key")

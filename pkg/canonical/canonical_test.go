@@ -541,6 +541,20 @@ func BenchmarkJCSTransform(b *testing.B) {
 	}
 }
 
+// TestPrefix: a key's prefix read as one word from the input is
+// keyPrefix of the key, whatever follows it there.
+func TestPrefix(t *testing.T) {
+	for _, key := range []string{"", "a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "é", "a\x00"} {
+		for _, tail := range []string{"", `":1}`, "\xff\xff\xff\xff\xff\xff\xff\xff\xff"} {
+			p := &parser{src: []byte(`"` + key + tail)}
+			m := member{keyStart: 1, keyEnd: 1 + len(key)}
+			if got, want := p.prefix(&m), keyPrefix([]byte(key)); got != want {
+				t.Errorf("prefix of %q before %q = %x, want %x", key, tail, got, want)
+			}
+		}
+	}
+}
+
 // TestCompareKeys: comparing members by their keys' prefixes orders them
 // as compareUTF16 does, for keys that end or differ within the prefix, at
 // an ASCII byte or not, and past it.
