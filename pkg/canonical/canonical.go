@@ -27,9 +27,11 @@
 // One pass over the input writes the canonical form directly. Members of an
 // object are written in document order and, only when they were not already
 // sorted, rearranged once the object closes, so canonical input (the common
-// case when Arxi reads its own streams) is copied straight through.
-// Non-integer numbers are formatted by github.com/gowebpki/jcs, which is
-// also the reference the fuzz tests compare this package against.
+// case when Arxi reads its own streams) is copied straight through, in
+// runs as long as the text allows. Non-integer numbers are formatted by
+// github.com/gowebpki/jcs, which is also the reference the fuzz tests
+// compare this package against, unless they are short decimals already in
+// that form (plainDecimal).
 package canonical
 
 import (
@@ -70,7 +72,8 @@ type Canonicalizer struct {
 // last Append, so that a decoder can read the members without parsing the
 // text again.
 type Member struct {
-	// Key is the decoded key, valid until the next Append.
+	// Key is the decoded key, valid until the next Append and while the
+	// input is unchanged (it may be the key's text there).
 	Key []byte
 	// Start and End delimit the member's value in the output (End
 	// exclusive); Quoted is where its key's literal starts.
@@ -364,7 +367,6 @@ type parser struct {
 	base     int      // where the output started in out
 	isObject bool     // the value was an object: top holds its members
 	top      []Member // the top-level object's members
-	topKeys  []byte   // their decoded keys
 }
 
 // olen is the length of the output so far.
@@ -599,16 +601,14 @@ func (p *parser) object() error {
 // topMembers records the members of the top-level object, sorted, whose
 // text starts after objStart's brace.
 func (p *parser) topMembers(objStart, base int) {
-	p.topKeys = p.topKeys[:0]
-	for _, m := range p.members[base:] {
-		p.topKeys = append(p.topKeys, p.key(&m)...)
-	}
-	at, k := objStart+1, 0
-	for _, m := range p.members[base:] {
-		n := m.keyEnd - m.keyStart
-		p.top = append(p.top, Member{Key: p.topKeys[k : k+n : k+n], Quoted: at - p.base,
+	at := objStart + 1
+	for i := range p.members[base:] {
+		// The key stays where it was decoded: in src, or in keys, which
+		// the next Append overwrites first.
+		m := &p.members[base+i]
+		key := p.key(m)
+		p.top = append(p.top, Member{Key: key[:len(key):len(key)], Quoted: at - p.base,
 			Start: at + m.val - p.base, End: at + m.end - m.start - p.base})
-		k += n
 		at += m.end - m.start + 1 // the member and its comma
 	}
 }
