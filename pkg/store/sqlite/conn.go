@@ -84,6 +84,26 @@ func (c *conn) execID(ctx context.Context, query string, args ...any) (int64, er
 	return res.LastInsertId()
 }
 
+// execArgs runs a cached statement of values that are args, through raw
+// when it can, and returns the rows it changed.
+func (c *conn) execArgs(query string, args []arg) (int64, error) {
+	if c.raw != nil {
+		s, err := c.raw.stmt(query)
+		if err != nil {
+			return 0, err
+		}
+		if s != 0 {
+			n, _, err := c.raw.execArgs(s, args)
+			return n, err
+		}
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a.value()
+	}
+	return c.exec(bg, query, vals...)
+}
+
 func (c *conn) execResult(ctx context.Context, query string, args []any) (driver.Result, error) {
 	if c.raw != nil && ctx.Done() == nil {
 		s, err := c.raw.stmt(query)

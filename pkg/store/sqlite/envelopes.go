@@ -335,7 +335,7 @@ var insertSQL = func() (q [rowsPerInsert + 1]string) {
 type rowBatch struct {
 	rows   []store.EnvelopeRow
 	arena  arena.Arena
-	args   []any
+	args   []arg
 	labels labelMemo
 }
 
@@ -377,13 +377,13 @@ func (b *rowBatch) flush(c *conn) error {
 	for i := range b.rows {
 		b.args = appendRowArgs(b.args, &b.rows[i])
 	}
-	_, err := c.exec(bg, insertSQL[len(b.rows)], b.args...)
+	_, err := c.execArgs(insertSQL[len(b.rows)], b.args)
 	if !isConstraint(err, "envelope_id") {
 		return err
 	}
 	for i := range b.rows {
 		r := &b.rows[i]
-		_, err := c.exec(bg, insertSQL[1], appendRowArgs(b.args[:0], r)...)
+		_, err := c.execArgs(insertSQL[1], appendRowArgs(b.args[:0], r))
 		if isConstraint(err, "envelope_id") {
 			return &store.RowError{Position: r.Position, Err: &errcode.Error{Code: errcode.StoreDuplicate, Field: "envelope_id",
 				Msg: "envelope " + r.EnvelopeID.String() + " is already stored"}}
@@ -406,21 +406,11 @@ func (b *rowBatch) reset() {
 }
 
 // appendRowArgs appends the values of one row of envelopeCols.
-func appendRowArgs(args []any, e *store.EnvelopeRow) []any {
+func appendRowArgs(args []arg, e *store.EnvelopeRow) []arg {
 	sec, ns := splitTime(e.ClaimedAt)
-	var trace, session, atts, sigs any
-	if e.TraceID != "" {
-		trace = e.TraceID
-	}
-	if e.SessionID != "" {
-		session = e.SessionID
-	}
-	if e.Attachments != nil {
-		atts = e.Attachments
-	}
-	if e.Signatures != nil {
-		sigs = e.Signatures
-	}
-	return append(args, int64(e.Position), e.Segment, e.EnvelopeID[:], e.ContentHash[:], e.ChainHash[:],
-		e.EventType, e.ActorID, e.EnvironmentID, e.AdapterID, trace, session, sec, ns, e.Payload, atts, sigs)
+	return append(args, intArg(int64(e.Position)), intArg(e.Segment),
+		blobArg(e.EnvelopeID[:]), blobArg(e.ContentHash[:]), blobArg(e.ChainHash[:]),
+		textArg(e.EventType), textArg(e.ActorID), textArg(e.EnvironmentID), textArg(e.AdapterID),
+		optTextArg(e.TraceID), optTextArg(e.SessionID), intArg(sec), intArg(ns),
+		blobArg(e.Payload), blobArg(e.Attachments), blobArg(e.Signatures))
 }

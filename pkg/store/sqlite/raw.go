@@ -34,6 +34,89 @@ type raw struct {
 	buf   uintptr            // C memory, cap bytes; bound values point into it
 	cap   int
 	mutex uintptr // the handle's sqlite3_mutex, put back by close
+	args  []arg   // exec's values, as execArgs takes them
+}
+
+// arg is one value of a statement, of the driver's value types (int64,
+// float64, bool, string, []byte, nil), without an interface around it:
+// boxing the sixteen values of an envelope row cost an allocation for
+// most of them.
+type arg struct {
+	kind argKind
+	i    int64 // argInt, argBool (0 or 1)
+	f    float64
+	s    string
+	b    []byte
+}
+
+type argKind uint8
+
+const (
+	argNull argKind = iota
+	argInt
+	argFloat
+	argBool
+	argText
+	argBlob
+)
+
+func intArg(v int64) arg   { return arg{kind: argInt, i: v} }
+func textArg(v string) arg { return arg{kind: argText, s: v} }
+
+// optTextArg is NULL for "".
+func optTextArg(v string) arg {
+	if v == "" {
+		return arg{}
+	}
+	return textArg(v)
+}
+
+// blobArg is NULL for nil, as a nil []byte is to the driver.
+func blobArg(v []byte) arg {
+	if v == nil {
+		return arg{}
+	}
+	return arg{kind: argBlob, b: v}
+}
+
+// argOf converts a driver value.
+func argOf(v any) (arg, error) {
+	switch v := v.(type) {
+	case int64:
+		return intArg(v), nil
+	case float64:
+		return arg{kind: argFloat, f: v}, nil
+	case bool:
+		a := arg{kind: argBool}
+		if v {
+			a.i = 1
+		}
+		return a, nil
+	case string:
+		return textArg(v), nil
+	case []byte:
+		return blobArg(v), nil
+	case nil:
+		return arg{}, nil
+	}
+	return arg{}, fmt.Errorf("sqlite: invalid driver.Value type %T", v)
+}
+
+// value is a as a driver value.
+func (a arg) value() any {
+	switch a.kind {
+	case argInt:
+		return a.i
+	case argFloat:
+		return a.f
+	case argBool:
+		return a.i != 0
+	case argText:
+		return a.s
+	case argBlob:
+		return a.b
+	}
+	return nil
 }
 
 // newRaw returns the handle of a modernc.org/sqlite connection, or nil
@@ -127,18 +210,27 @@ func (r *raw) stmt(query string) (uintptr, error) {
 // (int64, float64, bool, string, []byte, nil), and returns its changes
 // and the last rowid.
 func (r *raw) exec(s uintptr, args []any) (changes, lastID int64, err error) {
+	r.args = r.args[:0]
+	for _, v := range args {
+		a, err := argOf(v)
+		if err != nil {
+			return 0, 0, err
+		}
+		r.args = append(r.args, a)
+	}
+	defer clear(r.args)
+	return r.execArgs(s, r.args)
+}
+
+// execArgs is exec of values that are args already.
+func (r *raw) execArgs(s uintptr, args []arg) (changes, lastID int64, err error) {
 	n := int(sqlite3.Xsqlite3_bind_parameter_count(r.tls, s))
 	if len(args) < n {
 		return 0, 0, fmt.Errorf("missing argument with index %d", len(args)+1)
 	}
 	size := 0
-	for _, a := range args[:n] {
-		switch v := a.(type) {
-		case string:
-			size += len(v)
-		case []byte:
-			size += len(v)
-		}
+	for i := range args[:n] {
+		size += len(args[i].s) + len(args[i].b)
 	}
 	if err := r.grow(size); err != nil {
 		return 0, 0, err
@@ -154,36 +246,26 @@ func (r *raw) exec(s uintptr, args []any) (changes, lastID int64, err error) {
 		}
 	}()
 	mem, off := cBytes(r.buf, r.cap), 0
-	for i, a := range args[:n] {
-		idx := int32(i + 1)
+	for i := range args[:n] {
+		a, idx := &args[i], int32(i+1)
 		var rc int32
-		switch v := a.(type) {
-		case int64:
-			rc = sqlite3.Xsqlite3_bind_int64(r.tls, s, idx, v)
-		case float64:
-			rc = sqlite3.Xsqlite3_bind_double(r.tls, s, idx, v)
-		case bool:
-			b := int32(0)
-			if v {
-				b = 1
-			}
-			rc = sqlite3.Xsqlite3_bind_int(r.tls, s, idx, b)
-		case string:
-			copy(mem[off:], v)
-			rc = sqlite3.Xsqlite3_bind_text(r.tls, s, idx, r.buf+uintptr(off), int32(len(v)), 0)
-			off += len(v)
-		case []byte:
-			if v == nil {
-				rc = sqlite3.Xsqlite3_bind_null(r.tls, s, idx)
-				break
-			}
-			copy(mem[off:], v)
-			rc = sqlite3.Xsqlite3_bind_blob(r.tls, s, idx, r.buf+uintptr(off), int32(len(v)), 0)
-			off += len(v)
-		case nil:
-			rc = sqlite3.Xsqlite3_bind_null(r.tls, s, idx)
+		switch a.kind {
+		case argInt:
+			rc = sqlite3.Xsqlite3_bind_int64(r.tls, s, idx, a.i)
+		case argFloat:
+			rc = sqlite3.Xsqlite3_bind_double(r.tls, s, idx, a.f)
+		case argBool:
+			rc = sqlite3.Xsqlite3_bind_int(r.tls, s, idx, int32(a.i))
+		case argText:
+			copy(mem[off:], a.s)
+			rc = sqlite3.Xsqlite3_bind_text(r.tls, s, idx, r.buf+uintptr(off), int32(len(a.s)), 0)
+			off += len(a.s)
+		case argBlob:
+			copy(mem[off:], a.b)
+			rc = sqlite3.Xsqlite3_bind_blob(r.tls, s, idx, r.buf+uintptr(off), int32(len(a.b)), 0)
+			off += len(a.b)
 		default:
-			return 0, 0, fmt.Errorf("sqlite: invalid driver.Value type %T", a)
+			rc = sqlite3.Xsqlite3_bind_null(r.tls, s, idx)
 		}
 		if rc != sqlite3.SQLITE_OK {
 			return 0, 0, r.err(rc)

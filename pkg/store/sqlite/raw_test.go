@@ -117,6 +117,12 @@ func TestRawBinds(t *testing.T) {
 	}
 	q := "INSERT INTO t (a, b) VALUES (?, ?)"
 	byRaw, byDriver := rawTestConn(t), rawTestConn(t)
+	// The same values as args (the envelope rows' way), bound by raw and,
+	// on a connection without it, by the driver.
+	byArgs, byArgsDriver := rawTestConn(t), rawTestConn(t)
+	r := byArgsDriver.raw
+	byArgsDriver.raw = nil
+	t.Cleanup(func() { byArgsDriver.raw = r }) // before the connection closes: it puts the mutex back
 	dctx := driverCtx(t)
 	for _, v := range values {
 		if _, err := byRaw.exec(bg, q, v[0], v[1]); err != nil {
@@ -125,6 +131,22 @@ func TestRawBinds(t *testing.T) {
 		if _, err := byDriver.exec(dctx, q, v[0], v[1]); err != nil {
 			t.Fatalf("driver %T %T: %v", v[0], v[1], err)
 		}
+		var args []arg
+		for _, x := range v {
+			a, err := argOf(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, a)
+		}
+		for _, c := range []*conn{byArgs, byArgsDriver} {
+			if n, err := c.execArgs(q, args); n != 1 || err != nil {
+				t.Fatalf("execArgs %T %T = %d, %v", v[0], v[1], n, err)
+			}
+		}
+	}
+	if _, err := argOf(int32(1)); err == nil {
+		t.Error("argOf took an int32, which is not a driver value")
 	}
 	if byRaw.raw.cap > keepBytes {
 		t.Errorf("the connection keeps a buffer of %d bytes after its large values, want at most %d", byRaw.raw.cap, keepBytes)
@@ -138,6 +160,11 @@ func TestRawBinds(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("raw binds differ from the driver's (-driver +raw):\n%s", d)
+	}
+	for name, c := range map[string]*conn{"raw": byArgs, "driver": byArgsDriver} {
+		if d := cmp.Diff(want, stored(t, c)); d != "" {
+			t.Errorf("args bound by %s differ from the driver's (-driver +args):\n%s", name, d)
+		}
 	}
 }
 
