@@ -65,7 +65,7 @@ func (d Digest) Hex() string { return hex.EncodeToString(d[:]) }
 // Append appends the text form to b.
 func (d Digest) Append(b []byte) []byte {
 	b = append(b, digestPrefix...)
-	return hex.AppendEncode(b, d[:])
+	return appendHex(b, d[:])
 }
 
 // IsZero reports whether d is all zero bytes.
@@ -104,7 +104,7 @@ func ParseKeyID(s string) (KeyID, error) {
 func (k KeyID) String() string { return hex.EncodeToString(k[:]) }
 
 // Append appends the hex form to b.
-func (k KeyID) Append(b []byte) []byte { return hex.AppendEncode(b, k[:]) }
+func (k KeyID) Append(b []byte) []byte { return appendHex(b, k[:]) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (k KeyID) MarshalText() ([]byte, error) { return k.Append(nil), nil }

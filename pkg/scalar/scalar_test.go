@@ -1,12 +1,15 @@
 package scalar
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
+	"github.com/google/uuid"
 )
 
 func TestParseTimestamp(t *testing.T) {
@@ -268,6 +271,38 @@ func TestDigestEveryByte(t *testing.T) {
 			if (err == nil) != want {
 				t.Errorf("byte %#x at %d: err %v, want ok=%v", c, pos, err, want)
 			}
+		}
+	}
+}
+
+// TestHexAppend: digests, key ids and UUIDs are written as encoding/hex and
+// github.com/google/uuid write them, after what b holds, for every byte
+// value in every place.
+func TestHexAppend(t *testing.T) {
+	every := make([]byte, 256)
+	for i := range every {
+		every[i] = byte(i)
+	}
+	if got, want := appendHex([]byte("x"), every), hex.AppendEncode([]byte("x"), every); !bytes.Equal(got, want) {
+		t.Fatalf("appendHex = %s, want %s", got, want)
+	}
+	for i := range 256 {
+		var d Digest
+		var u UUID
+		for j := range d {
+			d[j] = byte(i + 7*j)
+		}
+		for j := range u {
+			u[j] = byte(i + 11*j)
+		}
+		if got, want := string(d.Append([]byte("x"))), "xsha256:"+hex.EncodeToString(d[:]); got != want {
+			t.Fatalf("Digest.Append = %s, want %s", got, want)
+		}
+		if got, want := string(u.Append([]byte("x"))), "x"+uuid.UUID(u).String(); got != want {
+			t.Fatalf("UUID.Append = %s, want %s", got, want)
+		}
+		if got, want := KeyID(d).String(), hex.EncodeToString(d[:]); got != want || string(KeyID(d).Append(nil)) != want {
+			t.Fatalf("KeyID = %s, want %s", got, want)
 		}
 	}
 }

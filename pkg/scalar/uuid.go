@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
+	"slices"
 
 	"arxi.dev/arxi/pkg/errcode"
 	"github.com/google/uuid"
@@ -48,15 +48,16 @@ func (u UUID) String() string { return string(u.Append(make([]byte, 0, UUIDTextL
 
 // Append appends the canonical form to b.
 func (u UUID) Append(b []byte) []byte {
-	b = hex.AppendEncode(b, u[0:4])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, u[4:6])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, u[6:8])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, u[8:10])
-	b = append(b, '-')
-	return hex.AppendEncode(b, u[10:16])
+	n := len(b)
+	b = slices.Grow(b, UUIDTextLen)[:n+UUIDTextLen]
+	t := b[n:]
+	putHex(t[0:8], u[0:4])
+	putHex(t[9:13], u[4:6])
+	putHex(t[14:18], u[6:8])
+	putHex(t[19:23], u[8:10])
+	putHex(t[24:36], u[10:16])
+	t[8], t[13], t[18], t[23] = '-', '-', '-', '-'
+	return b
 }
 
 // IsZero reports whether u is the all-zero value (never a valid UUIDv7).
