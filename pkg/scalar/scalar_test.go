@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -303,6 +304,26 @@ func TestHexAppend(t *testing.T) {
 		}
 		if got, want := KeyID(d).String(), hex.EncodeToString(d[:]); got != want || string(KeyID(d).Append(nil)) != want {
 			t.Fatalf("KeyID = %s, want %s", got, want)
+		}
+	}
+}
+
+// TestTimestampAppend: every instant of the range is written as the time
+// package writes it, at the bounds and on random instants.
+func TestTimestampAppend(t *testing.T) {
+	lo, hi := time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	times := []time.Time{lo, hi, time.Date(2000, 2, 29, 1, 2, 3, 4, time.UTC), time.Date(2026, 11, 22, 10, 0, 0, 120000000, time.UTC)}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(hi.Unix()+1), rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		ts, err := TimestampOf(tm)
+		if err != nil {
+			t.Fatal(tm, err)
+		}
+		if got, want := string(ts.Append([]byte("x"))), "x"+tm.UTC().Format("2006-01-02T15:04:05.000000000Z"); got != want {
+			t.Fatalf("Append(%v) = %s, want %s", tm, got, want)
 		}
 	}
 }
