@@ -2,7 +2,6 @@ package scalar
 
 import (
 	"slices"
-	"strconv"
 	"time"
 
 	"arxi.dev/arxi/pkg/errcode"
@@ -153,45 +152,29 @@ func (t Timestamp) String() string { return string(t.Append(make([]byte, 0, Time
 
 // Append appends the normalised text form to b.
 func (t Timestamp) Append(b []byte) []byte {
+	// Every constructor keeps t within 1970..9999, so the text has one
+	// fixed layout, written two digits at a time.
 	days := t.sec / 86400
-	rem := t.sec % 86400
+	rem := int(t.sec % 86400)
 	y, m, d := civilFromDays(days)
-	if y <= 9999 && rem >= 0 && t.nsec >= 0 && t.nsec < 1e9 {
-		// Every Timestamp (1970..9999): the fixed layout, two digits at a
-		// time.
-		n := len(b)
-		b = slices.Grow(b, timestampLen)[:n+timestampLen]
-		o := b[n:]
-		put2(o[0:], y/100)
-		put2(o[2:], y%100)
-		put2(o[5:], m)
-		put2(o[8:], d)
-		put2(o[11:], int(rem/3600))
-		put2(o[14:], int(rem%3600/60))
-		put2(o[17:], int(rem%60))
-		ns := int(t.nsec)
-		put2(o[20:], ns/1e7)
-		put2(o[22:], ns/1e5%100)
-		put2(o[24:], ns/1e3%100)
-		put2(o[26:], ns/10%100)
-		o[28] = byte('0' + ns%10)
-		o[4], o[7], o[10], o[13], o[16], o[19], o[29] = '-', '-', 'T', ':', ':', '.', 'Z'
-		return b
-	}
-	b = appendInt(b, y, 4)
-	b = append(b, '-')
-	b = appendInt(b, m, 2)
-	b = append(b, '-')
-	b = appendInt(b, d, 2)
-	b = append(b, 'T')
-	b = appendInt(b, int(rem/3600), 2)
-	b = append(b, ':')
-	b = appendInt(b, int(rem%3600/60), 2)
-	b = append(b, ':')
-	b = appendInt(b, int(rem%60), 2)
-	b = append(b, '.')
-	b = appendInt(b, int(t.nsec), 9)
-	return append(b, 'Z')
+	n := len(b)
+	b = slices.Grow(b, timestampLen)[:n+timestampLen]
+	o := b[n:]
+	put2(o[0:], y/100)
+	put2(o[2:], y%100)
+	put2(o[5:], m)
+	put2(o[8:], d)
+	put2(o[11:], rem/3600)
+	put2(o[14:], rem%3600/60)
+	put2(o[17:], rem%60)
+	ns := int(t.nsec)
+	put2(o[20:], ns/1e7)
+	put2(o[22:], ns/1e5%100)
+	put2(o[24:], ns/1e3%100)
+	put2(o[26:], ns/10%100)
+	o[28] = byte('0' + ns%10)
+	o[4], o[7], o[10], o[13], o[16], o[19], o[29] = '-', '-', 'T', ':', ':', '.', 'Z'
+	return b
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -213,15 +196,6 @@ const timestampLen = len("2006-01-02T15:04:05.000000000Z")
 // put2 writes v (0..99) as two decimal digits.
 func put2(o []byte, v int) {
 	o[0], o[1] = byte('0'+v/10), byte('0'+v%10)
-}
-
-func appendInt(b []byte, v, width int) []byte {
-	var buf [20]byte
-	s := strconv.AppendInt(buf[:0], int64(v), 10)
-	for i := len(s); i < width; i++ {
-		b = append(b, '0')
-	}
-	return append(b, s...)
 }
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }

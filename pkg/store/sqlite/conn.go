@@ -87,37 +87,52 @@ func (c *conn) execID(ctx context.Context, query string, args ...any) (int64, er
 // execArgs runs a cached statement of values that are args, through raw
 // when it can, and returns the rows it changed.
 func (c *conn) execArgs(query string, args []arg) (int64, error) {
-	if c.raw != nil {
-		s, err := c.raw.stmt(query)
-		if err != nil {
-			return 0, err
-		}
-		if s != 0 {
-			n, _, err := c.raw.execArgs(s, args)
-			return n, err
-		}
+	s, err := c.rawStmt(bg, query)
+	if err != nil {
+		return 0, err
+	}
+	if s != 0 {
+		n, _, err := c.raw.execArgs(s, args)
+		return n, err
 	}
 	vals := make([]any, len(args))
 	for i, a := range args {
 		vals[i] = a.value()
 	}
-	return c.exec(bg, query, vals...)
+	res, err := c.driverExec(bg, query, vals)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (c *conn) execResult(ctx context.Context, query string, args []any) (driver.Result, error) {
-	if c.raw != nil && ctx.Done() == nil {
-		s, err := c.raw.stmt(query)
+	s, err := c.rawStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s != 0 {
+		n, id, err := c.raw.exec(s, args)
 		if err != nil {
 			return nil, err
 		}
-		if s != 0 {
-			n, id, err := c.raw.exec(s, args)
-			if err != nil {
-				return nil, err
-			}
-			return result{n, id}, nil
-		}
+		return result{n, id}, nil
 	}
+	return c.driverExec(ctx, query, args)
+}
+
+// rawStmt returns query's statement on raw, or 0 when the driver runs
+// it: there is no raw, ctx can be cancelled (the driver watches it), or
+// raw cannot take the query.
+func (c *conn) rawStmt(ctx context.Context, query string) (uintptr, error) {
+	if c.raw == nil || ctx.Done() != nil {
+		return 0, nil
+	}
+	return c.raw.stmt(query)
+}
+
+// driverExec runs a cached statement through the driver.
+func (c *conn) driverExec(ctx context.Context, query string, args []any) (driver.Result, error) {
 	s, err := c.stmt(query)
 	if err != nil {
 		return nil, err
