@@ -200,7 +200,7 @@ type EnvelopeRow struct {
 	// never overwritten), so that a backend holding the row back needs no
 	// copy of them. On a row from View.Envelopes it says that all its
 	// strings and slices stay valid after the callback and are never
-	// written again (SQLite's driver copies every value out of SQLite),
+	// written again (the SQLite backend copies every value out of SQLite),
 	// so that a reader may keep the row as it is.
 	Kept bool
 }

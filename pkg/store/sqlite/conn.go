@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"io"
 
 	msqlite "modernc.org/sqlite"
@@ -184,6 +183,35 @@ func (c *conn) query(ctx context.Context, query string, args []any, fn func([]dr
 	return rows.Close()
 }
 
+// scan runs a cached query of integer arguments and calls fn with each
+// row's columns, which are only valid during the call (raw's point into
+// SQLite's memory) and may be written by fn. raw runs it when it can
+// take the query and is not stepping it already (fn may query again);
+// otherwise the driver does.
+func (c *conn) scan(ctx context.Context, query string, args []int64, fn func([]arg) error) error {
+	if c.raw != nil {
+		s, err := c.raw.stmt(query)
+		if err != nil {
+			return err
+		}
+		if s != 0 && !c.raw.busy[s] {
+			return c.raw.scan(ctx, s, args, fn)
+		}
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a
+	}
+	var cols []arg
+	return c.query(ctx, query, vals, func(v []driver.Value) error {
+		cols = cols[:0]
+		for _, v := range v {
+			cols = append(cols, readArg(v))
+		}
+		return fn(cols)
+	})
+}
+
 // queryRow returns the first row's values (copied), or nil when there is
 // none.
 func (c *conn) queryRow(ctx context.Context, query string, args ...any) ([]driver.Value, error) {
@@ -217,32 +245,8 @@ type result struct{ changes, lastID int64 }
 func (r result) RowsAffected() (int64, error) { return r.changes, nil }
 func (r result) LastInsertId() (int64, error) { return r.lastID, nil }
 
-// The values SQLite returns.
-func asInt(v driver.Value) (int64, error) {
-	if i, ok := v.(int64); ok {
-		return i, nil
-	}
-	return 0, fmt.Errorf("want an integer, have %T", v)
-}
-
-func asBytes(v driver.Value) ([]byte, error) {
-	switch b := v.(type) {
-	case []byte:
-		return b, nil
-	case string:
-		return []byte(b), nil
-	}
-	return nil, fmt.Errorf("want a blob, have %T", v)
-}
-
-func asText(v driver.Value) (string, error) {
-	switch s := v.(type) {
-	case string:
-		return s, nil
-	case []byte:
-		return string(s), nil
-	case nil:
-		return "", nil
-	}
-	return "", fmt.Errorf("want text, have %T", v)
-}
+// The values the driver returns, by the rules of arg's int, bytes and
+// text.
+func asInt(v driver.Value) (int64, error)    { return readArg(v).int() }
+func asBytes(v driver.Value) ([]byte, error) { return readArg(v).bytes() }
+func asText(v driver.Value) (string, error)  { return readArg(v).text() }

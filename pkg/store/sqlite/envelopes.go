@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -86,7 +85,7 @@ func (v *view) labelKinds(q *store.Query) []store.AnyOf {
 }
 
 // labelsMatch applies the label filters of q to a row's columns.
-func labelsMatch(q *store.Query, vals []driver.Value) bool {
+func labelsMatch(q *store.Query, cols []arg) bool {
 	for _, f := range []struct {
 		col  int
 		vals []string
@@ -95,8 +94,7 @@ func labelsMatch(q *store.Query, vals []driver.Value) bool {
 		if len(f.vals) == 0 {
 			continue
 		}
-		s, ok := vals[f.col].(string)
-		if !ok || !slices.Contains(f.vals, s) {
+		if c := &cols[f.col]; c.kind != argText || !slices.Contains(f.vals, c.s) {
 			return false
 		}
 	}
@@ -132,9 +130,9 @@ func (r timeRange) contains(s, ns int64) bool {
 
 // scanSQL is the query of a range scan without label filters; SQLite
 // chooses between the rowid and the claimed_at index.
-func scanSQL(q *store.Query, tr timeRange) (string, []any) {
+func scanSQL(q *store.Query, tr timeRange) (string, []int64) {
 	var b strings.Builder
-	args := []any{int64(q.From)}
+	args := []int64{int64(q.From)}
 	b.WriteString("SELECT ")
 	if q.KeysOnly {
 		b.WriteString(keyCols)
@@ -169,8 +167,9 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 	tr := newTimeRange(&q)
 	kinds := v.labelKinds(&q)
 	var r store.EnvelopeRow
-	emit := func(vals []driver.Value) error {
-		if err := envelopeRow(&r, vals, q.KeysOnly); err != nil {
+	var a arena.Arena
+	emit := func(cols []arg) error {
+		if err := envelopeRow(&r, cols, q.KeysOnly, &a); err != nil {
 			return err
 		}
 		if err := fn(&r); err != nil {
@@ -183,7 +182,7 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 	}
 	if len(kinds) == 0 && !tr.since && !tr.until {
 		query, args := scanSQL(&q, tr)
-		return v.err("read envelopes", v.c.query(ctx, query, args, emit))
+		return v.err("read envelopes", v.c.scan(ctx, query, args, emit))
 	}
 	if len(kinds) == 0 {
 		return v.err("read envelopes", v.zoneScan(ctx, &q, tr, emit))
@@ -200,18 +199,18 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 			return v.err("read envelopes", err)
 		}
 		found := false
-		err = v.c.query(ctx, rowSQL, []any{int64(p)}, func(vals []driver.Value) error {
+		err = v.c.scan(ctx, rowSQL, []int64{int64(p)}, func(cols []arg) error {
 			found = true
-			s, err1 := asInt(vals[colClaimedS])
-			ns, err2 := asInt(vals[colClaimedNS])
+			s, err1 := cols[colClaimedS].int()
+			ns, err2 := cols[colClaimedNS].int()
 			if err1 != nil || err2 != nil {
 				return &errcode.Error{Code: errcode.StoreCorrupt, Msg: fmt.Sprintf("envelopes row %d: column claimed_s: want integers", p)}
 			}
-			if !tr.contains(s, ns) || !labelsMatch(&q, vals) {
+			if !tr.contains(s, ns) || !labelsMatch(&q, cols) {
 				return nil
 			}
 			n++
-			return emit(vals)
+			return emit(cols)
 		})
 		if err != nil {
 			return v.err("read envelopes", err)
@@ -226,70 +225,73 @@ func (v *view) Envelopes(ctx context.Context, q store.Query, fn func(*store.Enve
 	}
 }
 
-// envelopeRow converts a row; values of the wrong type or size are
-// store.corrupt naming the row. Its strings and slices are the driver's,
-// which copies each value out of SQLite into memory of its own: the row
-// is Kept (TestRowsKept).
-func envelopeRow(r *store.EnvelopeRow, vals []driver.Value, keysOnly bool) error {
+// envelopeRow converts a row's columns, copying its text and blobs into
+// a: values of the wrong type or size are store.corrupt naming the row.
+// The columns are only valid during the scan's callback, and a is never
+// written again where it holds a value, so the row is Kept (TestRowsKept).
+func envelopeRow(r *store.EnvelopeRow, cols []arg, keysOnly bool, a *arena.Arena) error {
 	*r = store.EnvelopeRow{Kept: true}
 	fail := func(col string, err error) error {
 		return &errcode.Error{Code: errcode.StoreCorrupt, Msg: fmt.Sprintf("envelopes row %d: column %s: %v", r.Position, col, err)}
 	}
-	pos, err := asInt(vals[0])
+	pos, err := cols[0].int()
 	if err != nil || pos < 1 {
 		return fail("position", fmt.Errorf("want a positive integer"))
 	}
 	r.Position = uint64(pos)
-	if r.Segment, err = asInt(vals[1]); err != nil {
+	if r.Segment, err = cols[1].int(); err != nil {
 		return fail("segment", err)
 	}
-	if err := fixed(r.EnvelopeID[:], vals[2]); err != nil {
+	if err := fixedArg(r.EnvelopeID[:], cols[2]); err != nil {
 		return fail("envelope_id", err)
 	}
-	if err := fixed(r.ContentHash[:], vals[3]); err != nil {
+	if err := fixedArg(r.ContentHash[:], cols[3]); err != nil {
 		return fail("content_hash", err)
 	}
-	if err := fixed(r.ChainHash[:], vals[4]); err != nil {
+	if err := fixedArg(r.ChainHash[:], cols[4]); err != nil {
 		return fail("chain_hash", err)
 	}
 	if keysOnly {
 		return nil
 	}
 	for i, dst := range []*string{&r.EventType, &r.ActorID, &r.EnvironmentID, &r.AdapterID, &r.TraceID, &r.SessionID} {
-		col := colEventType + i
-		if vals[col] == nil && (col == colTrace || col == colSession) {
+		c := &cols[colEventType+i]
+		if c.kind == argNull && (colEventType+i == colTrace || colEventType+i == colSession) {
 			continue
 		}
-		s, ok := vals[col].(string)
-		if !ok {
-			return fail(envelopeColumn(col), fmt.Errorf("want text, have %T", vals[col]))
+		if c.kind != argText {
+			return fail(envelopeColumn(colEventType+i), fmt.Errorf("want text, have %s", c.typeName()))
 		}
-		*dst = s
+		*dst = a.String(c.s)
 	}
-	sec, err := asInt(vals[colClaimedS])
+	sec, err := cols[colClaimedS].int()
 	if err != nil {
 		return fail("claimed_s", err)
 	}
-	ns, err := asInt(vals[colClaimedNS])
+	ns, err := cols[colClaimedNS].int()
 	if err != nil || ns < 0 || ns >= 1e9 {
 		return fail("claimed_ns", fmt.Errorf("want 0 to 999999999"))
 	}
 	if r.ClaimedAt, err = scalar.TimestampOf(time.Unix(sec, ns)); err != nil {
 		return fail("claimed_s", err)
 	}
-	if r.Payload, err = asBytes(vals[colPayload]); err != nil {
+	p, err := cols[colPayload].bytes()
+	if err != nil {
 		return fail("payload", err)
 	}
+	r.Payload = a.Bytes(p)
 	for _, f := range []struct {
 		col int
 		dst *[]byte
 	}{{colAttachments, &r.Attachments}, {colSignatures, &r.Signatures}} {
-		if vals[f.col] == nil {
+		if cols[f.col].kind == argNull {
 			continue
 		}
-		if *f.dst, err = asBytes(vals[f.col]); err != nil {
+		b, err := cols[f.col].bytes()
+		if err != nil {
 			return fail(envelopeColumn(f.col), err)
 		}
+		*f.dst = a.Bytes(b)
 	}
 	return nil
 }

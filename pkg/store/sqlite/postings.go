@@ -238,7 +238,7 @@ func (t *tx) flushZone() error {
 
 // zoneScan reads the envelopes of a time range: the zones whose claimed
 // times overlap it, then their rows by position, filtered exactly.
-func (v *view) zoneScan(ctx context.Context, q *store.Query, tr timeRange, emit func([]driver.Value) error) error {
+func (v *view) zoneScan(ctx context.Context, q *store.Query, tr timeRange, emit func([]arg) error) error {
 	zq := "SELECT first, last FROM zones WHERE last >= ?"
 	args := []any{int64(q.From)}
 	if tr.since {
@@ -279,9 +279,9 @@ func (v *view) zoneScan(ctx context.Context, q *store.Query, tr timeRange, emit 
 			sub.Limit = q.Limit - n
 		}
 		query, args := scanSQL(&sub, tr)
-		err := v.c.query(ctx, query, args, func(vals []driver.Value) error {
+		err := v.c.scan(ctx, query, args, func(cols []arg) error {
 			n++
-			return emit(vals)
+			return emit(cols)
 		})
 		if err != nil {
 			return err

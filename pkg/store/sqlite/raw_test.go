@@ -1,13 +1,16 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -263,5 +266,129 @@ func TestRawErrors(t *testing.T) {
 	}
 	if got := len(stored(t, c)); got != 2 {
 		t.Errorf("%d rows, want 2", got)
+	}
+}
+
+// scanned copies the rows a scan gives, out of SQLite's memory.
+func scanned(t *testing.T, c *conn, ctx context.Context, q string, args ...int64) [][]arg {
+	t.Helper()
+	var rows [][]arg
+	err := c.scan(ctx, q, args, func(cols []arg) error {
+		row := slices.Clone(cols)
+		for i := range row {
+			row[i].s, row[i].b = strings.Clone(row[i].s), bytes.Clone(row[i].b)
+		}
+		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestRawScan: a scan reads every storage class as the driver reads it
+// (raw in place, the driver through its copies), empty text and blobs
+// among them; a scan started inside a scan of the same query goes to the
+// driver; the statement is reset for the next scan whatever ended the
+// last.
+func TestRawScan(t *testing.T) {
+	c := rawTestConn(t)
+	big := bytes.Repeat([]byte{0, 'x', 0xff}, 100_000)
+	for _, v := range [][2]any{
+		{int64(math.MinInt64), int64(7)}, {-0.5, math.Inf(1)}, {true, false},
+		{"", "text ü\x00after nul"}, {[]byte{}, []byte{1}}, {nil, big}, {string(big[:999]), "x"},
+	} {
+		if _, err := c.exec(bg, "INSERT INTO t (a, b) VALUES (?, ?)", v[0], v[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := "SELECT a, b FROM t WHERE rowid >= ? ORDER BY rowid"
+	got := scanned(t, c, bg, q, 1)
+	if c.raw.stmts[q] == 0 {
+		t.Fatal("the scan did not run raw")
+	}
+	r := c.raw
+	c.raw = nil
+	want := scanned(t, c, bg, q, 1)
+	c.raw = r
+	if len(got) != 7 {
+		t.Fatalf("%d rows, want 7", len(got))
+	}
+	sameBytes := cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) && (a == nil) == (b == nil) })
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(arg{}), sameBytes); d != "" {
+		t.Errorf("raw columns differ from the driver's (-driver +raw):\n%s", d)
+	}
+	for _, row := range got[3:5] {
+		if row[0].kind == argNull || row[0].s != "" || row[0].b != nil {
+			t.Errorf("empty value read as %+v, want \"\" or a nil blob", row[0])
+		}
+	}
+
+	// Nested: the inner scan of the same query runs on the driver.
+	n := 0
+	err := c.scan(bg, q, []int64{6}, func([]arg) error {
+		if !c.raw.busy[c.raw.stmts[q]] {
+			t.Error("the statement is not busy during its scan")
+		}
+		if inner := scanned(t, c, bg, q, 1); len(inner) != 7 {
+			t.Errorf("the inner scan read %d rows, want 7", len(inner))
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("outer scan: %d rows, %v; want 2", n, err)
+	}
+	if len(c.raw.busy) != 0 {
+		t.Errorf("statements left busy: %v", c.raw.busy)
+	}
+
+	// A callback's error ends the scan and the next starts afresh.
+	stop := errors.New("stop here")
+	if err := c.scan(bg, q, []int64{1}, func([]arg) error { return stop }); err != stop {
+		t.Errorf("the callback's error came back as %v", err)
+	}
+	if rows := scanned(t, c, bg, q, 2); len(rows) != 6 {
+		t.Errorf("after an error: %d rows, want 6", len(rows))
+	}
+	if err := c.scan(bg, q, nil, func([]arg) error { return nil }); err == nil || !strings.Contains(err.Error(), "0 arguments for 1 parameters") {
+		t.Errorf("no arguments: %v", err)
+	}
+}
+
+// TestRawScanCancel: a cancelled context ends a scan with its error:
+// before the first step, between rows, and while a step runs (a query
+// that would never end), and the connection reads on afterwards.
+func TestRawScanCancel(t *testing.T) {
+	c := rawTestConn(t)
+	for i := range 5 {
+		if _, err := c.exec(bg, "INSERT INTO t (a) VALUES (?)", int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := "SELECT a FROM t WHERE a >= ? ORDER BY a"
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.scan(ctx, q, []int64{0}, func([]arg) error { t.Error("a row after the cancel"); return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before: %v", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	n := 0
+	err := c.scan(ctx, q, []int64{0}, func([]arg) error { n++; cancel(); return nil })
+	if !errors.Is(err, context.Canceled) || n != 1 {
+		t.Errorf("cancelled in the first row: %d rows, %v", n, err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	forever := "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n WHERE x >= ?"
+	if err := c.scan(ctx, forever, []int64{0}, func([]arg) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("interrupted step: %v", err)
+	}
+	if c.raw.stmts[forever] == 0 {
+		t.Error("the endless query did not run raw")
+	}
+	if rows := scanned(t, c, bg, q, 2); len(rows) != 3 {
+		t.Errorf("after the interrupt: %d rows, want 3", len(rows))
 	}
 }

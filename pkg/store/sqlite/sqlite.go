@@ -559,9 +559,11 @@ func segmentRow(vals []driver.Value) (*store.SegmentRow, error) {
 	return &r, nil
 }
 
-// fixed copies a blob of exactly len(dst) bytes.
-func fixed(dst []byte, v driver.Value) error {
-	b, err := asBytes(v)
+// fixed and fixedArg copy a blob of exactly len(dst) bytes into dst.
+func fixed(dst []byte, v driver.Value) error { return fixedArg(dst, readArg(v)) }
+
+func fixedArg(dst []byte, a arg) error {
+	b, err := a.bytes()
 	if err != nil {
 		return err
 	}
