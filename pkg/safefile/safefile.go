@@ -319,7 +319,7 @@ func writeAtomic(path, target string, fill func(io.Writer) error) error {
 		return fail("create output", err)
 	}
 	tmp := f.Name()
-	err = fill(f)
+	err = fill(newWriteback(f))
 	if err == nil && keep {
 		// Created under the umask; a replaced file keeps exactly its mode.
 		if cerr := f.Chmod(perm); cerr != nil {
