@@ -33,27 +33,20 @@ func (w *writeback) Write(p []byte) (int, error) {
 // ReadFrom copies r in chunks through the file's own ReadFrom, which
 // copies file to file in the kernel (copy_file_range) when r is a file
 // or a file behind an io.LimitedReader.
-func (w *writeback) ReadFrom(r io.Reader) (int64, error) {
+func (w *writeback) ReadFrom(r io.Reader) (total int64, err error) {
 	src, left := r, int64(math.MaxInt64)
-	lr, limited := r.(*io.LimitedReader)
-	if limited {
+	if lr, ok := r.(*io.LimitedReader); ok {
 		src, left = lr.R, lr.N
+		defer func() { lr.N -= total }()
 	}
-	var total int64
 	for left > 0 {
 		want := min(left, writebackChunk)
 		n, err := w.f.ReadFrom(&io.LimitedReader{R: src, N: want})
 		total, left = total+n, left-n
 		w.advance(n)
 		if err != nil || n < want {
-			if limited {
-				lr.N -= total
-			}
 			return total, err
 		}
-	}
-	if limited {
-		lr.N -= total
 	}
 	return total, nil
 }
