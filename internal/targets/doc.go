@@ -1,8 +1,10 @@
 // Package targets measures the performance targets of the toolkit's
 // binaries (issue 9) against baselines measured in the same run, so that a
 // shared, noisy machine still gives meaningful ratios: each iteration runs
-// the baseline and the target back to back, and the ratios reported are
-// medians over the iterations.
+// the baseline and the target back to back, in alternating order, and the
+// ratios reported are medians over the iterations. The signed
+// verification's one-core and two-core runs are short, and each of its
+// iterations sums three alternating pairs.
 //
 //	go test -run '^$' -bench Targets -benchtime 5x ./internal/targets
 //

@@ -197,6 +197,23 @@ func dbSize(path string) int64 {
 	return n
 }
 
+// alternate runs a baseline and its target back to back, the baseline
+// first in even iterations and second in odd ones, so that a machine that
+// speeds up or slows down over a pair favours neither.
+func alternate(i int, base, target func()) {
+	if i%2 == 0 {
+		base()
+		target()
+	} else {
+		target()
+		base()
+	}
+}
+
+// signedPairs is the number of one-core and two-core runs of the signed
+// verification in an iteration.
+const signedPairs = 3
+
 func median(v []float64) float64 {
 	v = slices.Clone(v)
 	slices.Sort(v)
@@ -230,14 +247,16 @@ func BenchmarkTargets(b *testing.B) {
 	f := setup(b)
 	b.Run("seal-append", func(b *testing.B) {
 		s := series{}
-		for range b.N {
-			base, _ := f.insert(b, f.events)
+		for i := range b.N {
+			var base, wall, cpu time.Duration
 			store := filepath.Join(f.dir, "p.db")
-			removeDB(store)
 			script := fmt.Sprintf("set -o pipefail; %s/arxi-seal --recorder-id bench --seal-at-end < %s | %s/arxi-append --store %s > /dev/null",
 				f.bin, f.events, f.bin, store)
-			wall, cpu, _ := f.run(b, "", os.DevNull, "/bin/bash", "-c", script)
-			removeDB(store)
+			alternate(i, func() { base, _ = f.insert(b, f.events) }, func() {
+				removeDB(store)
+				wall, cpu, _ = f.run(b, "", os.DevNull, "/bin/bash", "-c", script)
+				removeDB(store)
+			})
 			s.add("envelopes/s", N/wall.Seconds())
 			s.add("base-envelopes/s", N/base.Seconds())
 			s.add("x-base", wall.Seconds()/base.Seconds())
@@ -247,14 +266,20 @@ func BenchmarkTargets(b *testing.B) {
 	})
 	b.Run("append", func(b *testing.B) {
 		s := series{}
-		for range b.N {
-			base, baseSize := f.insert(b, f.events)
-			sealedBase, _ := f.insert(b, f.sealed)
+		for i := range b.N {
+			var base, sealedBase, wall, cpu time.Duration
+			var baseSize, size int64
+			var rss float64
 			store := filepath.Join(f.dir, "a.db")
-			removeDB(store)
-			wall, cpu, rss := f.run(b, "", os.DevNull, "arxi-append", "--store", store, f.sealed)
-			size := dbSize(store)
-			removeDB(store)
+			alternate(i, func() {
+				base, baseSize = f.insert(b, f.events)
+				sealedBase, _ = f.insert(b, f.sealed)
+			}, func() {
+				removeDB(store)
+				wall, cpu, rss = f.run(b, "", os.DevNull, "arxi-append", "--store", store, f.sealed)
+				size = dbSize(store)
+				removeDB(store)
+			})
 			s.add("envelopes/s", N/wall.Seconds())
 			s.add("base-envelopes/s", N/base.Seconds())
 			s.add("x-base", wall.Seconds()/base.Seconds())
@@ -272,9 +297,12 @@ func BenchmarkTargets(b *testing.B) {
 			b.Skip("no sha256sum")
 		}
 		s := series{}
-		for range b.N {
-			base, _, _ := f.run(b, "", os.DevNull, f.sha256, f.bundle)
-			wall, cpu, rss := f.run(b, "", os.DevNull, "arxi-verify", "--progress", "never", f.bundle)
+		for i := range b.N {
+			var base, wall, cpu time.Duration
+			var rss float64
+			alternate(i, func() { base, _, _ = f.run(b, "", os.DevNull, f.sha256, f.bundle) }, func() {
+				wall, cpu, rss = f.run(b, "", os.DevNull, "arxi-verify", "--progress", "never", f.bundle)
+			})
 			s.add("envelopes/s", N/wall.Seconds())
 			s.add("base-envelopes/s", N/base.Seconds())
 			s.add("x-base", wall.Seconds()/base.Seconds())
@@ -285,15 +313,25 @@ func BenchmarkTargets(b *testing.B) {
 	})
 	b.Run("verify-signed", func(b *testing.B) {
 		s := series{}
-		for range b.N {
-			var walls [2]time.Duration
-			for i, procs := range []string{"1", "2"} {
+		verify := func(procs string) func() time.Duration {
+			return func() time.Duration {
 				os.Setenv("GOMAXPROCS", procs)
-				walls[i], _, _ = f.run(b, "", os.DevNull, "arxi-verify", "--progress", "never", "--trust-root", f.root, f.signed)
+				defer os.Unsetenv("GOMAXPROCS")
+				wall, _, _ := f.run(b, "", os.DevNull, "arxi-verify", "--progress", "never", "--trust-root", f.root, f.signed)
+				return wall
 			}
-			os.Unsetenv("GOMAXPROCS")
-			s.add("envelopes/s", NSigned/walls[1].Seconds())
-			s.add("base-envelopes/s", NSigned/walls[0].Seconds())
+		}
+		one, two := verify("1"), verify("2")
+		for i := range b.N {
+			// A run of NSigned takes about a second, and the ratio of two
+			// such runs moves with the machine's speed from one second to
+			// the next: each iteration sums signedPairs pairs.
+			var walls [2]time.Duration
+			for k := range signedPairs {
+				alternate(i*signedPairs+k, func() { walls[0] += one() }, func() { walls[1] += two() })
+			}
+			s.add("envelopes/s", signedPairs*NSigned/walls[1].Seconds())
+			s.add("base-envelopes/s", signedPairs*NSigned/walls[0].Seconds())
 			s.add("speedup", walls[0].Seconds()/walls[1].Seconds())
 		}
 		s.report(b)
@@ -309,13 +347,17 @@ func BenchmarkTargets(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			s := series{}
 			out := filepath.Join(f.dir, "out.arxb")
-			for range b.N {
-				var base time.Duration
-				if f.sha256 != "" {
-					base, _, _ = f.run(b, "", os.DevNull, f.sha256, f.bundle)
-				}
-				wall, cpu, rss := f.run(b, bc.in, os.DevNull, "arxi-bundle", append(bc.args, "-o", out)...)
-				os.Remove(out)
+			for i := range b.N {
+				var base, wall, cpu time.Duration
+				var rss float64
+				alternate(i, func() {
+					if f.sha256 != "" {
+						base, _, _ = f.run(b, "", os.DevNull, f.sha256, f.bundle)
+					}
+				}, func() {
+					wall, cpu, rss = f.run(b, bc.in, os.DevNull, "arxi-bundle", append(bc.args, "-o", out)...)
+					os.Remove(out)
+				})
 				s.add("envelopes/s", N/wall.Seconds())
 				if base > 0 {
 					s.add("base-envelopes/s", N/base.Seconds())
