@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -223,30 +226,67 @@ func median(v []float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-// series collects one measurement per iteration.
-type series map[string][]float64
+// series collects one measurement per iteration, and the CPU time the
+// machine's host took from it.
+type series struct {
+	v      map[string][]float64
+	start  time.Time
+	steal0 time.Duration
+}
 
-func (s series) add(name string, v float64) { s[name] = append(s[name], v) }
+func newSeries() *series {
+	return &series{v: map[string][]float64{}, start: time.Now(), steal0: steal()}
+}
 
-// report reports each series' median.
-func (s series) report(b *testing.B) {
-	for name, v := range s {
+func (s *series) add(name string, v float64) { s.v[name] = append(s.v[name], v) }
+
+// report reports each series' median, and steal-%: the share of the CPU
+// time over all iterations that a virtual machine's host gave to others
+// (from /proc/stat), which tells a noisy run from a slow one.
+func (s *series) report(b *testing.B) {
+	for name, v := range s.v {
 		b.ReportMetric(median(v), name)
 	}
+	if s.steal0 >= 0 {
+		if st := steal(); st >= 0 {
+			wall := time.Since(s.start) * time.Duration(runtime.NumCPU())
+			b.ReportMetric(100*float64(st-s.steal0)/float64(wall), "steal-%")
+		}
+	}
+}
+
+// steal is the machine's steal time so far, or -1 where /proc/stat does
+// not give it.
+func steal() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1
+	}
+	ticks, err := strconv.ParseInt(f[8], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 // BenchmarkTargets runs each target and its baseline once per iteration.
 // Metrics: envelopes/s of the target, base-envelopes/s of its baseline,
 // x-base (target time over baseline time: the issue's "× plain SQLite
 // time"; below 1 is faster), cpu-µs/envelope, and for the store the bytes
-// per envelope against the plain table's. The append's baseline is the
+// per envelope against the plain table's; steal-% is the host's share of
+// the machine's CPU time during the sub-benchmark. The append's baseline is the
 // insert of the unsealed event lines, as the pipeline's is; x-sealed-base
 // is its time over an insert of the sealed lines it reads, which are
 // about 40% longer.
 func BenchmarkTargets(b *testing.B) {
 	f := setup(b)
 	b.Run("seal-append", func(b *testing.B) {
-		s := series{}
+		s := newSeries()
 		for i := range b.N {
 			var base, wall, cpu time.Duration
 			store := filepath.Join(f.dir, "p.db")
@@ -265,7 +305,7 @@ func BenchmarkTargets(b *testing.B) {
 		s.report(b)
 	})
 	b.Run("append", func(b *testing.B) {
-		s := series{}
+		s := newSeries()
 		for i := range b.N {
 			var base, sealedBase, wall, cpu time.Duration
 			var baseSize, size int64
@@ -296,7 +336,7 @@ func BenchmarkTargets(b *testing.B) {
 		if f.sha256 == "" {
 			b.Skip("no sha256sum")
 		}
-		s := series{}
+		s := newSeries()
 		for i := range b.N {
 			var base, wall, cpu time.Duration
 			var rss float64
@@ -312,7 +352,7 @@ func BenchmarkTargets(b *testing.B) {
 		s.report(b)
 	})
 	b.Run("verify-signed", func(b *testing.B) {
-		s := series{}
+		s := newSeries()
 		verify := func(procs string) func() time.Duration {
 			return func() time.Duration {
 				os.Setenv("GOMAXPROCS", procs)
@@ -345,7 +385,7 @@ func BenchmarkTargets(b *testing.B) {
 		{"bundle-stream", f.sealed, []string{"--from-stream"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := series{}
+			s := newSeries()
 			out := filepath.Join(f.dir, "out.arxb")
 			for i := range b.N {
 				var base, wall, cpu time.Duration
